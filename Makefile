@@ -1,0 +1,32 @@
+# pnp-deblur: set-up, demo, tests, benchmarks and docs. Every target creates .venv when needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export PNP_DATA ?= $(abspath ../shared/data)
+
+.PHONY: install demo test bench docs clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,docs]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m pnp.demo --out out
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q --durations=10
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python benchmarks/dpir_levin.py --prior bm3d --out docs/results
+
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+clean:
+	rm -rf docs/_build docs/auto_examples out

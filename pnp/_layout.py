@@ -1,0 +1,129 @@
+"""Conversion between the public image layouts and the internal one.
+
+The public API accepts ``HxW`` (gray) and ``HxWxC`` (colour) arrays in uint8,
+uint16 or floating point. Internally every image is a float64 array of shape
+``(C, H, W)`` on the 0-1 intensity scale, so that FFTs run over the last two
+axes and colour channels form a batch.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ImageLayout", "to_internal", "from_internal", "chw_to_public", "public_to_chw"]
+
+
+@dataclass(frozen=True)
+class ImageLayout:
+    """What is needed to give an internal ``(C, H, W)`` array back its public form.
+
+    Attributes
+    ----------
+    ndim : int
+        2 for ``HxW`` input, 3 for ``HxWxC`` input.
+    dtype : numpy.dtype
+        The dtype of the input array.
+    scale : float
+        The value of full intensity in the input dtype (255 for uint8, 65535
+        for uint16, 1 for floats).
+    """
+
+    ndim: int
+    dtype: np.dtype
+    scale: float
+
+
+_INT_SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+def to_internal(image, name="y", allowed_channels=(1, 3)):
+    """Validate a public image and convert it to the internal layout.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+        uint8, uint16 or floating point image. Float images are taken to be on
+        the 0-1 intensity scale.
+    name : str
+        Argument name used in error messages.
+    allowed_channels : tuple of int
+        Accepted values of ``C``.
+
+    Returns
+    -------
+    x : ndarray, shape (C, H, W), float64
+        The image on the 0-1 scale.
+    layout : ImageLayout
+        What :func:`from_internal` needs to restore the public form.
+
+    Raises
+    ------
+    TypeError
+        If the dtype is not uint8, uint16 or floating point.
+    ValueError
+        If the array is empty, has the wrong number of dimensions or channels,
+        or contains NaN or infinity.
+    """
+    if not isinstance(image, np.ndarray):
+        if hasattr(image, "__array__") or isinstance(image, (list, tuple)):
+            image = np.asarray(image)
+        else:
+            raise TypeError(f"{name} must be a numpy array of shape (H, W) or (H, W, C), got {type(image).__name__}")
+    if image.dtype == np.bool_ or not (image.dtype in _INT_SCALES or np.issubdtype(image.dtype, np.floating)):
+        raise TypeError(
+            f"{name} must have dtype uint8, uint16 or float, got {image.dtype}; "
+            "convert it first, e.g. skimage.util.img_as_float(image)"
+        )
+    if image.ndim not in (2, 3):
+        raise ValueError(f"{name} must have shape (H, W) or (H, W, C), got shape {image.shape}")
+    if image.size == 0 or min(image.shape[:2]) < 2:
+        raise ValueError(f"{name} is empty or degenerate: shape {image.shape}; expected at least 2x2 pixels")
+    if image.ndim == 3 and image.shape[2] not in allowed_channels:
+        raise ValueError(
+            f"{name} has {image.shape[2]} channels (shape {image.shape}); expected one of {allowed_channels} "
+            "in the last axis (H, W, C). Drop an alpha channel with image[..., :3]."
+        )
+    scale = _INT_SCALES.get(image.dtype, 1.0)
+    x = image.astype(np.float64) / scale
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if scale == 1.0 and (x.max() > 1.5 or x.min() < -0.5):
+        warnings.warn(
+            f"{name} is a float image with values in [{x.min():.3g}, {x.max():.3g}]; pnp expects float "
+            "images on the 0-1 scale (noise levels and priors assume it). Divide by the white level first.",
+            stacklevel=3,
+        )
+    layout = ImageLayout(ndim=image.ndim, dtype=image.dtype, scale=scale)
+    return public_to_chw(x), layout
+
+
+def public_to_chw(x):
+    """``(H, W)`` -> ``(1, H, W)``, ``(H, W, C)`` -> ``(C, H, W)`` (a view when possible)."""
+    x = np.asarray(x)
+    if x.ndim == 2:
+        return x[None]
+    return np.moveaxis(x, -1, 0)
+
+
+def chw_to_public(x, ndim):
+    """Inverse of :func:`public_to_chw` for an image that had ``ndim`` dimensions."""
+    if ndim == 2:
+        return x[0]
+    return np.moveaxis(x, 0, -1)
+
+
+def from_internal(x, layout):
+    """Convert an internal ``(C, H, W)`` float image back to the public form.
+
+    Integer dtypes are clipped to their range and rounded; float dtypes keep
+    their values (no clipping) and are cast to the input's float precision.
+    """
+    out = chw_to_public(x, layout.ndim)
+    if layout.dtype in _INT_SCALES:
+        out = np.clip(np.rint(out * layout.scale), 0, layout.scale).astype(layout.dtype)
+    else:
+        out = np.ascontiguousarray(out, dtype=layout.dtype)
+    return out

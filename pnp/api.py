@@ -1,0 +1,238 @@
+"""``pnp.solve`` (this module is ``pnp.api``): the one-call entry point (validation, boundary handling, solver loop)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._layout import chw_to_public, from_internal, public_to_chw, to_internal
+from .boundary import BOUNDARIES, pad_observation
+from .noise import estimate_noise
+from .operators.blur import Blur, check_scale
+from .psf import validate_kernel
+from .schedules import resolve_schedule
+
+__all__ = ["solve", "make_operator"]
+
+
+def _is_operator(obj):
+    return all(hasattr(obj, a) for a in ("forward", "adjoint", "data_step"))
+
+
+def make_operator(y, kernel, scale=1):
+    """Build the forward operator described by ``kernel`` for the public image ``y``.
+
+    Parameters
+    ----------
+    y : ndarray, shape (H, W) or (H, W, C)
+        The observation (public layout); used by estimators and for size checks.
+    kernel : array_like, operator, estimator or ``"estimate"``
+        A 2-D blur kernel; an operator with ``forward``/``adjoint``/``data_step``
+        (e.g. :class:`pnp.RotationalBlur`); an object with ``estimate(y)``
+        returning either; or ``"estimate"`` for the default kernel estimator.
+    scale : int
+        Downsampling factor for a kernel given as an array.
+
+    Returns
+    -------
+    operator : object
+    estimator : object or None
+        The estimator used, if any (its diagnostics stay on it).
+    """
+    estimator = None
+    if isinstance(kernel, str):
+        if kernel != "estimate":
+            raise ValueError(f"kernel must be an array, an operator, an estimator or 'estimate'; got {kernel!r}")
+        try:
+            from .estimate import default_estimator
+        except ImportError as exc:  # pragma: no cover - until the estimators land
+            raise NotImplementedError("kernel='estimate' needs pnp.estimate, which is not available") from exc
+        kernel = default_estimator(scale=scale)
+    if hasattr(kernel, "estimate") and not _is_operator(kernel):
+        estimator = kernel
+        kernel = estimator.estimate(y)
+    if _is_operator(kernel):
+        op_scale = getattr(kernel, "scale", 1)
+        if scale != 1 and op_scale != scale:
+            raise ValueError(f"scale={scale} conflicts with the operator's scale {op_scale}")
+        return kernel, estimator
+    if kernel is None:
+        raise TypeError("kernel is required: a 2-D array, an operator, an estimator or 'estimate'")
+    shape = np.shape(y)[:2]
+    k = validate_kernel(kernel, image_shape=(shape[0] * scale, shape[1] * scale))
+    return Blur(k, scale=scale), estimator
+
+
+def _check_noise_level(noise_level):
+    if isinstance(noise_level, bool) or not isinstance(noise_level, numbers.Real):
+        raise TypeError(f"noise_level must be a float on the 0-1 scale or None, got {noise_level!r}")
+    noise_level = float(noise_level)
+    if not np.isfinite(noise_level) or noise_level < 0:
+        raise ValueError(f"noise_level must be finite and >= 0, got {noise_level}")
+    if noise_level > 1:
+        raise ValueError(
+            f"noise_level={noise_level} is on the wrong scale: give it on the 0-1 intensity scale "
+            f"(e.g. 2.55/255 for sigma 2.55 of 8-bit values)"
+        )
+    return noise_level
+
+
+def solve(
+    y,
+    kernel,
+    prior="default",
+    solver="hqs",
+    noise_level=None,
+    iters=8,
+    scale=1,
+    schedule=None,
+    boundary="taper",
+    callback=None,
+    x_true=None,
+    init=None,
+    progress=None,
+    return_info=False,
+):
+    """Restore a blurred (and possibly downsampled) image with plug-and-play optimisation.
+
+    Parameters
+    ----------
+    y : ndarray, shape (H, W) or (H, W, C)
+        Observation, uint8, uint16 or float (0-1 scale); ``C`` is 1 or 3.
+    kernel : ndarray, operator, estimator or ``"estimate"``
+        A 2-D blur kernel (any size up to the image size; normalised to unit
+        sum; origin at ``(kh // 2, kw // 2)``, see :mod:`pnp.psf`), a forward
+        operator such as :class:`pnp.RotationalBlur`, an estimator object with
+        ``estimate(y)``, or ``"estimate"``.
+    prior : str or callable
+        A registered prior name (``priors.available_priors()``), ``"default"``
+        (the best prior shipped with the package), or any ``prior(x, sigma)``.
+    solver : {"hqs", "admm"} or callable
+        The splitting scheme (see :mod:`solvers`).
+    noise_level : float, optional
+        Standard deviation of the noise on the 0-1 scale. ``None`` estimates it
+        from ``y`` with :func:`pnp.noise.estimate_noise`.
+    iters : int
+        Number of iterations ``K``.
+    scale : int
+        Downsampling factor ``s`` (super-resolution); the output is ``s`` times
+        larger than ``y``.
+    schedule : callable or sequence, optional
+        ``(alpha_k, sigma_k)`` per iteration (see :mod:`pnp.schedules`);
+        default :class:`pnp.schedules.DPIRSchedule`.
+    boundary : {"taper", "reflect", "circular"}
+        How the non-periodic image border is handled (see :mod:`pnp.boundary`).
+        Operators without a ``padded`` method ignore it.
+    callback : callable, optional
+        ``callback(k, x, alpha_k, sigma_k)`` after each iteration, ``x`` the
+        current estimate as a float array in the output layout.
+    x_true : ndarray, optional
+        Ground truth (output shape) to track PSNR per iteration in the info.
+    init : ndarray, optional
+        Starting estimate (output shape); default from the operator.
+    progress : bool, optional
+        Show a progress bar (default: only on a terminal).
+    return_info : bool
+        Also return a dict with ``operator``, ``estimator``, ``noise_level``,
+        ``alphas``, ``sigmas`` and ``history`` (per-iteration ``psnr``,
+        ``time``...).
+
+    Returns
+    -------
+    x : ndarray
+        The restored image, same layout and dtype as ``y`` (``s`` times larger
+        with ``scale=s``).
+    info : dict
+        Only with ``return_info=True``.
+
+    Examples
+    --------
+    >>> import numpy as np, pnp
+    >>> from skimage import data
+    >>> x = data.camera()[128:256, 128:256] / 255.0
+    >>> k = np.ones((5, 5)) / 25
+    >>> y = pnp.blur(x, k)
+    >>> x_hat = pnp.solve(y, k, prior="tv", noise_level=0.005, iters=4)
+    >>> x_hat.shape
+    (128, 128)
+    """
+    from priors.registry import get_prior
+    from solvers import Monitor, get_solver
+
+    y_int, layout = to_internal(y, "y")
+    scale = check_scale(scale)
+    if isinstance(iters, bool) or not isinstance(iters, numbers.Integral) or iters < 1:
+        raise ValueError(f"iters must be a positive integer, got {iters!r}")
+    if boundary not in BOUNDARIES:
+        raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
+    solver_fn = get_solver(solver)
+    prior_fn = get_prior(prior)
+
+    operator, estimator = make_operator(y, kernel, scale)
+    s = getattr(operator, "scale", 1)
+    if noise_level is None:
+        noise_level = getattr(estimator, "noise_level_", None)
+        if noise_level is None:
+            noise_level = estimate_noise(y_int)
+    noise_level = _check_noise_level(noise_level)
+    alphas, sigmas = resolve_schedule(schedule, noise_level, int(iters), scale=s)
+
+    C, h, w = y_int.shape
+    out_shape = operator.input_shape(y_int.shape)
+    H, W = out_shape[-2:]
+
+    # boundary handling: pad the observation, solve on the padded grid with the pad
+    # marked unobserved (re-filled by the data step), crop
+    observed = None
+    if hasattr(operator, "padded") and boundary != "circular":
+        margin = operator.boundary_margin() if hasattr(operator, "boundary_margin") else 16
+        y_work, (top, left) = pad_observation(y_int, margin, boundary)
+        op_work = operator.padded(margin)
+        observed = np.zeros(y_work.shape[-2:], dtype=bool)
+        observed[top:top + h, left:left + w] = True
+    else:
+        y_work, (top, left), op_work = y_int, (0, 0), operator
+    r0, c0 = top * (H // h), left * (W // w)
+
+    def crop(x):
+        return x[:, r0:r0 + H, c0:c0 + W]
+
+    def view(x):
+        return chw_to_public(crop(x), layout.ndim)
+
+    x_true_f = None
+    if x_true is not None:
+        xt, _ = to_internal(x_true, "x_true")
+        if xt.shape != tuple(out_shape):
+            raise ValueError(f"x_true has shape {np.shape(x_true)}, expected the output shape "
+                             f"{chw_to_public(np.empty(out_shape), layout.ndim).shape}")
+        x_true_f = chw_to_public(xt, layout.ndim)
+
+    data_step = op_work.data_step(y_work) if observed is None else op_work.data_step(y_work, observed=observed)
+    if init is None:
+        x0 = op_work.initial(y_work)
+    else:
+        xi, _ = to_internal(init, "init")
+        if xi.shape != tuple(out_shape):
+            raise ValueError(f"init has shape {np.shape(init)}, expected the output shape")
+        x0 = op_work.initial(y_work)
+        x0[:, r0:r0 + H, c0:c0 + W] = xi
+
+    def prior_chw(x, sigma):
+        out = prior_fn(chw_to_public(x, 2 if x.shape[0] == 1 else 3), float(sigma))
+        out = np.asarray(out, dtype=np.float64)
+        return public_to_chw(out)
+
+    monitor = Monitor(int(iters), view=view, x_true=x_true_f, callback=callback, progress=progress,
+                      desc=f"pnp {solver if isinstance(solver, str) else 'solve'}")
+    try:
+        x = solver_fn(data_step, prior_chw, alphas, sigmas, x0, monitor=monitor)
+    finally:
+        monitor.close()
+    result = from_internal(crop(x), layout)
+    if not return_info:
+        return result
+    info = dict(operator=operator, estimator=estimator, noise_level=noise_level,
+                alphas=alphas, sigmas=sigmas, history=monitor.history)
+    return result, info

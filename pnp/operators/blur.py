@@ -1,0 +1,137 @@
+"""Shift-invariant blur with optional s-fold downsampling: ``y = (x * k)↓s``."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ..fft import get_fft
+from ..psf import psf2otf, validate_kernel
+
+__all__ = ["Blur", "check_scale"]
+
+
+def check_scale(scale):
+    """Validate a downsampling factor and return it as an int >= 1."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer, float, np.floating)):
+        raise TypeError(f"scale must be a positive integer, got {scale!r}")
+    if float(scale) != int(scale) or int(scale) < 1:
+        raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
+    return int(scale)
+
+
+class Blur:
+    """Circular convolution with a kernel followed by s-fold decimation.
+
+    ``A x = (x * k)[..., ::s, ::s]``: the observation keeps the top-left pixel
+    of every ``s x s`` block (USRNet's convention). The kernel origin follows
+    :mod:`pnp.psf` (index ``(kh // 2, kw // 2)``), so a centred symmetric
+    kernel does not shift the image.
+
+    Parameters
+    ----------
+    kernel : array_like, shape (kh, kw)
+        Blur kernel of any odd or even size; normalised to unit sum.
+    scale : int
+        Downsampling factor ``s >= 1``.
+    threads : int, optional
+        FFTW threads (default: all cores).
+
+    Notes
+    -----
+    Arrays are ``(C, H, W)`` (channels first); the same kernel blurs every
+    channel. Boundaries are periodic on the grid the operator sees;
+    :func:`pnp.solve` pads real images first (see :mod:`pnp.boundary`).
+    """
+
+    def __init__(self, kernel, scale=1, threads=None):
+        self.kernel = validate_kernel(kernel)
+        self.scale = check_scale(scale)
+        self.threads = threads
+        self._otf_cache = {}
+
+    def __repr__(self):
+        return f"Blur(kernel={self.kernel.shape[0]}x{self.kernel.shape[1]}, scale={self.scale})"
+
+    # -- shapes ---------------------------------------------------------------
+    def input_shape(self, y_shape):
+        """Shape of ``x`` for an observation of shape ``y_shape`` ``(C, h, w)``."""
+        *lead, h, w = y_shape
+        return (*lead, h * self.scale, w * self.scale)
+
+    def output_shape(self, x_shape):
+        """Shape of ``A x`` for ``x`` of shape ``(C, H, W)``; H and W must be multiples of ``scale``."""
+        *lead, H, W = x_shape
+        s = self.scale
+        if H % s or W % s:
+            raise ValueError(f"image size {H}x{W} is not a multiple of scale {s}")
+        return (*lead, H // s, W // s)
+
+    def otf(self, shape, real=True):
+        """Transfer function on a ``(H, W)`` grid (cached per grid)."""
+        key = (tuple(shape[-2:]), real)
+        if key not in self._otf_cache:
+            self._otf_cache[key] = psf2otf(self.kernel, shape[-2:], real=real)
+        return self._otf_cache[key]
+
+    # -- operator -------------------------------------------------------------
+    def convolve(self, x):
+        """Circular convolution ``x * k`` over the last two axes (no decimation)."""
+        fft = get_fft(x.shape, real=True, threads=self.threads)
+        return fft.inverse(fft.forward(x) * self.otf(x.shape))
+
+    def correlate(self, x):
+        """Adjoint of :meth:`convolve`: circular correlation with ``k``."""
+        fft = get_fft(x.shape, real=True, threads=self.threads)
+        return fft.inverse(fft.forward(x) * np.conj(self.otf(x.shape)))
+
+    def forward(self, x):
+        """``A x``: blur then keep every ``scale``-th pixel. ``(C, H, W)`` -> ``(C, H/s, W/s)``."""
+        self.output_shape(x.shape)
+        s = self.scale
+        return self.convolve(np.asarray(x, dtype=np.float64))[..., ::s, ::s]
+
+    def upsample_zero(self, y):
+        """``S^T y``: put ``y`` on the fine grid at the kept pixels, zeros elsewhere."""
+        s = self.scale
+        if s == 1:
+            return np.asarray(y, dtype=np.float64)
+        up = np.zeros(self.input_shape(y.shape), dtype=np.float64)
+        up[..., ::s, ::s] = y
+        return up
+
+    def adjoint(self, y):
+        """``A^T y``: zero-insertion upsampling then correlation with ``k``."""
+        return self.correlate(self.upsample_zero(y))
+
+    def data_step(self, y, observed=None):
+        """Closed-form proximal data step for observation ``y`` (see :class:`pnp.datasteps.FFTDataStep`)."""
+        from ..datasteps.fft import FFTDataStep
+
+        return FFTDataStep(self, y, observed=observed)
+
+    def initial(self, y):
+        """Starting estimate: ``y`` itself for ``scale == 1``, a cubic upsampling otherwise."""
+        y = np.asarray(y, dtype=np.float64)
+        s = self.scale
+        if s == 1:
+            return y.copy()
+        # cubic zoom, aligned so that fine pixel s*i sits on coarse pixel i
+        out = np.empty(self.input_shape(y.shape))
+        H, W = out.shape[-2:]
+        rows = np.arange(H) / s
+        cols = np.arange(W) / s
+        grid = np.meshgrid(rows, cols, indexing="ij")
+        for c in range(y.shape[0]):
+            out[c] = ndimage.map_coordinates(y[c], grid, order=3, mode="reflect")
+        return out
+
+    def boundary_margin(self):
+        """Pad width (observation pixels) used by :func:`pnp.solve` for non-circular boundaries."""
+        from ..boundary import default_margin
+
+        return default_margin(self.kernel.shape, self.scale)
+
+    def padded(self, pad):
+        """The same operator on a padded grid: a shift-invariant blur is unchanged."""
+        return self

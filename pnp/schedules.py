@@ -1,0 +1,146 @@
+"""Penalty / noise-level schedules: which ``(alpha_k, sigma_k)`` each iteration uses.
+
+A schedule is any callable ``schedule(noise_level, iters, scale=1)`` that
+returns ``iters`` pairs ``(alpha_k, sigma_k)``: ``alpha_k`` weighs the
+proximal term of the data step and ``sigma_k`` (0-1 intensity scale) is the
+noise level handed to the prior. The classes here are small pure objects; a
+plain list of pairs is accepted by :func:`pnp.solve` as well.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["DPIRSchedule", "ConstantSchedule", "GeometricSchedule", "resolve_schedule"]
+
+
+class _Schedule:
+    def params(self, noise_level, iters, scale=1):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __call__(self, noise_level, iters, scale=1):
+        """Return a list of ``iters`` pairs ``(alpha_k, sigma_k)``."""
+        alphas, sigmas = self.params(noise_level, iters, scale)
+        return list(zip(alphas.tolist(), sigmas.tolist()))
+
+    def __repr__(self):
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({fields})"
+
+
+class DPIRSchedule(_Schedule):
+    r"""The schedule of DPIR (Zhang et al., 2021).
+
+    :math:`\sigma_k` is log-spaced from ``sigma_max`` down to
+    :math:`\max(\sigma_n, \text{floor})` over the iterations, and
+    :math:`\alpha_k = \lambda \sigma_n^2 / \sigma_k^2`.
+
+    Parameters
+    ----------
+    sigma_max : float
+        Prior noise level of the first iteration (0-1 scale); DPIR uses 49/255.
+    lam : float
+        Regularisation weight :math:`\lambda`; DPIR uses 0.23.
+    floor : float
+        Lowest noise level used at the end and in :math:`\alpha_k`, so that
+        noiseless inputs keep a finite schedule (0.255/255 by default). For
+        super-resolution DPIR ends at ``scale/255`` at least, which is applied
+        when ``scale > 1``.
+    """
+
+    def __init__(self, sigma_max=49 / 255, lam=0.23, floor=0.255 / 255):
+        self.sigma_max = float(sigma_max)
+        self.lam = float(lam)
+        self.floor = float(floor)
+
+    def params(self, noise_level, iters, scale=1):
+        noise = max(float(noise_level), self.floor)
+        end = max(noise, scale / 255.0) if scale > 1 else noise
+        end = min(end, self.sigma_max)
+        sigmas = np.logspace(np.log10(self.sigma_max), np.log10(end), int(iters))
+        alphas = self.lam * noise**2 / sigmas**2
+        return alphas, sigmas
+
+
+class ConstantSchedule(_Schedule):
+    """The same ``(alpha, sigma)`` at every iteration."""
+
+    def __init__(self, alpha, sigma):
+        self.alpha = float(alpha)
+        self.sigma = float(sigma)
+
+    def params(self, noise_level, iters, scale=1):
+        return np.full(int(iters), self.alpha), np.full(int(iters), self.sigma)
+
+
+class GeometricSchedule(_Schedule):
+    r"""``sigma_k`` decays geometrically from ``sigma_start`` to ``sigma_end``; ``alpha_k`` grows.
+
+    Parameters
+    ----------
+    sigma_start, sigma_end : float
+        First and last prior noise level (0-1 scale). ``sigma_end=None`` uses
+        the observation's noise level.
+    alpha_start, alpha_end : float, optional
+        First and last penalty. By default :math:`\alpha_k = \lambda \sigma_n^2/\sigma_k^2`
+        as in :class:`DPIRSchedule`, with ``lam``.
+    lam : float
+    """
+
+    def __init__(self, sigma_start=49 / 255, sigma_end=None, alpha_start=None, alpha_end=None, lam=0.23):
+        self.sigma_start = float(sigma_start)
+        self.sigma_end = sigma_end
+        self.alpha_start = alpha_start
+        self.alpha_end = alpha_end
+        self.lam = float(lam)
+
+    def params(self, noise_level, iters, scale=1):
+        noise = max(float(noise_level), 0.255 / 255)
+        end = noise if self.sigma_end is None else float(self.sigma_end)
+        sigmas = np.geomspace(self.sigma_start, end, int(iters))
+        if self.alpha_start is None or self.alpha_end is None:
+            alphas = self.lam * noise**2 / sigmas**2
+        else:
+            alphas = np.geomspace(float(self.alpha_start), float(self.alpha_end), int(iters))
+        return alphas, sigmas
+
+
+def resolve_schedule(schedule, noise_level, iters, scale=1):
+    """Turn a schedule object, callable or list of pairs into two float arrays.
+
+    Returns
+    -------
+    alphas, sigmas : ndarray, shape (iters,)
+
+    Raises
+    ------
+    ValueError
+        If the schedule does not give ``iters`` pairs of positive numbers.
+    """
+    if schedule is None:
+        schedule = DPIRSchedule()
+    if callable(schedule):
+        pairs = schedule(noise_level, iters, scale=scale) if _takes_scale(schedule) else schedule(noise_level, iters)
+    else:
+        pairs = schedule
+    try:
+        arr = np.asarray(list(pairs), dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"schedule must give pairs (alpha_k, sigma_k); got {pairs!r}") from exc
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"schedule must give pairs (alpha_k, sigma_k); got an array of shape {arr.shape}")
+    if arr.shape[0] != iters:
+        raise ValueError(f"schedule gave {arr.shape[0]} pairs for iters={iters}")
+    if not np.all(np.isfinite(arr)) or np.any(arr[:, 0] <= 0) or np.any(arr[:, 1] < 0):
+        raise ValueError("schedule values must be finite with alpha_k > 0 and sigma_k >= 0")
+    return arr[:, 0].copy(), arr[:, 1].copy()
+
+
+def _takes_scale(fn):
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "scale" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())

@@ -1,0 +1,49 @@
+"""Making test observations: blur, decimate and add noise to a sharp image."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._layout import from_internal, to_internal
+from .operators.blur import Blur
+
+__all__ = ["blur", "add_noise"]
+
+
+def blur(x, kernel, scale=1, boundary="circular"):
+    """Blur (and decimate) a public-layout image: ``(x * k)[::s, ::s]``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (H, W) or (H, W, C)
+    kernel : array_like, shape (kh, kw)
+    scale : int
+    boundary : {"circular", "reflect"}
+        ``"circular"`` wraps around (the model the FFT data step inverts);
+        ``"reflect"`` mirrors the image at its borders first, which gives the
+        realistic, non-periodic borders of a real photograph.
+
+    Returns
+    -------
+    ndarray, float64, shape ``(H/s, W/s[, C])``
+    """
+    xi, layout = to_internal(x, "x")
+    op = Blur(kernel, scale=scale)
+    if boundary == "circular":
+        out = op.forward(xi)
+    elif boundary == "reflect":
+        p = max(op.kernel.shape)
+        p += (-p) % op.scale
+        xp = np.pad(xi, ((0, 0), (p, p), (p, p)), mode="symmetric")
+        s = op.scale
+        out = op.forward(xp)[:, p // s: p // s + xi.shape[1] // s, p // s: p // s + xi.shape[2] // s]
+    else:
+        raise ValueError(f"boundary must be 'circular' or 'reflect', got {boundary!r}")
+    return from_internal(out, layout.__class__(layout.ndim, np.dtype(np.float64), 1.0))
+
+
+def add_noise(y, sigma, seed=None):
+    """Add white Gaussian noise of standard deviation ``sigma`` (0-1 scale) to a float image."""
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y, dtype=np.float64)
+    return y + sigma * rng.standard_normal(y.shape)

@@ -1,0 +1,64 @@
+"""Names for priors: ``pnp.solve(..., prior="bm3d")``."""
+
+from __future__ import annotations
+
+import importlib
+
+from .base import check_prior
+
+__all__ = ["register_prior", "get_prior", "available_priors", "DEFAULT_PRIOR"]
+
+# name -> "module:attribute" of a factory, imported on first use (keeps ``import pnp`` light)
+_FACTORIES = {
+    "tv": "priors.tv:TV",
+    "bm3d": "priors.bm3d:BM3D",
+    "drunet": "priors.drunet:DRUNet",
+}
+
+#: Name used by ``prior="default"``: the best prior whose weights ship with the package.
+DEFAULT_PRIOR = "bm3d"
+
+
+def register_prior(name, factory):
+    """Make ``factory(**kwargs)`` (a class or function returning a prior) available by ``name``.
+
+    ``factory`` may be a callable or a ``"module:attribute"`` string.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError("prior name must be a non-empty string")
+    _FACTORIES[name.lower()] = factory
+
+
+def available_priors():
+    """Sorted list of registered prior names."""
+    return sorted(_FACTORIES)
+
+
+def _load(spec):
+    if isinstance(spec, str):
+        module, _, attr = spec.partition(":")
+        return getattr(importlib.import_module(module), attr)
+    return spec
+
+
+def get_prior(prior="default", **kwargs):
+    """Return a prior from a name, or ``prior`` itself if it is already callable.
+
+    Parameters
+    ----------
+    prior : str or callable
+        A registered name (see :func:`available_priors`), ``"default"``, or a
+        callable ``prior(x, sigma)``.
+    **kwargs
+        Passed to the factory of a named prior.
+    """
+    if isinstance(prior, str):
+        name = prior.lower()
+        if name == "default":
+            name = DEFAULT_PRIOR
+        if name not in _FACTORIES:
+            raise ValueError(f"unknown prior {prior!r}; choose one of {available_priors()} or pass a callable")
+        return _load(_FACTORIES[name])(**kwargs)
+    if kwargs:
+        raise TypeError("prior options can only be given with a prior name")
+    return check_prior(prior)

@@ -1,0 +1,486 @@
+"""Train the project's deep denoiser priors (attention U-Net, small DRUNet) on random patches.
+
+Run as a module::
+
+    python -m priors.train --arch drunet --channels 1 --steps 20000 --batch 16 --patch 64 \\
+        --out checkpoints/drunet_small_gray
+    # later, continue exactly where it stopped:
+    python -m priors.train --arch drunet --channels 1 --steps 20000 --batch 16 --patch 64 \\
+        --out checkpoints/drunet_small_gray --resume
+    # copy the best weights to priors/weights/ (drunet_small_gray.pt + .json):
+    python -m priors.train --arch drunet --channels 1 --out checkpoints/drunet_small_gray \\
+        --resume --steps 0 --export
+
+Recipe: patches from ``$PNP_DATA/train/CBSD432`` (colour; gray uses its luminance plus
+``train/Train400``), random flips and 90-degree rotations, additive white Gaussian noise with
+``sigma`` drawn uniformly in [0, ``--sigma-max``]/255 per patch, L1 (or L2) loss, Adam with a
+linear warm-up and cosine decay, validation PSNR on 4 images (Set12 gray, CBSD68 colour, central
+256x256 crops) at sigma 15, 25, 50 with a fixed noise seed.
+
+The output folder holds ``ckpt.pt`` (model, optimizer, scheduler, step, numpy/torch RNG states:
+everything needed to resume *exactly*), ``best.pt`` (model weights with the best validation PSNR)
+and ``log.jsonl`` (one JSON object per line: training loss, learning rate, validation PSNR).
+A checkpoint is written every ``--ckpt-minutes`` minutes, at the end, and on SIGTERM/SIGINT.
+
+Only numpy, torch, tqdm and the project's priors modules are imported (no pyfftw, no bm3d).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from priors.datasets import (
+    PatchSampler,
+    data_root,
+    load_training_images,
+    load_validation_images,
+)
+
+__all__ = ["build_model", "default_config", "export_weights", "main", "train", "validate"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WEIGHTS_DIR = REPO_ROOT / "priors" / "weights"
+ARCHS = ("attention-unet", "drunet")
+VAL_SIGMAS = (15, 25, 50)
+
+#: Width/depth of "our" small DRUNet (deepinv's architecture), sized for CPU training.
+DRUNET_SMALL = dict(
+    nc=[16, 32, 64, 128],
+    nb=2,
+    act_mode="R",
+    downsample_mode="strideconv",
+    upsample_mode="convtranspose",
+)
+
+
+def default_config(arch: str, channels: int) -> dict:
+    """Constructor keyword arguments of the default model of ``arch`` for ``channels``.
+
+    Parameters
+    ----------
+    arch : {"attention-unet", "drunet"}
+        Architecture name.
+    channels : int
+        1 (gray) or 3 (colour).
+
+    Returns
+    -------
+    dict
+        JSON-serialisable keyword arguments; written next to the exported weights.
+    """
+    if arch == "drunet":
+        return dict(DRUNET_SMALL, in_channels=channels, out_channels=channels)
+    if arch == "attention-unet":
+        from priors.attention_unet import AttentionUNet
+
+        return AttentionUNet(channels).config
+    raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+
+
+def build_model(arch: str, config: dict) -> nn.Module:
+    """Instantiate a freshly initialised model with ``forward(x, sigma)``.
+
+    Parameters
+    ----------
+    arch : {"attention-unet", "drunet"}
+        Architecture name.
+    config : dict
+        Constructor keyword arguments, as returned by :func:`default_config`.
+
+    Returns
+    -------
+    torch.nn.Module
+        Maps a (B, C, H, W) noisy image and ``sigma`` (0-1 scale) to a (B, C, H, W) estimate.
+    """
+    if arch == "drunet":
+        from deepinv.models import DRUNet
+
+        return DRUNet(**config, pretrained=None)
+    if arch == "attention-unet":
+        from priors.attention_unet import AttentionUNet
+
+        return AttentionUNet(**config)
+    raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+
+
+def lr_factor(step: int, total: int, warmup: int, floor: float) -> float:
+    """Learning-rate multiplier: linear warm-up then cosine decay to ``floor``.
+
+    Parameters
+    ----------
+    step : int
+        Optimizer steps done so far.
+    total : int
+        Planned total number of steps (the cosine reaches ``floor`` there).
+    warmup : int
+        Warm-up length, in steps.
+    floor : float
+        Final multiplier, in (0, 1].
+
+    Returns
+    -------
+    float
+        Multiplier of the base learning rate.
+    """
+    if step < warmup:
+        return (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
+    """Peak signal-to-noise ratio in dB for images on the 0-1 scale (peak 1)."""
+    mse = torch.mean((x.double() - ref.double()) ** 2).item()
+    return float("inf") if mse == 0 else 10.0 * math.log10(1.0 / mse)
+
+
+@torch.no_grad()
+def validate(
+    model: nn.Module,
+    images: list[np.ndarray],
+    sigmas: tuple[int, ...] = VAL_SIGMAS,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> dict[str, float]:
+    """Mean denoising PSNR over ``images`` for each noise level, with a fixed noise seed.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Denoiser ``model(x, sigma)``.
+    images : list of numpy.ndarray
+        Clean (H, W, C) uint8 images.
+    sigmas : tuple of int
+        Noise standard deviations on the 0-255 scale.
+    seed : int
+        Seed of the noise (the same noise every call).
+    device : str or torch.device
+        Where to run the model.
+
+    Returns
+    -------
+    dict
+        ``{"15": psnr_db, "25": ..., "50": ...}``; the output is clipped to [0, 1] first.
+    """
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for s in sigmas:
+        vals = []
+        for img in images:
+            clean = torch.from_numpy(img.transpose(2, 0, 1).astype(np.float32) / 255.0)[None]
+            noisy = clean + torch.randn(clean.shape, generator=gen) * (s / 255.0)
+            est = model(noisy.to(device), s / 255.0).clamp(0, 1).cpu()
+            vals.append(psnr(est, clean))
+        out[str(s)] = float(np.mean(vals))
+    model.train(was_training)
+    return out
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def export_weights(
+    out_dir: str | os.PathLike,
+    arch: str,
+    name: str | None = None,
+    dest: str | os.PathLike | None = None,
+    which: str = "best",
+) -> Path:
+    """Copy trained weights to ``dest/NAME.pt`` (plain state_dict) plus ``dest/NAME.json``.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Training folder holding ``ckpt.pt`` and ``best.pt``.
+    arch : {"attention-unet", "drunet"}
+        Architecture (selects the default file name).
+    name : str, optional
+        File stem; defaults to ``drunet_small_{gray,color}`` or ``attention_unet_{gray,color}``.
+    dest : path-like, optional
+        Destination folder; defaults to ``priors/weights`` of this repository.
+    which : {"best", "last"}
+        Export the weights with the best validation PSNR, or those of the last checkpoint.
+
+    Returns
+    -------
+    pathlib.Path
+        The written ``.pt`` file. The ``.json`` sidecar holds the constructor keyword arguments.
+    """
+    out_dir = Path(out_dir)
+    src = out_dir / ("best.pt" if which == "best" else "ckpt.pt")
+    if which == "best" and not src.exists():
+        src = out_dir / "ckpt.pt"
+    if not src.exists():
+        raise FileNotFoundError(f"no checkpoint in {out_dir}; train first")
+    blob = _load(src)
+    config = blob["config"]
+    if name is None:
+        color = "gray" if config.get("in_channels", config.get("channels")) == 1 else "color"
+        name = f"drunet_small_{color}" if arch == "drunet" else f"attention_unet_{color}"
+    dest = Path(dest) if dest is not None else WEIGHTS_DIR
+    dest.mkdir(parents=True, exist_ok=True)
+    state = {k: v.clone() for k, v in blob["model"].items()}
+    torch.save(state, dest / f"{name}.pt")
+    (dest / f"{name}.json").write_text(json.dumps(config, indent=2) + "\n")
+    return dest / f"{name}.pt"
+
+
+def _append_log(path: Path, record: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log lines written after the checkpoint at ``step`` (from an interrupted run)."""
+    if not path.exists():
+        return
+    keep = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
+    path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options of ``python -m priors.train`` (see ``--help``)."""
+    p = argparse.ArgumentParser(prog="python -m priors.train", description=__doc__.split("\n")[0])
+    p.add_argument("--arch", choices=ARCHS, required=True)
+    p.add_argument("--channels", type=int, choices=(1, 3), required=True)
+    p.add_argument("--steps", type=int, required=True, help="planned total optimizer steps")
+    p.add_argument("--batch", type=int, default=16, help="patches per step")
+    p.add_argument("--patch", type=int, default=64, help="patch side in pixels (multiple of 8)")
+    p.add_argument("--out", required=True, help="output folder (checkpoint, best weights, log)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt")
+    p.add_argument("--lr", type=float, default=4e-4, help="peak Adam learning rate")
+    p.add_argument("--lr-floor", type=float, default=0.02, help="final lr as a fraction of --lr")
+    p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
+    p.add_argument("--loss", choices=("l1", "l2"), default="l1")
+    p.add_argument("--sigma-max", type=float, default=50.0, help="max training sigma (0-255)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if present)")
+    p.add_argument("--data", default=None, help="data folder (default: $PNP_DATA or ../shared/data)")
+    p.add_argument("--val-every", type=int, default=500, help="validate every N steps (0: never)")
+    p.add_argument("--val-images", type=int, default=4)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--ckpt-minutes", type=float, default=5.0, help="checkpoint period (minutes)")
+    p.add_argument("--ckpt-every", type=int, default=0, help="also checkpoint every N steps")
+    p.add_argument("--stop-after", type=int, default=0,
+                   help="checkpoint and exit after N steps in this invocation (resume later)")
+    p.add_argument("--max-minutes", type=float, default=0.0,
+                   help="checkpoint and exit after this many minutes of this invocation")
+    p.add_argument("--config", default=None, help="JSON of model constructor kwargs (new runs)")
+    p.add_argument("--export", action="store_true", help="export weights to priors/weights/")
+    p.add_argument("--export-name", default=None)
+    p.add_argument("--export-dir", default=None)
+    p.add_argument("--export-which", choices=("best", "last"), default="best")
+    p.add_argument("--no-progress", action="store_true", help="disable the tqdm bar")
+    args = p.parse_args(argv)
+    if args.patch % 8:
+        p.error(f"--patch must be a multiple of 8, got {args.patch}")
+    if args.steps < 0 or args.batch < 1:
+        p.error("--steps must be >= 0 and --batch >= 1")
+    return args
+
+
+class _StopFlag:
+    """Set by SIGTERM/SIGINT so the loop can checkpoint and exit cleanly."""
+
+    def __init__(self):
+        self.stop = False
+
+    def __call__(self, signum, frame):
+        self.stop = True
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Run (or resume) a training run described by parsed command-line ``args``.
+
+    Returns
+    -------
+    dict
+        Summary: ``step`` reached, ``best_psnr`` (mean validation PSNR, dB), ``wall_s``
+        (cumulative training wall time over all resumed runs, s), ``out`` folder.
+    """
+    from tqdm import tqdm
+
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    out = Path(args.out)
+    if not out.is_absolute():
+        out = Path.cwd() / out
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path, best_path, log_path = out / "ckpt.pt", out / "best.pt", out / "log.jsonl"
+
+    if args.resume and ckpt_path.exists():
+        ckpt = _load(ckpt_path)
+        if ckpt["arch"] != args.arch:
+            raise ValueError(f"{ckpt_path} holds arch {ckpt['arch']!r}, not {args.arch!r}")
+        config = ckpt["config"]
+    else:
+        if (ckpt_path.exists()) and not args.resume:
+            raise FileExistsError(f"{ckpt_path} exists; pass --resume to continue it")
+        ckpt = None
+        config = default_config(args.arch, args.channels)
+        if args.config:
+            config.update(json.loads(args.config))
+
+    torch.manual_seed(args.seed)
+    model = build_model(args.arch, config).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    total = args.steps
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: lr_factor(s, total, args.warmup, args.lr_floor)
+    )
+    rng = np.random.default_rng(args.seed)
+    noise_gen = torch.Generator().manual_seed(args.seed + 1)
+    step, best, wall_before, acc = 0, -float("inf"), 0.0, [0.0, 0]
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        rng.bit_generator.state = ckpt["numpy_rng"]
+        noise_gen.set_state(ckpt["noise_rng"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        step, best, wall_before = ckpt["step"], ckpt["best_psnr"], ckpt["wall_s"]
+        acc = list(ckpt["loss_acc"])
+        if ckpt["planned_steps"] != total:
+            print(
+                f"note: planned steps changed {ckpt['planned_steps']} -> {total}; "
+                "the cosine learning-rate schedule is stretched from here on",
+                file=sys.stderr,
+            )
+        _truncate_log(log_path, step)
+
+    def save_ckpt():
+        _atomic_save(
+            {
+                "arch": args.arch,
+                "config": config,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "numpy_rng": rng.bit_generator.state,
+                "noise_rng": noise_gen.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "step": step,
+                "planned_steps": total,
+                "best_psnr": best,
+                "wall_s": wall_before + (time.time() - t0),
+                "loss_acc": acc,
+                "args": {k: v for k, v in vars(args).items() if k != "resume"},
+            },
+            ckpt_path,
+        )
+
+    t0 = time.time()
+    if step < total:
+        root = Path(args.data) if args.data else data_root()
+        sampler = PatchSampler(load_training_images(args.channels, root), args.patch, rng)
+        val_images = (
+            load_validation_images(args.channels, args.val_images, root)
+            if args.val_every
+            else []
+        )
+        flag = _StopFlag()
+        old_handlers = {s: signal.signal(s, flag) for s in (signal.SIGTERM, signal.SIGINT)}
+        model.train()
+        loss_fn = nn.L1Loss() if args.loss == "l1" else nn.MSELoss()
+        bar = tqdm(
+            total=total,
+            initial=step,
+            disable=args.no_progress,
+            mininterval=1.0 if sys.stderr.isatty() else 60.0,
+            desc=f"{args.arch} c{args.channels}",
+        )
+        last_ckpt = time.time()
+        stop_at = step + args.stop_after if args.stop_after else total
+        try:
+            while step < min(total, stop_at) and not flag.stop:
+                if args.max_minutes and time.time() - t0 > 60 * args.max_minutes:
+                    break
+                clean = torch.from_numpy(sampler.sample(args.batch))
+                sigma = torch.rand(args.batch, generator=noise_gen) * (args.sigma_max / 255.0)
+                noisy = clean + torch.randn(clean.shape, generator=noise_gen) * sigma[:, None, None, None]
+                clean, noisy, sigma = clean.to(device), noisy.to(device), sigma.to(device)
+                loss = loss_fn(model(noisy, sigma), clean)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                step += 1
+                acc[0] += float(loss.item())
+                acc[1] += 1
+                bar.update(1)
+                if step % args.log_every == 0 or step == total:
+                    rec = {
+                        "step": step,
+                        "loss": acc[0] / acc[1],
+                        "lr": opt.param_groups[0]["lr"],
+                        "wall_s": round(wall_before + time.time() - t0, 1),
+                    }
+                    _append_log(log_path, rec)
+                    bar.set_postfix(loss=f"{rec['loss']:.4f}")
+                    acc = [0.0, 0]
+                if args.val_every and (step % args.val_every == 0 or step == total):
+                    val = validate(model, val_images, seed=1234, device=device)
+                    mean = float(np.mean(list(val.values())))
+                    _append_log(log_path, {"step": step, "val_psnr": val, "val_psnr_mean": mean})
+                    if mean > best:
+                        best = mean
+                        _atomic_save(
+                            {"arch": args.arch, "config": config, "step": step,
+                             "val_psnr": val, "model": model.state_dict()},
+                            best_path,
+                        )
+                    bar.write(f"step {step}: val PSNR {val} (best mean {best:.2f} dB)")
+                if (time.time() - last_ckpt > 60 * args.ckpt_minutes) or (
+                    args.ckpt_every and step % args.ckpt_every == 0
+                ):
+                    save_ckpt()
+                    last_ckpt = time.time()
+            save_ckpt()
+        finally:
+            bar.close()
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+    summary = {
+        "step": step,
+        "best_psnr": best,
+        "wall_s": wall_before + (time.time() - t0 if step else 0.0),
+        "out": str(out),
+    }
+    if args.export:
+        path = export_weights(
+            out, args.arch, args.export_name, args.export_dir, args.export_which
+        )
+        summary["exported"] = str(path)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Entry point of ``python -m priors.train``; returns the run summary."""
+    summary = train(parse_args(argv))
+    print(json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

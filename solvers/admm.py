@@ -1,0 +1,31 @@
+"""Alternating direction method of multipliers (ADMM)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["admm"]
+
+
+def admm(data_step, prior, alphas, sigmas, x0, monitor=None):
+    r"""Plug-and-play ADMM (scaled form).
+
+    For :math:`k = 1..K`:
+
+    .. math::
+        x_k &= \arg\min_x \|y - A x\|^2 + \alpha_k \|x - (v_{k-1} - u_{k-1})\|^2\\
+        v_k &= D(x_k + u_{k-1}, \sigma_k)\\
+        u_k &= u_{k-1} + x_k - v_k
+
+    Parameters are those of :func:`solvers.hqs`. Returns the prior's last
+    output :math:`v_K`.
+    """
+    v = x0
+    u = np.zeros_like(x0)
+    for k, (alpha, sigma) in enumerate(zip(alphas, sigmas)):
+        x = data_step(v - u, alpha)
+        v = prior(x + u, sigma)
+        u = u + x - v
+        if monitor is not None:
+            monitor(k, v, alpha, sigma)
+    return v

@@ -1,0 +1,40 @@
+"""Half-quadratic splitting (HQS)."""
+
+from __future__ import annotations
+
+__all__ = ["hqs"]
+
+
+def hqs(data_step, prior, alphas, sigmas, x0, monitor=None):
+    r"""Plug-and-play HQS.
+
+    For :math:`k = 1..K`:
+
+    .. math::
+        z_k &= \arg\min_z \|y - A z\|^2 + \alpha_k \|z - x_{k-1}\|^2 \quad\text{(data step)}\\
+        x_k &= D(z_k, \sigma_k) \quad\text{(prior)}
+
+    Parameters
+    ----------
+    data_step : callable
+        ``data_step(v, alpha) -> z``, arrays of shape ``(C, H, W)``.
+    prior : callable
+        ``prior(x, sigma) -> x`` on ``(C, H, W)`` arrays.
+    alphas, sigmas : sequence of float
+        Per-iteration penalty and prior noise level.
+    x0 : ndarray, shape (C, H, W)
+        Starting estimate.
+    monitor : Monitor, optional
+        Called after each iteration with ``(k, x, alpha, sigma)``.
+
+    Returns
+    -------
+    ndarray, shape (C, H, W)
+    """
+    x = x0
+    for k, (alpha, sigma) in enumerate(zip(alphas, sigmas)):
+        z = data_step(x, alpha)
+        x = prior(z, sigma)
+        if monitor is not None:
+            monitor(k, x, alpha, sigma)
+    return x

@@ -1,0 +1,160 @@
+"""Tests of the training pipeline on a tiny synthetic data folder (no shared data needed)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+iio = pytest.importorskip("imageio.v3")
+
+from priors import datasets  # noqa: E402
+from priors.train import lr_factor, main  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _smooth_image(rng, h, w):
+    """Random smooth colour texture, (h, w, 3) uint8."""
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    img = np.zeros((h, w, 3))
+    for c in range(3):
+        for _ in range(3):
+            fx, fy, ph = rng.uniform(1, 8, size=2).tolist() + [rng.uniform(0, 6)]
+            img[..., c] += np.sin(2 * np.pi * (fx * xx + fy * yy) + ph)
+    img = (img - img.min()) / (img.max() - img.min())
+    return (255 * img).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    for sub, n, shape in [
+        ("train/CBSD432", 3, (48, 40)),
+        ("train/Train400", 2, (40, 40)),
+        ("val/Set12", 2, (32, 32)),
+        ("val/CBSD68", 2, (32, 40)),
+    ]:
+        (root / sub).mkdir(parents=True)
+        for i in range(n):
+            img = _smooth_image(rng, *shape)
+            if sub.endswith(("Train400", "Set12")):
+                img = datasets.rgb_to_luma(img)
+            iio.imwrite(root / sub / f"{i:03d}.png", img)
+    return root
+
+
+def _args(data_dir, out, arch="attention-unet", channels=1, steps=6, extra=()):
+    return [
+        "--arch", arch, "--channels", str(channels), "--steps", str(steps),
+        "--batch", "2", "--patch", "16", "--out", str(out), "--data", str(data_dir),
+        "--threads", "1", "--log-every", "1", "--val-every", "3", "--val-images", "1",
+        "--warmup", "2", "--no-progress", "--config",
+        json.dumps({"widths": [4, 8, 8, 8], "attn_blocks": 1, "heads": 2, "window": 3})
+        if arch == "attention-unet" else json.dumps({"nc": [4, 8, 8, 8], "nb": 1}),
+        *extra,
+    ]
+
+
+def _losses(out):
+    lines = [json.loads(ln) for ln in (Path(out) / "log.jsonl").read_text().splitlines()]
+    return [(r["step"], r["loss"], r["lr"]) for r in lines if "loss" in r]
+
+
+def test_datasets_load_and_sample(data_dir):
+    gray = datasets.load_training_images(1, data_dir)
+    colour = datasets.load_training_images(3, data_dir)
+    assert len(gray) == 5 and len(colour) == 3  # gray adds Train400
+    assert gray[0].shape == (48, 40, 1) and colour[0].shape == (48, 40, 3)
+    sampler = datasets.PatchSampler(colour, 16, np.random.default_rng(1))
+    batch = sampler.sample(4)
+    assert batch.shape == (4, 3, 16, 16) and batch.dtype == np.float32
+    assert 0 <= batch.min() and batch.max() <= 1
+    with pytest.raises(ValueError, match="patch"):
+        datasets.PatchSampler(colour, 64, np.random.default_rng(1))
+
+
+def test_data_root_resolves_relative_to_repo(monkeypatch, tmp_path):
+    monkeypatch.delenv("PNP_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert datasets.data_root() == (REPO / ".." / "shared" / "data").resolve()
+    monkeypatch.setenv("PNP_DATA", "some/where")
+    assert datasets.data_root() == (REPO / "some" / "where").resolve()
+
+
+def test_lr_schedule_warms_up_and_decays():
+    f = [lr_factor(s, 100, 10, 0.02) for s in range(101)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[9:], f[10:]))
+    assert f[100] == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize("arch,channels", [("attention-unet", 1), ("drunet", 3)])
+def test_resume_is_exact(data_dir, tmp_path, arch, channels):
+    full, part = tmp_path / "full", tmp_path / "part"
+    main(_args(data_dir, full, arch, channels))
+    main(_args(data_dir, part, arch, channels, extra=["--stop-after", "4"]))
+    ck = torch.load(part / "ckpt.pt", weights_only=True)
+    assert ck["step"] == 4
+    assert [s for s, *_ in _losses(part)] == [1, 2, 3, 4]
+    summary = main(_args(data_dir, part, arch, channels, extra=["--resume"]))
+    assert summary["step"] == 6
+    assert _losses(part) == _losses(full)  # bit-identical losses and learning rates
+    a = torch.load(full / "ckpt.pt", weights_only=True)["model"]
+    b = torch.load(part / "ckpt.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    log = [json.loads(ln) for ln in (part / "log.jsonl").read_text().splitlines()]
+    val = [r for r in log if "val_psnr" in r]
+    assert [r["step"] for r in val] == [3, 6]
+    assert set(val[0]["val_psnr"]) == {"15", "25", "50"}
+
+
+def test_existing_checkpoint_needs_resume(data_dir, tmp_path):
+    main(_args(data_dir, tmp_path / "run", steps=1))
+    with pytest.raises(FileExistsError, match="--resume"):
+        main(_args(data_dir, tmp_path / "run", steps=2))
+
+
+@pytest.mark.parametrize("arch,channels,stem", [
+    ("drunet", 1, "drunet_small_gray"), ("attention-unet", 3, "attention_unet_color")])
+def test_export_writes_loadable_weights(data_dir, tmp_path, arch, channels, stem):
+    dest = tmp_path / "weights"
+    summary = main(_args(data_dir, tmp_path / "run", arch, channels, steps=3,
+                         extra=["--export", "--export-dir", str(dest)]))
+    assert Path(summary["exported"]) == dest / f"{stem}.pt"
+    cfg = json.loads((dest / f"{stem}.json").read_text())
+    state = torch.load(dest / f"{stem}.pt", weights_only=True)
+    if arch == "drunet":
+        from deepinv.models import DRUNet
+
+        assert {"nc", "nb", "in_channels", "out_channels", "act_mode", "downsample_mode",
+                "upsample_mode"} <= set(cfg)
+        net = DRUNet(**cfg, pretrained=None)
+    else:
+        from priors.attention_unet import AttentionUNet
+
+        net = AttentionUNet(**cfg)
+    net.load_state_dict(state)
+    x = torch.rand(1, channels, 24, 32)
+    with torch.no_grad():
+        assert net(x, 0.1).shape == x.shape
+
+
+def test_training_path_imports_no_fftw_or_bm3d():
+    code = (
+        "import sys, priors.train, priors.datasets, priors.attention_unet; "
+        "bad = [m for m in ('pyfftw', 'bm3d') if m in sys.modules]; "
+        "sys.exit(1 if bad else 0)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+
+
+def test_cli_help_runs():
+    res = subprocess.run([sys.executable, "-m", "priors.train", "--help"], cwd=REPO,
+                         capture_output=True, text=True)
+    assert res.returncode == 0 and "--resume" in res.stdout
