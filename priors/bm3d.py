@@ -18,7 +18,9 @@ class BM3D:
     ----------
     stages : {"all", "hard"}
         ``"all"`` runs hard thresholding then Wiener filtering (best quality);
-        ``"hard"`` only the first stage (about twice as fast).
+        ``"hard"`` only the first stage (about twice as fast). Applies to
+        gray images; colour images always run both stages of CBM3D
+        (``bm3d.bm3d_rgb`` has no stage option).
     """
 
     def __init__(self, stages="all"):
@@ -40,7 +42,7 @@ class BM3D:
         stage = bm3d.BM3DStages.ALL_STAGES if self.stages == "all" else bm3d.BM3DStages.HARD_THRESHOLDING
         x = np.asarray(x, dtype=np.float64)
         if x.ndim == 3 and x.shape[2] == 3:
-            return np.asarray(bm3d.bm3d_rgb(x, sigma, stage_arg=stage), dtype=np.float64)
+            return np.asarray(bm3d.bm3d_rgb(x, sigma), dtype=np.float64)
         if x.ndim == 3:
             return np.stack([bm3d.bm3d(x[..., c], sigma, stage_arg=stage) for c in range(x.shape[2])], -1)
         return np.asarray(bm3d.bm3d(x, sigma, stage_arg=stage), dtype=np.float64)

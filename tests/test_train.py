@@ -38,11 +38,12 @@ def data_dir(tmp_path_factory):
         ("train/Train400", 2, (40, 40)),
         ("val/Set12", 2, (32, 32)),
         ("val/CBSD68", 2, (32, 40)),
+        ("val/BSD68", 2, (40, 32)),
     ]:
         (root / sub).mkdir(parents=True)
         for i in range(n):
             img = _smooth_image(rng, *shape)
-            if sub.endswith(("Train400", "Set12")):
+            if sub.endswith(("Train400", "Set12", "BSD68")):
                 img = datasets.rgb_to_luma(img)
             iio.imwrite(root / sub / f"{i:03d}.png", img)
     return root
@@ -142,6 +143,16 @@ def test_export_writes_loadable_weights(data_dir, tmp_path, arch, channels, stem
     x = torch.rand(1, channels, 24, 32)
     with torch.no_grad():
         assert net(x, 0.1).shape == x.shape
+
+
+def test_measure_reports_psnr_and_speed(data_dir, tmp_path):
+    dest = tmp_path / "weights"
+    main(_args(data_dir, tmp_path / "run", "drunet", 1, steps=2,
+               extra=["--export", "--export-dir", str(dest)]))
+    res = main(["--measure", "--arch", "drunet", "--channels", "1", "--data", str(data_dir),
+                "--weights", str(dest / "drunet_small_gray.pt"), "--sizes", "32", "--threads", "1"])
+    assert res["set"] == "BSD68" and res["images"] == 2
+    assert set(res["psnr"]) == {"15", "25", "50"} and res["seconds"]["32"] > 0
 
 
 def test_training_path_imports_no_fftw_or_bm3d():

@@ -1,0 +1,449 @@
+"""The ``pnp`` command: ``pnp deblur`` restores image files, ``pnp priors`` lists the priors.
+
+Run ``pnp --help`` and ``pnp deblur --help`` for the options. Exit status: 0 on
+success, 1 when an image could not be restored (unreadable file, kernel larger
+than the image, solver error), 2 for a wrong command line (unknown option, bad
+value, missing file, output that would overwrite an input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main", "build_parser"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A problem with the command line (exit status 2)."""
+
+
+class Failure(Exception):
+    """A file could not be processed (exit status 1)."""
+
+
+_DEBLUR_EPILOG = """\
+noise level:
+  --noise-level is the standard deviation of the noise in 8-bit grey levels
+  (0-255 units), whatever the file's bit depth: --noise-level 2.55 means
+  sigma = 2.55/255 = 0.01 of the full intensity range. Without it the level
+  is estimated from each image.
+
+inputs and outputs:
+  INPUT is an image file (PNG, JPEG, TIFF; 8 or 16 bit), a folder (all images
+  in it) or a quoted glob pattern ('blurred/*.png'). With several inputs,
+  OUTPUT is a folder (created if missing) and each result keeps its input's
+  file name. Outputs keep the input's bit depth (JPEG is always 8 bit), are
+  written atomically, and may never be one of the inputs.
+
+kernels:
+  --kernel reads PNG/JPEG/TIFF (intensities), NPY/NPZ or MATLAB .mat files; the
+  kernel is normalised to unit sum, its origin is pixel (kh//2, kw//2). A file
+  with several variables or kernels needs --kernel-key and/or --kernel-index.
+  --kernel estimate (the default) estimates the blur from the image.
+
+exit status:
+  0 success, 1 an image could not be restored, 2 bad command line
+  (unknown option, bad value, missing file, output equal to an input).
+
+examples:
+  pnp deblur photo.png -o sharp.png --kernel psf.png --noise-level 2.55
+  pnp deblur small.png -o big.png --kernel gauss.npy --scale 2 --prior tv
+  pnp deblur 'blurred/*.png' -o restored/ --kernel levin.mat --kernel-index 3
+  pnp deblur photo.png -o sharp.png --kernel psf.npy --compare side_by_side.png
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line hint after usage errors."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
+
+
+def build_parser():
+    """The argument parser of the ``pnp`` command (used by :func:`main` and the docs)."""
+    from . import __version__
+
+    parser = _Parser(
+        prog="pnp",
+        description="Plug-and-play image deblurring and super-resolution (pnp-deblur).",
+        epilog="Run 'pnp COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"pnp-deblur {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    d = sub.add_parser(
+        "deblur",
+        help="restore blurred (and optionally low-resolution) images",
+        description="Restore blurred images with plug-and-play HQS/ADMM (pnp.solve).",
+        epilog=_DEBLUR_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    d.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="image file, folder of images, or quoted glob pattern")
+    d.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                   help="output file (one input) or folder (several inputs)")
+    d.add_argument("-k", "--kernel", default="estimate", metavar="FILE|estimate",
+                   help="blur kernel file (PNG/JPEG/TIFF/NPY/NPZ/MAT), or 'estimate' (default)")
+    d.add_argument("--kernel-key", metavar="NAME", help="variable name inside a .mat/.npz kernel file")
+    d.add_argument("--kernel-index", type=int, metavar="I",
+                   help="which kernel of a stack or cell array (0-based)")
+    d.add_argument("-p", "--prior", default="default", metavar="NAME",
+                   help="image prior: a name listed by 'pnp priors', or 'default' (default)")
+    d.add_argument("--solver", default="hqs", choices=("hqs", "admm"), help="splitting scheme (default: hqs)")
+    d.add_argument("-n", "--iters", type=int, default=8, metavar="N", help="iterations (default: 8)")
+    d.add_argument("--noise-level", type=float, metavar="X",
+                   help="noise standard deviation in 0-255 units (2.55 means 2.55/255); default: estimated")
+    d.add_argument("-s", "--scale", type=int, default=1, metavar="S",
+                   help="super-resolution factor: the output is S times larger (default: 1)")
+    d.add_argument("--boundary", default="taper", choices=("taper", "reflect", "circular"),
+                   help="border handling (default: taper)")
+    d.add_argument("--compare", metavar="FILE",
+                   help="also write a side-by-side figure (PNG/PDF/SVG); a folder in batch mode")
+    d.add_argument("--reference", metavar="FILE",
+                   help="ground-truth image (one input only): print PSNR/SSIM and show them in --compare")
+    d.add_argument("--save-kernel", metavar="FILE",
+                   help="write the kernel that was used (.npy or image; one input only), e.g. an estimated one")
+    d.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: only on a terminal)")
+    d.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    d.add_argument("--debug", action="store_true", help="show Python tracebacks of errors")
+    d.set_defaults(func=_run_deblur)
+
+    p = sub.add_parser("priors", help="list the available image priors",
+                       description="List the prior names accepted by 'pnp deblur --prior'.")
+    p.set_defaults(func=_run_priors)
+    return parser
+
+
+# -- helpers ------------------------------------------------------------------
+def _is_glob(text):
+    return any(ch in text for ch in "*?[")
+
+
+def _expand_inputs(inputs):
+    """Return ``(files, batch)``: the image files named by ``inputs``, and whether this is batch mode."""
+    from .io import IMAGE_SUFFIXES
+
+    files, batch = [], len(inputs) > 1
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise UsageError(f"folder {item} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            files.extend(found)
+            batch = True
+        elif path.is_file():
+            files.append(path)
+        elif _is_glob(item):
+            found = sorted(Path(p) for p in glob.glob(item) if Path(p).is_file())
+            if not found:
+                raise UsageError(f"no files match {item!r}")
+            files.extend(found)
+            batch = True
+        else:
+            raise UsageError(f"input file not found: {item}")
+    unique, seen = [], set()
+    for f in files:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique, batch
+
+
+def _same_file(a, b):
+    a, b = Path(a), Path(b)
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _plan_outputs(files, batch, output, compare):
+    """Map every input to ``(output_path, compare_path or None)``; refuse to overwrite inputs."""
+    from .io import IMAGE_SUFFIXES
+
+    out = Path(output)
+    as_folder = batch or out.is_dir() or output.endswith(("/", os.sep))
+    if as_folder:
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"with several inputs OUTPUT must be a folder, but {output} is a file")
+        targets = [out / f.name for f in files]
+    else:
+        targets = [out]
+        if not out.parent.is_dir():
+            raise UsageError(f"output folder does not exist: {out.parent}")
+    for t in targets:
+        if t.suffix.lower() not in IMAGE_SUFFIXES:
+            raise UsageError(f"output {t} must end with one of {', '.join(IMAGE_SUFFIXES)}")
+    names = [t.resolve() for t in targets]
+    if len(set(names)) != len(names):
+        raise UsageError("several inputs have the same file name; they would overwrite each other in the output folder")
+    figs = [None] * len(files)
+    if compare is not None:
+        cmp_path = Path(compare)
+        if batch:
+            if cmp_path.exists() and not cmp_path.is_dir():
+                raise UsageError(f"in batch mode --compare must be a folder, but {compare} is a file")
+            figs = [cmp_path / f"{f.stem}_compare.png" for f in files]
+        else:
+            if cmp_path.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
+                raise UsageError(f"--compare {compare} must end with .png, .pdf, .svg or .jpg")
+            if not cmp_path.parent.is_dir():
+                raise UsageError(f"folder of --compare does not exist: {cmp_path.parent}")
+            figs = [cmp_path]
+    for f in files:
+        for t in targets + [g for g in figs if g is not None]:
+            if _same_file(f, t):
+                raise UsageError(f"refusing to overwrite the input {f}: choose another OUTPUT")
+    for t, g in zip(targets, figs):
+        if g is not None and _same_file(t, g):
+            raise UsageError(f"--compare {g} is the same file as the output")
+    return list(zip(targets, figs))
+
+
+def _check_options(args):
+    from priors.registry import available_priors
+
+    if args.iters < 1:
+        raise UsageError(f"--iters must be >= 1, got {args.iters}")
+    if args.scale < 1:
+        raise UsageError(f"--scale must be an integer >= 1, got {args.scale}")
+    if args.noise_level is not None and not (0 <= args.noise_level <= 255):
+        raise UsageError(f"--noise-level is in 0-255 units (2.55 means 2.55/255), got {args.noise_level}")
+    names = available_priors()
+    if args.prior.lower() not in names + ["default"]:
+        raise UsageError(f"unknown prior {args.prior!r}; choose one of {', '.join(names + ['default'])}")
+    if args.kernel_index is not None and args.kernel_index < 0:
+        raise UsageError(f"--kernel-index must be >= 0, got {args.kernel_index}")
+
+
+def _load_kernel(args):
+    from .io import read_kernel
+
+    if args.kernel == "estimate":
+        if args.kernel_key or args.kernel_index is not None:
+            raise UsageError("--kernel-key/--kernel-index need --kernel FILE")
+        return "estimate"
+    if not Path(args.kernel).is_file():
+        raise UsageError(f"kernel file not found: {args.kernel}")
+    try:
+        return read_kernel(args.kernel, key=args.kernel_key, index=args.kernel_index)
+    except ValueError as exc:
+        raise Failure(f"cannot use kernel {args.kernel}: {exc}") from exc
+
+
+def _read_input(path):
+    from .io import read_image
+
+    try:
+        return read_image(path)
+    except (ValueError, OSError) as exc:
+        raise Failure(str(exc)) from exc
+
+
+def _restore(y, kernel, args, progress, name):
+    """Run :func:`pnp.solve` on one image; turn known errors into :class:`Failure`."""
+    from .api import solve
+
+    if not isinstance(kernel, str):
+        kh, kw = kernel.shape
+        H, W = y.shape[0] * args.scale, y.shape[1] * args.scale
+        if kh > H or kw > W:
+            raise Failure(f"{name}: the kernel ({kh}x{kw}) is larger than the image "
+                          f"({H}x{W}{' after upscaling' if args.scale > 1 else ''}); crop the kernel")
+    noise = None if args.noise_level is None else args.noise_level / 255.0
+    try:
+        return solve(y, kernel, prior=args.prior, solver=args.solver, noise_level=noise, iters=args.iters,
+                     scale=args.scale, boundary=args.boundary, progress=progress, return_info=True)
+    except NotImplementedError as exc:
+        raise Failure(f"{name}: kernel estimation is not available ({exc}); give the blur kernel with --kernel FILE") \
+            from exc
+    except (ValueError, TypeError, FileNotFoundError, ImportError, RuntimeError, MemoryError) as exc:
+        raise Failure(f"{name}: {exc}") from exc
+
+
+def _atomic_savefig(fig, path):
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, format=path.suffix.lower().lstrip(".").replace("jpg", "jpeg"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_compare(path, y, x_hat, reference, args, name):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plot import compare
+
+    images, titles = [y, x_hat], [f"input {name}", f"restored ({args.prior}, {args.iters} it.)"]
+    if reference is not None:
+        images.append(reference)
+        titles.append("reference")
+    fig = compare(images, titles, reference=reference)
+    try:
+        _atomic_savefig(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def _save_kernel(path, info):
+    from .io import write_image
+
+    kernel = getattr(info["operator"], "kernel", None)
+    if kernel is None:
+        raise Failure(f"--save-kernel: the operator {info['operator']!r} has no kernel array")
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npy", dir=path.parent)
+        os.close(fd)
+        np.save(tmp, kernel)
+        os.replace(tmp, path)
+    else:
+        write_image(path, kernel / kernel.max())
+
+
+def _say(args, message):
+    if not args.quiet:
+        print(message, file=sys.stderr)
+
+
+# -- commands -----------------------------------------------------------------
+def _run_priors(args):
+    from priors.registry import DEFAULT_PRIOR, available_priors
+
+    for name in available_priors():
+        print(f"{name}{'  (default)' if name == DEFAULT_PRIOR else ''}")
+    return EXIT_OK
+
+
+def _run_deblur(args):
+    _check_options(args)
+    files, batch = _expand_inputs(args.inputs)
+    if batch and (args.reference or args.save_kernel):
+        raise UsageError("--reference and --save-kernel work with a single input image")
+    plan = _plan_outputs(files, batch, args.output, args.compare)
+    if args.reference is not None and not Path(args.reference).is_file():
+        raise UsageError(f"reference file not found: {args.reference}")
+    if args.save_kernel is not None and Path(args.save_kernel).suffix.lower() not in (".npy", ".png", ".tif", ".tiff"):
+        raise UsageError("--save-kernel must end with .npy, .png or .tif")
+    kernel = _load_kernel(args)
+    if batch:
+        for folder in {t.parent for t, _ in plan} | {g.parent for _, g in plan if g is not None}:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    from tqdm.auto import tqdm
+
+    from .io import write_image
+
+    failures = []
+    bar = tqdm(total=len(files), desc="pnp deblur", unit="image",
+               disable=(None if args.progress is None else not args.progress) if batch else True)
+    for src, (dst, fig_path) in zip(files, plan):
+        try:
+            y = _read_input(src)
+            x_hat, info = _restore(y, kernel, args, progress=False if batch else args.progress, name=src.name)
+            if dst.suffix.lower() in (".jpg", ".jpeg") and x_hat.dtype != np.uint8:
+                _say(args, f"note: {dst.name}: JPEG stores 8 bits; the {x_hat.dtype} result is reduced to 8 bits")
+            try:
+                write_image(dst, x_hat)
+            except (OSError, ValueError, TypeError) as exc:
+                raise Failure(f"cannot write {dst}: {exc}") from exc
+            message = f"wrote {dst}"
+            reference = None
+            if args.reference is not None:
+                from .metrics import psnr, ssim
+
+                reference = _read_input(Path(args.reference))
+                if reference.shape != x_hat.shape:
+                    raise Failure(f"--reference {args.reference} has shape {reference.shape}, "
+                                  f"the result has shape {x_hat.shape}")
+                message += f"  PSNR {psnr(x_hat, reference):.2f} dB  SSIM {ssim(x_hat, reference):.4f}"
+            if fig_path is not None:
+                _write_compare(fig_path, y, x_hat, reference, args, src.name)
+                message += f"  (figure {fig_path})"
+            if args.save_kernel is not None:
+                _save_kernel(args.save_kernel, info)
+            if batch:
+                bar.write(message, file=sys.stderr) if not args.quiet else None
+            else:
+                _say(args, message)
+        except Failure as exc:
+            if args.debug:
+                raise
+            failures.append(str(exc))
+            print(f"pnp deblur: error: {exc}", file=sys.stderr)
+        bar.update(1)
+    bar.close()
+    if failures:
+        if batch:
+            print(f"pnp deblur: {len(failures)} of {len(files)} images failed", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def main(argv=None):
+    """Entry point of the ``pnp`` command; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 1 if an image could not be restored, 2 for a wrong
+        command line.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    prog = f"pnp {args.command}"
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Failure as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the command line shows no tracebacks
+        if getattr(args, "debug", False):
+            raise
+        print(f"{prog}: error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,392 @@
+"""Reading and writing images and blur kernels.
+
+Images
+------
+:func:`read_image` reads PNG, JPEG and TIFF files with their bit depth
+(uint8 or uint16; float TIFFs stay float) in the public layout ``HxW`` or
+``HxWxC``. :func:`write_image` writes atomically (a temporary file in the
+target folder, then a rename), so an interrupted write never leaves a
+half-written file, and keeps the array's bit depth where the format allows.
+
+Pillow reduces 16-bit colour PNGs to 8 bits, so those are decoded and
+encoded here with a small pure-numpy PNG codec.
+
+Kernels
+-------
+:func:`read_kernel` reads a blur kernel from an image (PNG/TIFF/JPEG, colour
+is averaged to gray), a NumPy ``.npy``/``.npz`` file or a MATLAB ``.mat`` file
+(v5 with :func:`scipy.io.loadmat`, v7.3 with h5py), and returns it as a
+float64 array normalised to unit sum.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["IMAGE_SUFFIXES", "KERNEL_SUFFIXES", "read_image", "write_image", "read_kernel", "to_uint"]
+
+#: File suffixes :func:`read_image` and :func:`write_image` understand.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+#: File suffixes :func:`read_kernel` understands.
+KERNEL_SUFFIXES = IMAGE_SUFFIXES + (".npy", ".npz", ".mat")
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+# -- images -------------------------------------------------------------------
+def read_image(path, keep_alpha=False):
+    """Read an image file into the public layout.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A PNG, JPEG or TIFF file.
+    keep_alpha : bool
+        Keep an alpha channel (``HxWx4`` / ``HxWx2``); by default it is dropped
+        so the result can go straight to :func:`pnp.solve`.
+
+    Returns
+    -------
+    ndarray, shape (H, W) or (H, W, 3)
+        uint8 or uint16 as stored in the file (float for float TIFFs).
+        Gray images stored as RGB with three equal channels stay ``HxWx3``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a readable image of a supported format.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ValueError(f"{path}: unsupported image format {suffix!r}; expected one of {', '.join(IMAGE_SUFFIXES)}")
+    try:
+        if suffix == ".png" and _png_header(path)[0] == 16:
+            img = _read_png(path)
+        else:
+            import imageio.v3 as iio
+
+            img = np.asarray(iio.imread(path))
+    except (OSError, ValueError, SyntaxError, RuntimeError, zlib.error, struct.error) as exc:
+        raise ValueError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc
+    if img.ndim == 3 and img.shape[0] in (1, 3, 4) and img.shape[-1] not in (1, 2, 3, 4):
+        img = np.moveaxis(img, 0, -1)  # a planar TIFF
+    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 2, 3, 4)):
+        raise ValueError(f"{path}: expected a single 2-D gray or colour image, got an array of shape {img.shape}")
+    if img.dtype == np.bool_:
+        img = img.astype(np.uint8) * 255
+    elif img.dtype not in (np.uint8, np.uint16) and not np.issubdtype(img.dtype, np.floating):
+        raise ValueError(f"{path}: unsupported pixel type {img.dtype}; expected 8 or 16 bit integers or floats")
+    if img.ndim == 3 and not keep_alpha:
+        if img.shape[2] in (2, 4):
+            img = img[..., :-1]
+        if img.shape[2] == 1:
+            img = img[..., 0]
+    return img
+
+
+def to_uint(image, dtype):
+    """Convert a float image (0-1 scale) or an integer image to ``uint8`` / ``uint16``.
+
+    Floats are clipped to 0-1 and rounded; integers are rescaled between
+    8 and 16 bits (``v * 257`` up, ``round(v / 257)`` down).
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"dtype must be uint8 or uint16, got {dtype}")
+    image = np.asarray(image)
+    if image.dtype == dtype:
+        return image
+    top = np.iinfo(dtype).max
+    if image.dtype in (np.uint8, np.uint16):
+        x = image.astype(np.float64) / np.iinfo(image.dtype).max
+    else:
+        x = np.clip(image.astype(np.float64), 0, 1)
+    return np.rint(x * top).astype(dtype)
+
+
+def write_image(path, image):
+    """Write an image atomically, keeping its bit depth where the format allows.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target file; the format follows the suffix (PNG, JPEG or TIFF).
+    image : ndarray, shape (H, W) or (H, W, C)
+        uint8 or uint16, or float on the 0-1 scale. PNG and TIFF keep 8 and
+        16 bits; JPEG is 8 bit only (16-bit data is reduced); floats are
+        stored as 16-bit PNG, float TIFF, or 8-bit JPEG.
+
+    Notes
+    -----
+    The data is first written to a temporary file in the same folder and then
+    renamed over ``path``, so readers never see a partial file.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ValueError(f"{path}: unsupported output format {suffix!r}; expected one of {', '.join(IMAGE_SUFFIXES)}")
+    image = np.asarray(image)
+    if image.ndim not in (2, 3):
+        raise ValueError(f"image must have shape (H, W) or (H, W, C), got {image.shape}")
+    if suffix in (".jpg", ".jpeg"):
+        image = to_uint(image, np.uint8)
+    elif np.issubdtype(image.dtype, np.floating):
+        image = image.astype(np.float32) if suffix in (".tif", ".tiff") else to_uint(image, np.uint16)
+    elif image.dtype not in (np.uint8, np.uint16):
+        raise TypeError(f"image must be uint8, uint16 or float, got {image.dtype}")
+    if path.parent and not path.parent.is_dir():
+        raise FileNotFoundError(f"output folder does not exist: {path.parent}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        if suffix == ".png" and image.dtype == np.uint16 and image.ndim == 3:
+            _write_png(tmp, image)
+        else:
+            import imageio.v3 as iio
+
+            iio.imwrite(tmp, image, extension=suffix)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- a small PNG codec for 16-bit colour (Pillow reduces it to 8 bits) ---------
+def _chunks(data):
+    pos = len(_PNG_MAGIC)
+    while pos + 8 <= len(data):
+        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        yield ctype, data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+
+
+def _png_header(path):
+    """``(bit_depth, colour_type)`` of a PNG file, ``(None, None)`` if it is not one."""
+    with open(path, "rb") as f:
+        head = f.read(33)
+    if not head.startswith(_PNG_MAGIC) or head[12:16] != b"IHDR":
+        return None, None
+    return head[24], head[25]
+
+
+def _read_png(path):
+    """Decode a non-interlaced 16-bit PNG (gray, gray+alpha, RGB, RGBA) to uint16."""
+    data = Path(path).read_bytes()
+    ihdr, idat = None, []
+    for ctype, body in _chunks(data):
+        if ctype == b"IHDR":
+            ihdr = struct.unpack(">IIBBBBB", body)
+        elif ctype == b"IDAT":
+            idat.append(body)
+    if ihdr is None:
+        raise ValueError("missing IHDR chunk")
+    w, h, depth, ctype, _, _, interlace = ihdr
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(ctype)
+    if depth != 16 or channels is None:
+        raise ValueError(f"unsupported PNG (bit depth {depth}, colour type {ctype})")
+    if interlace:
+        raise ValueError("interlaced 16-bit PNGs are not supported; re-save without interlacing")
+    bpp = 2 * channels
+    raw = np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8)
+    stride = w * bpp
+    if raw.size != h * (stride + 1):
+        raise ValueError("truncated image data")
+    rows = raw.reshape(h, stride + 1)
+    out = np.zeros((h, stride), dtype=np.uint8)
+    prev = np.zeros(stride, dtype=np.uint8)
+    for r in range(h):
+        ftype, line = rows[r, 0], rows[r, 1:].astype(np.int32)
+        if ftype == 0:
+            cur = line
+        elif ftype == 2:
+            cur = line + prev
+        elif ftype == 1:  # Sub: running sum with stride bpp
+            cur = np.cumsum(line.reshape(w, bpp), axis=0).ravel()
+        elif ftype in (3, 4):  # Average, Paeth: sequential over pixels
+            cur = line.copy()
+            up = prev.astype(np.int32).reshape(w, bpp)
+            cur2 = cur.reshape(w, bpp)
+            left = np.zeros(bpp, dtype=np.int32)
+            upleft = np.zeros(bpp, dtype=np.int32)
+            for i in range(w):
+                if ftype == 3:
+                    pred = (left + up[i]) // 2
+                else:
+                    p = left + up[i] - upleft
+                    pa, pb, pc = np.abs(p - left), np.abs(p - up[i]), np.abs(p - upleft)
+                    pred = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up[i], upleft))
+                cur2[i] = (cur2[i] + pred) & 255
+                left, upleft = cur2[i], up[i]
+        else:
+            raise ValueError(f"bad PNG filter type {ftype}")
+        out[r] = np.asarray(cur) & 255
+        prev = out[r]
+    img = out.view(">u2").reshape(h, w, channels).astype(np.uint16)
+    return img[..., 0] if channels == 1 else img
+
+
+def _write_png(path, image):
+    """Encode a ``uint16`` ``HxWxC`` array (C = 1..4) as a 16-bit PNG (filter 0, zlib level 6)."""
+    h, w, c = image.shape
+    ctype = {1: 0, 2: 4, 3: 2, 4: 6}[c]
+    rows = image.astype(">u2").reshape(h, w * c).view(np.uint8)
+    raw = np.concatenate([np.zeros((h, 1), dtype=np.uint8), rows], axis=1).tobytes()
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    png = (_PNG_MAGIC + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, ctype, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+    Path(path).write_bytes(png)
+
+
+# -- kernels ------------------------------------------------------------------
+def _mat_arrays(path):
+    """``{name: [2-D arrays]}`` from a MATLAB file (cell arrays flattened in MATLAB order)."""
+    import scipy.io
+
+    try:
+        content = scipy.io.loadmat(path)
+    except NotImplementedError:  # MATLAB v7.3 = HDF5
+        return _mat73_arrays(path)
+    found = {}
+    for name, value in content.items():
+        if name.startswith("__"):
+            continue
+        found[name] = _flatten_mat(value, last_axis_stack=True)
+    return found
+
+
+def _flatten_mat(value, last_axis_stack):
+    value = np.asarray(value)
+    if value.dtype == object:
+        out = []
+        for item in value.ravel(order="F"):
+            out.extend(_flatten_mat(item, last_axis_stack))
+        return out
+    if not np.issubdtype(value.dtype, np.number):
+        return []
+    value = np.squeeze(value) if value.ndim > 2 else value
+    if value.ndim == 2:
+        return [value]
+    if value.ndim == 3:
+        stack = np.moveaxis(value, -1, 0) if last_axis_stack else value
+        return list(stack)
+    return []
+
+
+def _mat73_arrays(path):
+    try:
+        import h5py
+    except ImportError as exc:  # pragma: no cover - h5py comes with our dependencies
+        raise ValueError(f"{path} is a MATLAB v7.3 file; reading it needs h5py (pip install h5py)") from exc
+
+    found = {}
+    with h5py.File(path, "r") as f:
+        def read(obj):
+            if obj.dtype == object:  # cell array of references
+                refs = np.asarray(obj[()])
+                out = []
+                for ref in refs.T.ravel():  # h5py shows MATLAB arrays transposed
+                    out.extend(read(f[ref]))
+                return out
+            arr = np.asarray(obj[()])
+            if not np.issubdtype(arr.dtype, np.number):
+                return []
+            return _flatten_mat(arr.T, last_axis_stack=True)
+
+        for name, obj in f.items():
+            if name.startswith("#") or not isinstance(obj, h5py.Dataset):
+                continue
+            found[name] = read(obj)
+    return found
+
+
+def _npy_arrays(path):
+    if path.suffix.lower() == ".npy":
+        arr = np.load(path, allow_pickle=False)
+        return {"": _flatten_mat(arr, last_axis_stack=False)}
+    with np.load(path, allow_pickle=False) as f:
+        return {name: _flatten_mat(f[name], last_axis_stack=False) for name in f.files}
+
+
+def read_kernel(path, key=None, index=None):
+    """Read a blur kernel from an image, NumPy or MATLAB file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.png``/``.jpg``/``.tif`` (intensities, colour averaged to gray),
+        ``.npy``, ``.npz`` or ``.mat`` (MATLAB v5, or v7.3 through h5py).
+    key : str, optional
+        Variable name in a ``.npz`` or ``.mat`` file. Needed only when the file
+        holds more than one variable with 2-D arrays.
+    index : int, optional
+        Which kernel of a stack or cell array (0-based): a ``.npy`` stack is
+        indexed along its first axis, a MATLAB ``HxWxN`` array along its last
+        axis, a cell array in MATLAB's column-major order. Needed only when
+        the chosen variable holds more than one kernel.
+
+    Returns
+    -------
+    ndarray, shape (kh, kw), float64
+        The kernel divided by its sum (origin at ``(kh // 2, kw // 2)``, see
+        :mod:`pnp.psf`).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file holds no usable kernel, or several and ``key`` / ``index``
+        do not pick one (the message lists the choices).
+    """
+    from .psf import validate_kernel
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"kernel file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix not in KERNEL_SUFFIXES:
+        raise ValueError(f"{path}: unsupported kernel format {suffix!r}; expected one of {', '.join(KERNEL_SUFFIXES)}")
+    if suffix in IMAGE_SUFFIXES:
+        img = read_image(path)
+        k = img.astype(np.float64)
+        if k.ndim == 3:
+            k = k.mean(axis=2)
+        if key is not None or index not in (None, 0):
+            raise ValueError(f"{path}: an image file holds one kernel; key/index do not apply")
+        return validate_kernel(k, name=f"kernel from {path.name}")
+    try:
+        found = _mat_arrays(path) if suffix == ".mat" else _npy_arrays(path)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: not a readable {suffix} file ({type(exc).__name__}: {exc})") from exc
+    found = {name: arrays for name, arrays in found.items() if arrays}
+    if not found:
+        raise ValueError(f"{path}: no 2-D numeric array found")
+    if key is None:
+        if len(found) > 1:
+            raise ValueError(f"{path} holds several variables {sorted(found)}; choose one with key (--kernel-key)")
+        key = next(iter(found))
+    elif key not in found:
+        raise ValueError(f"{path}: no variable {key!r} with 2-D arrays; choose one of {sorted(found)}")
+    arrays = found[key]
+    if index is None:
+        if len(arrays) > 1:
+            raise ValueError(f"{path}{':' + key if key else ''} holds {len(arrays)} kernels; "
+                             f"choose one with index 0..{len(arrays) - 1} (--kernel-index)")
+        index = 0
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(arrays):
+        raise ValueError(f"index must be an integer in 0..{len(arrays) - 1}, got {index!r}")
+    return validate_kernel(arrays[index], name=f"kernel from {path.name}")

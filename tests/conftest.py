@@ -1,0 +1,25 @@
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def levin_k3():
+    """Levin et al. 2009 kernel 4 (``k3`` of levin09.npz), 27x27, committed in tests/data."""
+    here = os.path.dirname(__file__)
+    return np.load(os.path.join(here, "data", "levin09_k3.npy"))
+
+
+@pytest.fixture(scope="session")
+def camera256():
+    from skimage import data
+
+    return data.camera()[128:384, 128:384] / 255.0

@@ -1,0 +1,115 @@
+"""Priors: the interface, registry, classical denoisers and the DRUNet loader (offline)."""
+
+import json
+
+import numpy as np
+import pytest
+
+import pnp
+from priors import available_priors, get_prior, register_prior
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    from skimage import data
+
+    rng = np.random.default_rng(0)
+    x = data.camera()[100:196, 100:196] / 255.0
+    return x, x + 25 / 255 * rng.standard_normal(x.shape)
+
+
+def test_registry_names():
+    names = available_priors()
+    assert {"tv", "bm3d", "drunet"} <= set(names)
+    with pytest.raises(ValueError, match="unknown prior 'foo'"):
+        get_prior("foo")
+
+
+def test_register_custom_prior(noisy):
+    register_prior("halve-noise", lambda: (lambda x, sigma: x))
+    assert "halve-noise" in available_priors()
+    x, y = noisy
+    np.testing.assert_array_equal(get_prior("halve-noise")(y, 0.1), y)
+
+
+def test_callable_passes_through():
+    f = lambda x, sigma: x  # noqa: E731
+    assert get_prior(f) is f
+    with pytest.raises(TypeError, match="prior options"):
+        get_prior(f, strength=2)
+
+
+@pytest.mark.parametrize("name, gain", [("tv", 4.0), ("bm3d", 7.0)])
+def test_classical_priors_denoise(noisy, name, gain):
+    x, y = noisy
+    out = get_prior(name)(y, 25 / 255)
+    assert out.shape == y.shape
+    assert pnp.psnr(out, x) > pnp.psnr(y, x) + gain
+
+
+def test_priors_accept_colour():
+    rng = np.random.default_rng(0)
+    from skimage import data, transform
+
+    x = transform.resize(data.astronaut(), (64, 64), anti_aliasing=True)
+    y = x + 0.1 * rng.standard_normal(x.shape)
+    for name in ("tv", "bm3d"):
+        out = get_prior(name)(y, 0.1)
+        assert out.shape == x.shape
+        assert pnp.psnr(out, x) > pnp.psnr(y, x) + 3.0
+
+
+def test_drunet_official_offline_error(tmp_path, monkeypatch):
+    from priors.drunet import DRUNet
+
+    monkeypatch.setenv("PNP_CACHE", str(tmp_path))
+    prior = DRUNet(weights="official", allow_download=False)
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        prior(np.zeros((32, 32)), 0.1)
+
+
+def test_drunet_download_failure_says_where_to_put_file(tmp_path, monkeypatch):
+    import torch.hub
+
+    from priors.drunet import DRUNet
+
+    def no_network(url, dst, progress=True):
+        raise ConnectionError("network unreachable")
+
+    monkeypatch.setenv("PNP_CACHE", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    with pytest.raises(OSError, match="place the file at"):
+        DRUNet(weights="official")(np.zeros((32, 32, 3)), 0.1)
+    assert not list(tmp_path.iterdir())  # no partial file left behind
+
+
+def test_drunet_missing_path():
+    from priors.drunet import DRUNet
+
+    with pytest.raises(FileNotFoundError, match="not found"):
+        DRUNet(weights="/nonexistent/weights.pt")
+
+
+def test_drunet_from_state_dict_file(tmp_path):
+    """Weights saved from deepinv's DRUNet with a JSON architecture sidecar load and run at odd sizes."""
+    import torch
+    from deepinv.models import DRUNet as Net
+
+    from priors.drunet import DRUNet
+
+    arch = dict(nc=[8, 16, 32, 64], nb=1)
+    net = Net(in_channels=1, out_channels=1, pretrained=None, **arch)
+    path = tmp_path / "tiny.pt"
+    torch.save(net.state_dict(), path)
+    (tmp_path / "tiny.json").write_text(json.dumps(dict(arch, in_channels=1, out_channels=1)))
+    prior = DRUNet(weights=path)
+    x = np.random.default_rng(0).random((37, 45))
+    out = prior(x, 0.1)
+    assert out.shape == x.shape and out.dtype == np.float64
+    # the same network applied directly on the padded tensor gives the same pixels
+    with torch.no_grad():
+        t = torch.nn.functional.pad(torch.from_numpy(x).float()[None, None], (0, 3, 0, 3), mode="reflect")
+        ref = net.eval()(t, 0.1)[0, 0, :37, :45].numpy()
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+    with pytest.raises(ValueError, match="1-channel"):
+        prior(np.zeros((32, 32, 3)), 0.1)

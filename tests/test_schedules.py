@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from pnp.schedules import ConstantSchedule, DPIRSchedule, GeometricSchedule, resolve_schedule
+
+
+def test_dpir_schedule_values():
+    noise = 2.55 / 255
+    alphas, sigmas = resolve_schedule(DPIRSchedule(), noise, 8)
+    assert sigmas[0] == pytest.approx(49 / 255)
+    assert sigmas[-1] == pytest.approx(noise)
+    assert np.all(np.diff(np.log(sigmas)) < 0)
+    np.testing.assert_allclose(np.diff(np.log(sigmas)), np.diff(np.log(sigmas))[0])  # log-spaced
+    np.testing.assert_allclose(alphas, 0.23 * noise**2 / sigmas**2)
+
+
+def test_dpir_superresolution_floor():
+    _, sigmas = resolve_schedule(DPIRSchedule(), 0.0, 5, scale=3)
+    assert sigmas[-1] == pytest.approx(3 / 255)
+
+
+def test_constant_and_geometric():
+    a, s = resolve_schedule(ConstantSchedule(0.1, 0.02), 0.01, 4)
+    np.testing.assert_allclose(a, 0.1)
+    np.testing.assert_allclose(s, 0.02)
+    a, s = resolve_schedule(GeometricSchedule(0.2, 0.01, 0.01, 1.0), 0.01, 5)
+    assert s[0] == pytest.approx(0.2) and s[-1] == pytest.approx(0.01)
+    assert a[0] == pytest.approx(0.01) and a[-1] == pytest.approx(1.0)
+
+
+def test_callable_and_list():
+    def mine(noise_level, iters):
+        return [(1.0 + k, noise_level) for k in range(iters)]
+
+    a, s = resolve_schedule(mine, 0.03, 3)
+    np.testing.assert_allclose(a, [1, 2, 3])
+    a, s = resolve_schedule([(0.5, 0.1), (0.6, 0.05)], 0.01, 2)
+    np.testing.assert_allclose(s, [0.1, 0.05])
+
+
+@pytest.mark.parametrize("bad", [[(1.0, 0.1)], [(0.0, 0.1), (1.0, 0.1)], [(1.0,), (2.0,)], "abc"])
+def test_bad_schedules(bad):
+    with pytest.raises(ValueError, match="schedule"):
+        resolve_schedule(bad, 0.01, 2)
