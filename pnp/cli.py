@@ -385,10 +385,8 @@ def _run_deblur(args):
                 message += f"  (figure {fig_path})"
             if args.save_kernel is not None:
                 _save_kernel(args.save_kernel, info)
-            if batch:
-                bar.write(message, file=sys.stderr) if not args.quiet else None
-            else:
-                _say(args, message)
+            if not args.quiet:
+                bar.write(message, file=sys.stderr)
         except Failure as exc:
             if args.debug:
                 raise
