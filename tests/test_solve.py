@@ -164,7 +164,8 @@ def test_import_is_fast_and_light():
     import subprocess
     import sys
 
-    code = ("import time, sys; t=time.perf_counter(); import pnp; pnp.solve; dt=time.perf_counter()-t; "
+    # CPU time of the import (wall time swings with the machine's load)
+    code = ("import time, sys; t=time.process_time(); import pnp; pnp.solve; dt=time.process_time()-t; "
             "print(dt, any(m in sys.modules for m in ('torch', 'deepinv', 'bm3d')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert float(out[0]) < 1.0
