@@ -76,7 +76,8 @@ def read_image(path, keep_alpha=False):
         else:
             import imageio.v3 as iio
 
-            img = np.asarray(iio.imread(path))
+            plugin = "tifffile" if suffix in (".tif", ".tiff") else "pillow"
+            img = np.asarray(iio.imread(path, plugin=plugin))
     except (OSError, ValueError, SyntaxError, RuntimeError, zlib.error, struct.error) as exc:
         raise ValueError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc
     if img.ndim == 3 and img.shape[0] in (1, 3, 4) and img.shape[-1] not in (1, 2, 3, 4):
@@ -155,7 +156,8 @@ def write_image(path, image):
         else:
             import imageio.v3 as iio
 
-            iio.imwrite(tmp, image, extension=suffix)
+            plugin = "tifffile" if suffix in (".tif", ".tiff") else "pillow"
+            iio.imwrite(tmp, image, plugin=plugin, extension=suffix)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

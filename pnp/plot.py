@@ -82,7 +82,8 @@ def compare(images, titles=None, reference=None, zoom=None, ncols=None, panel_si
     Returns
     -------
     matplotlib.figure.Figure
-        ``len(images)`` image axes, plus one inset axes per image with ``zoom``.
+        ``fig.axes`` holds one axes per image; with ``zoom`` each of them has
+        the inset in its ``child_axes``.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle

@@ -1,0 +1,137 @@
+"""The installed ``pnp`` executable, run as a subprocess (tiny images, TV prior)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+from skimage import data
+
+import pnp
+from pnp import io
+
+PNP = Path(sys.executable).parent / "pnp"
+pytestmark = pytest.mark.skipif(not PNP.is_file(), reason=f"the pnp executable is not installed at {PNP}")
+
+KERNEL = np.ones((7, 7)) / 49.0
+
+
+def run(*args, cwd):
+    proc = subprocess.run([str(PNP), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+@pytest.fixture
+def scene(tmp_path):
+    """A blurred noisy 48x48 8-bit crop of ``camera``, its ground truth and the kernel as .npy."""
+    x = data.camera()[160:208, 240:288] / 255.0
+    y = pnp.add_noise(pnp.blur(x, KERNEL, boundary="reflect"), 2 / 255, seed=0)
+    io.write_image(tmp_path / "blurred.png", io.to_uint(y, np.uint8))
+    io.write_image(tmp_path / "truth.png", io.to_uint(x, np.uint8))
+    np.save(tmp_path / "k.npy", KERNEL)
+    return tmp_path
+
+
+def test_help_documents_commands_units_and_exit_codes(tmp_path):
+    top = run("--help", cwd=tmp_path)
+    assert top.returncode == 0
+    assert "deblur" in top.stdout and "priors" in top.stdout
+    sub = run("deblur", "--help", cwd=tmp_path)
+    assert sub.returncode == 0
+    for text in ("--kernel", "--prior", "--iters", "--noise-level", "--scale", "--solver", "--compare",
+                 "0-255", "2.55/255", "exit status", "glob"):
+        assert text in sub.stdout, text
+    assert run(cwd=tmp_path).returncode == 2  # no command
+    listing = run("priors", cwd=tmp_path)
+    assert listing.returncode == 0 and "tv" in listing.stdout.split()
+
+
+def test_deblur_single_file_with_compare_and_reference(scene):
+    proc = run("deblur", "blurred.png", "-o", "restored.png", "--kernel", "k.npy", "--prior", "tv",
+               "--iters", "6", "--noise-level", "2", "--reference", "truth.png", "--compare", "cmp.png",
+               "--no-progress", cwd=scene)
+    assert proc.returncode == 0, proc.stderr
+    out = io.read_image(scene / "restored.png")
+    truth = io.read_image(scene / "truth.png")
+    y = io.read_image(scene / "blurred.png")
+    assert out.dtype == np.uint8 and out.shape == truth.shape
+    assert pnp.psnr(out, truth) > pnp.psnr(y, truth) + 3.0
+    assert f"PSNR {pnp.psnr(out, truth):.2f} dB" in proc.stderr
+    assert io.read_image(scene / "cmp.png").shape[2] == 3
+
+
+def test_deblur_16_bit_colour_super_resolution_keeps_depth(tmp_path):
+    x = data.astronaut()[100:164, 180:244] / 255.0
+    y = pnp.blur(x, KERNEL, scale=2)
+    io.write_image(tmp_path / "lr.tif", io.to_uint(y, np.uint16))
+    scipy.io.savemat(tmp_path / "k.mat", {"psf": KERNEL})
+    proc = run("deblur", "lr.tif", "-o", "hr.png", "-k", "k.mat", "-p", "tv", "-n", "4", "--scale", "2",
+               "--noise-level", "0.5", "--solver", "admm", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = io.read_image(tmp_path / "hr.png")
+    assert out.dtype == np.uint16 and out.shape == (64, 64, 3)
+    # the same call in-process: checks that options reach pnp.solve (noise level /255, scale, solver, iters)
+    expected = pnp.solve(io.read_image(tmp_path / "lr.tif"), KERNEL, prior="tv", iters=4, scale=2,
+                         noise_level=0.5 / 255, solver="admm")
+    assert np.abs(out.astype(int) - expected).max() <= 2
+
+
+def test_batch_glob_continues_after_a_bad_file(scene):
+    (scene / "in").mkdir()
+    for name in ("a.png", "b.png"):
+        (scene / "in" / name).write_bytes((scene / "blurred.png").read_bytes())
+    (scene / "in" / "c.png").write_bytes(b"not a png")
+    proc = run("deblur", "in/*.png", "-o", "out/", "-k", "k.npy", "-p", "tv", "-n", "2", "--noise-level", "2",
+               cwd=scene)
+    assert proc.returncode == 1
+    assert "c.png: not a readable image" in proc.stderr
+    assert "1 of 3 images failed" in proc.stderr
+    assert sorted(p.name for p in (scene / "out").iterdir()) == ["a.png", "b.png"]
+
+
+def test_refuses_to_overwrite_inputs(scene):
+    before = (scene / "blurred.png").read_bytes()
+    proc = run("deblur", "blurred.png", "-o", "./blurred.png", "-k", "k.npy", "-p", "tv", cwd=scene)
+    assert proc.returncode == 2 and "refusing to overwrite the input" in proc.stderr
+    proc = run("deblur", ".", "-o", ".", "-k", "k.npy", "-p", "tv", cwd=scene)  # a folder onto itself
+    assert proc.returncode == 2 and "refusing to overwrite" in proc.stderr
+    proc = run("deblur", "blurred.png", "-o", "x.png", "--compare", "blurred.png", "-k", "k.npy", cwd=scene)
+    assert proc.returncode == 2
+    assert (scene / "blurred.png").read_bytes() == before
+    assert not (scene / "x.png").exists()
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["missing.png", "-o", "x.png", "-k", "k.npy"], 2, "input file not found: missing.png"),
+    (["blurred.png", "-o", "x.png", "-k", "nope.npy"], 2, "kernel file not found: nope.npy"),
+    (["blurred.png", "-o", "x.png", "-k", "k.npy", "-p", "magic"], 2, "unknown prior 'magic'"),
+    (["blurred.png", "-o", "x.png", "-k", "k.npy", "--noise-level", "300"], 2, "0-255 units"),
+    (["blurred.png", "-o", "x.png", "-k", "k.npy", "--iters", "0"], 2, "--iters must be >= 1"),
+    (["blurred.png", "-o", "x.bmp", "-k", "k.npy"], 2, "must end with one of"),
+    (["blurred.png", "-o", "x.png", "-k", "k.npy", "--scale", "two"], 2, "invalid int value"),
+    (["blurred.png", "-o", "x.png", "-k", "big.npy", "-p", "tv"], 1, "kernel (61x61) is larger than the image (48x48)"),
+    (["junk.png", "-o", "x.png", "-k", "k.npy", "-p", "tv"], 1, "junk.png: not a readable image"),
+    (["blurred.png", "-o", "x.png", "-k", "two.npz"], 1, "--kernel-key"),
+])
+def test_errors_have_messages_and_exit_codes(scene, args, code, message):
+    np.save(scene / "big.npy", np.ones((61, 61)))
+    np.savez(scene / "two.npz", a=KERNEL, b=KERNEL)
+    (scene / "junk.png").write_bytes(b"\x89PNG garbage")
+    proc = run("deblur", *args, cwd=scene)
+    assert proc.returncode == code, proc.stderr
+    assert message in proc.stderr
+    assert not (scene / "x.png").exists()
+
+
+def test_kernel_estimate_fails_cleanly_or_works(scene):
+    proc = run("deblur", "blurred.png", "-o", "est.png", "--kernel", "estimate", "-p", "tv", "-n", "2",
+               "--noise-level", "2", cwd=scene)
+    assert proc.returncode in (0, 1)
+    if proc.returncode == 1:
+        assert "pnp deblur: error:" in proc.stderr
+        assert not (scene / "est.png").exists()
+    else:
+        assert io.read_image(scene / "est.png").shape == (48, 48)

@@ -1,0 +1,94 @@
+"""pnp.plot: figures, axes counts and titles with real metric values."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from skimage import data  # noqa: E402
+
+import pnp  # noqa: E402
+from pnp import plot  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _images():
+    x = data.camera()[100:164, 100:164] / 255.0
+    k = np.ones((5, 5)) / 25
+    y = pnp.add_noise(pnp.blur(x, k), 0.02, seed=0)
+    return x, y, k
+
+
+def test_compare_titles_carry_psnr_and_ssim():
+    x, y, _ = _images()
+    fig = plot.compare([y, x], ["blurred", "truth"], reference=x)
+    assert len(fig.axes) == 2
+    title = fig.axes[0].get_title()
+    assert title.startswith("blurred")
+    assert f"PSNR {pnp.psnr(y, x):.2f} dB" in title
+    assert f"SSIM {pnp.ssim(y, x):.3f}" in title
+    assert "PSNR" not in fig.axes[1].get_title()  # the reference itself gets no score
+
+
+def test_compare_zoom_adds_an_inset_per_image_and_handles_sizes():
+    x, y, _ = _images()
+    small = x[::2, ::2]
+    rgb = np.dstack([x] * 3).astype(np.float32)
+    fig = plot.compare([small, y, (rgb * 255).astype(np.uint8)], reference=x, zoom=(10, 20, 16, 16))
+    assert len(fig.axes) == 3
+    insets = [child for ax in fig.axes for child in ax.child_axes]
+    assert len(insets) == 3
+    assert insets[0].get_xlim() == pytest.approx((20 / 2 - 0.5, 20 / 2 + 8 - 0.5))
+    assert "PSNR" not in fig.axes[0].get_title()  # a different shape: no score
+    assert "PSNR" in fig.axes[1].get_title()
+
+
+def test_compare_grid_and_validation():
+    x, y, _ = _images()
+    fig = plot.compare([x] * 5, ncols=2)
+    assert len(fig.axes) == 5  # unused grid cells removed
+    with pytest.raises(ValueError, match="titles has 1 entries for 2 images"):
+        plot.compare([x, y], ["one"])
+    with pytest.raises(ValueError, match="zoom must be"):
+        plot.compare([x], zoom=(1, 2, 3))
+    with pytest.raises(ValueError, match=r"images\[0\] must have shape"):
+        plot.compare([np.zeros((4, 4, 5))])
+
+
+def test_show_kernel_returns_figure_with_colorbar():
+    _, _, k = _images()
+    fig = plot.show_kernel(k)
+    assert len(fig.axes) == 2
+    assert fig.axes[0].get_title() == "kernel 5 x 5"
+    fig2, ax = plt.subplots(1, 2)
+    assert plot.show_kernel(k, ax=ax[1], title="mine") is fig2
+    assert ax[1].get_title() == "mine"
+    with pytest.raises(ValueError, match="2-D"):
+        plot.show_kernel(np.ones(3))
+
+
+def test_psnr_curve_from_solve_history():
+    x, y, k = _images()
+    _, info = pnp.solve(y, k, prior="tv", noise_level=0.02, iters=3, x_true=x, return_info=True)
+    fig = plot.psnr_curve(info, sigma=True)
+    line = fig.axes[0].lines[0]
+    np.testing.assert_allclose(line.get_ydata(), info["history"]["psnr"])
+    np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])
+    assert len(fig.axes) == 2  # PSNR axes + sigma twin
+    fig = plot.psnr_curve({"a": info["history"], "b": info["history"]})
+    assert len(fig.axes[0].lines) == 2
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "b"]
+
+
+def test_psnr_curve_needs_psnr():
+    with pytest.raises(ValueError, match="x_true"):
+        plot.psnr_curve({"history": {"sigma": [0.1]}})
+    with pytest.raises(TypeError, match="history dict"):
+        plot.psnr_curve([3])
