@@ -93,6 +93,7 @@ def solve(
     init=None,
     progress=None,
     return_info=False,
+    device=None,
 ):
     """Restore a blurred (and possibly downsampled) image with plug-and-play optimisation.
 
@@ -133,6 +134,13 @@ def solve(
         Starting estimate (output shape); default from the operator.
     progress : bool, optional
         Show a progress bar (default: only on a terminal).
+    device : str, optional
+        ``None`` (default): numpy arrays and the pyFFTW data step. A torch
+        device (``"cpu"``, ``"cuda"``, ...): the whole loop runs on torch
+        tensors on that device (torch data step, prior network), with no
+        round trip to numpy inside the loop. Needs a torch prior (one with
+        ``denoise_tensor``, e.g. ``"drunet"``) and an operator with
+        ``torch_data_step``.
     return_info : bool
         Also return a dict with ``operator``, ``estimator``, ``noise_level``,
         ``alphas``, ``sigmas`` and ``history`` (per-iteration ``psnr``,
@@ -209,7 +217,8 @@ def solve(
                              f"{chw_to_public(np.empty(out_shape), layout.ndim).shape}")
         x_true_f = chw_to_public(xt, layout.ndim)
 
-    data_step = op_work.data_step(y_work) if observed is None else op_work.data_step(y_work, observed=observed)
+    if device is None:
+        data_step = op_work.data_step(y_work) if observed is None else op_work.data_step(y_work, observed=observed)
     if init is None:
         x0 = op_work.initial(y_work)
     else:
@@ -224,15 +233,53 @@ def solve(
         out = np.asarray(out, dtype=np.float64)
         return public_to_chw(out)
 
+    if device is not None:
+        data_step, prior_chw, x0, to_numpy = _torch_pieces(op_work, prior_fn, y_work, observed, x0, device)
+        numpy_view = view
+
+        def view(x):
+            return numpy_view(to_numpy(x))
+    else:
+        def to_numpy(x):
+            return x
+
     monitor = Monitor(int(iters), view=view, x_true=x_true_f, callback=callback, progress=progress,
                       desc=f"pnp {solver if isinstance(solver, str) else 'solve'}")
     try:
         x = solver_fn(data_step, prior_chw, alphas, sigmas, x0, monitor=monitor)
     finally:
         monitor.close()
-    result = from_internal(crop(x), layout)
+    result = from_internal(crop(to_numpy(x)), layout)
     if not return_info:
         return result
     info = dict(operator=operator, estimator=estimator, noise_level=noise_level,
                 alphas=alphas, sigmas=sigmas, history=monitor.history)
     return result, info
+
+
+def _torch_pieces(operator, prior, y, observed, x0, device):
+    """Data step, prior and start point on torch tensors ``(1, C, H, W)`` on ``device``."""
+    import torch
+
+    if not hasattr(prior, "denoise_tensor"):
+        raise TypeError(f"device={device!r} needs a torch prior with denoise_tensor (e.g. 'drunet'); got {prior!r}")
+    if not hasattr(operator, "torch_data_step"):
+        raise TypeError(f"device={device!r} needs an operator with torch_data_step; {operator!r} has none")
+    try:
+        dev = torch.device(device)
+        torch.empty(1, device=dev)
+    except (RuntimeError, AssertionError) as exc:
+        raise ValueError(f"torch device {device!r} is not available: {exc}") from exc
+    if hasattr(prior, "to"):
+        prior.to(dev)
+    yt = torch.as_tensor(y, dtype=torch.float32, device=dev)[None]
+    step = operator.torch_data_step(yt) if observed is None else operator.torch_data_step(yt, observed=observed)
+
+    def prior_t(x, sigma):
+        return prior.denoise_tensor(x, float(sigma))
+
+    def to_numpy(x):
+        return x[0].detach().cpu().numpy().astype(np.float64)
+
+    x0t = torch.as_tensor(x0, dtype=torch.float32, device=dev)[None]
+    return step, prior_t, x0t, to_numpy

@@ -42,6 +42,12 @@ class TorchDenoiser:
     def __repr__(self):
         return f"{self.name}(device={self.device!r})"
 
+    def to(self, device):
+        """Move the prior (and any network already loaded) to ``device``; returns self."""
+        self.device = device
+        self._models = {c: net.to(device) for c, net in self._models.items()}
+        return self
+
     def model(self, channels):
         """The network for ``channels`` channels (loaded on first use)."""
         if channels not in self._models:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 __all__ = ["admm"]
 
 
@@ -21,7 +19,7 @@ def admm(data_step, prior, alphas, sigmas, x0, monitor=None):
     output :math:`v_K`.
     """
     v = x0
-    u = np.zeros_like(x0)
+    u = x0 * 0  # works for numpy arrays and torch tensors
     for k, (alpha, sigma) in enumerate(zip(alphas, sigmas)):
         x = data_step(v - u, alpha)
         v = prior(x + u, sigma)

@@ -110,6 +110,16 @@ class Blur:
 
         return FFTDataStep(self, y, observed=observed)
 
+    def torch_data_step(self, y, observed=None):
+        """The same data step in torch for a ``(1, C, h, w)`` tensor (see :mod:`pnp.datasteps.torch_fft`)."""
+        import torch
+
+        from ..datasteps.torch_fft import TorchFFTDataStep
+
+        k = torch.as_tensor(self.kernel, dtype=y.dtype, device=y.device)
+        mask = None if observed is None else torch.as_tensor(observed, device=y.device)
+        return TorchFFTDataStep(k, y, scale=self.scale, observed=mask)
+
     def initial(self, y):
         """Starting estimate: ``y`` itself for ``scale == 1``, a cubic upsampling otherwise."""
         y = np.asarray(y, dtype=np.float64)

@@ -1,0 +1,112 @@
+"""Differentiable closed-form data step in torch (``torch.fft``), batched, CPU or GPU.
+
+The same mathematics as :class:`pnp.datasteps.FFTDataStep` (Wiener-type formula
+for ``s = 1``, USRNet's closed form for ``s > 1``), written with torch so that
+it runs on a GPU, processes a batch with one kernel per sample, and lets
+gradients flow to its inputs (the unfolded network trains through it).
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["TorchFFTDataStep", "psf2otf_torch"]
+
+
+def psf2otf_torch(kernel, shape):
+    """Full 2-D transfer functions of a batch of kernels.
+
+    Parameters
+    ----------
+    kernel : Tensor, shape (B, kh, kw) or (kh, kw)
+        Kernels with origin at ``(kh // 2, kw // 2)`` (the convention of :mod:`pnp.psf`).
+    shape : tuple of int
+        ``(H, W)`` of the image grid.
+
+    Returns
+    -------
+    Tensor, complex, shape (B, 1, H, W)
+    """
+    if kernel.ndim == 2:
+        kernel = kernel[None]
+    B, kh, kw = kernel.shape
+    H, W = shape
+    padded = kernel.new_zeros((B, H, W))
+    padded[:, :kh, :kw] = kernel
+    padded = torch.roll(padded, shifts=(-(kh // 2), -(kw // 2)), dims=(1, 2))
+    return torch.fft.fft2(padded)[:, None]
+
+
+def _block_mean(X, s):
+    B, C, H, W = X.shape
+    return X.reshape(B, C, s, H // s, s, W // s).mean(dim=(2, 4))
+
+
+class TorchFFTDataStep:
+    r"""Batched minimiser of :math:`\|y - (z * k)\downarrow_s\|^2 + \alpha \|z - v\|^2`.
+
+    Parameters
+    ----------
+    kernel : Tensor, shape (B, kh, kw) or (kh, kw)
+        One kernel per sample (or one for all), normalised to unit sum.
+    y : Tensor, shape (B, C, h, w)
+        Observations.
+    scale : int
+        Downsampling factor ``s`` (top-left pixel of each ``s x s`` block kept).
+    observed : Tensor of bool, shape (h, w), optional
+        Really observed pixels; the others are refilled with the current
+        prediction at each call (see :class:`pnp.datasteps.FFTDataStep`).
+
+    Notes
+    -----
+    Differentiable with respect to ``y``, ``kernel``, ``v`` and ``alpha``.
+    """
+
+    def __init__(self, kernel, y, scale=1, observed=None):
+        self.scale = s = int(scale)
+        B, C, h, w = y.shape
+        self.y = y
+        self.shape = (B, C, h * s, w * s)
+        self.K = psf2otf_torch(kernel.to(y.dtype), self.shape[-2:]).to(y.device)
+        self.K2 = (self.K.abs() ** 2)
+        self.observed = observed
+        self.KFy = self._spectrum_term(y)
+        if s > 1:
+            self.K2_mean = _block_mean(self.K2.expand(-1, C, -1, -1), s)
+
+    def upsample_zero(self, y):
+        s = self.scale
+        if s == 1:
+            return y
+        up = y.new_zeros(y.shape[:2] + (y.shape[2] * s, y.shape[3] * s))
+        up[..., ::s, ::s] = y
+        return up
+
+    def forward_model(self, x):
+        """``(x * k)↓s`` for a batch ``x`` of shape (B, C, H, W)."""
+        s = self.scale
+        return torch.fft.ifft2(torch.fft.fft2(x) * self.K).real[..., ::s, ::s]
+
+    def _spectrum_term(self, y):
+        return torch.conj(self.K) * torch.fft.fft2(self.upsample_zero(y))
+
+    def __call__(self, v, alpha):
+        """Return ``argmin_z ||y - A z||^2 + alpha ||z - v||^2``.
+
+        ``alpha`` is a float or a tensor broadcastable to (B, 1, 1, 1).
+        """
+        if not torch.is_tensor(alpha):
+            alpha = torch.as_tensor(float(alpha), dtype=v.dtype, device=v.device)
+        if alpha.ndim == 1:
+            alpha = alpha.view(-1, 1, 1, 1)
+        KFy = self.KFy
+        if self.observed is not None:
+            KFy = self._spectrum_term(torch.where(self.observed, self.y, self.forward_model(v)))
+        s = self.scale
+        R = KFy + alpha * torch.fft.fft2(v)
+        if s == 1:
+            return torch.fft.ifft2(R / (self.K2 + alpha)).real
+        KR_mean = _block_mean(self.K * R, s)
+        corr = KR_mean / (self.K2_mean + alpha)
+        Z = (R - torch.conj(self.K) * corr.repeat(1, 1, s, s)) / alpha
+        return torch.fft.ifft2(Z).real
