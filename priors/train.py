@@ -9,7 +9,9 @@ Run as a module::
         --out checkpoints/drunet_small_gray --resume
     # copy the best weights to priors/weights/ (drunet_small_gray.pt + .json):
     python -m priors.train --arch drunet --channels 1 --out checkpoints/drunet_small_gray \\
-        --resume --steps 0 --export
+        --resume --stop-after 0 --export
+    # test-set PSNR (BSD68 / CBSD68, sigma 15/25/50) and seconds per 256^2 and 1024^2 image:
+    python -m priors.train --measure --arch drunet --channels 1 --threads 2
 
 Recipe: patches from ``$PNP_DATA/train/CBSD432`` (colour; gray uses its luminance plus
 ``train/Train400``), random flips and 90-degree rotations, additive white Gaussian noise with
@@ -47,7 +49,17 @@ from priors.datasets import (
     load_validation_images,
 )
 
-__all__ = ["build_model", "default_config", "export_weights", "main", "train", "validate"]
+__all__ = [
+    "build_model",
+    "default_config",
+    "export_weights",
+    "load_exported",
+    "main",
+    "measure",
+    "time_denoiser",
+    "train",
+    "validate",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS_DIR = REPO_ROOT / "priors" / "weights"
@@ -263,10 +275,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m priors.train", description=__doc__.split("\n")[0])
     p.add_argument("--arch", choices=ARCHS, required=True)
     p.add_argument("--channels", type=int, choices=(1, 3), required=True)
-    p.add_argument("--steps", type=int, required=True, help="planned total optimizer steps")
+    p.add_argument("--steps", type=int, default=None, help="planned total optimizer steps")
     p.add_argument("--batch", type=int, default=16, help="patches per step")
     p.add_argument("--patch", type=int, default=64, help="patch side in pixels (multiple of 8)")
-    p.add_argument("--out", required=True, help="output folder (checkpoint, best weights, log)")
+    p.add_argument("--out", default=None, help="output folder (checkpoint, best weights, log)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt")
     p.add_argument("--lr", type=float, default=4e-4, help="peak Adam learning rate")
     p.add_argument("--lr-floor", type=float, default=0.02, help="final lr as a fraction of --lr")
@@ -282,8 +294,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ckpt-minutes", type=float, default=5.0, help="checkpoint period (minutes)")
     p.add_argument("--ckpt-every", type=int, default=0, help="also checkpoint every N steps")
-    p.add_argument("--stop-after", type=int, default=0,
-                   help="checkpoint and exit after N steps in this invocation (resume later)")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="checkpoint and exit after N steps in this invocation (0: only --export)")
     p.add_argument("--max-minutes", type=float, default=0.0,
                    help="checkpoint and exit after this many minutes of this invocation")
     p.add_argument("--config", default=None, help="JSON of model constructor kwargs (new runs)")
@@ -292,10 +304,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--export-dir", default=None)
     p.add_argument("--export-which", choices=("best", "last"), default="best")
     p.add_argument("--no-progress", action="store_true", help="disable the tqdm bar")
+    p.add_argument("--measure", action="store_true",
+                   help="only measure: test-set PSNR and speed of --weights (or exported) weights")
+    p.add_argument("--weights", default=None, help="weights .pt (with .json sidecar) for --measure")
+    p.add_argument("--test-images", type=int, default=0, help="--measure: first N images (0: all)")
+    p.add_argument("--sizes", default="256,1024", help="--measure: square sizes to time")
     args = p.parse_args(argv)
+    if args.measure:
+        return args
+    if args.out is None or (args.steps is None and not args.resume):
+        p.error("--out and --steps are required (--steps may be left out with --resume)")
     if args.patch % 8:
         p.error(f"--patch must be a multiple of 8, got {args.patch}")
-    if args.steps < 0 or args.batch < 1:
+    if (args.steps is not None and args.steps < 0) or args.batch < 1:
         p.error("--steps must be >= 0 and --batch >= 1")
     return args
 
@@ -311,6 +332,15 @@ class _StopFlag:
 
 
 def train(args: argparse.Namespace) -> dict:
+    """Run (or resume) a training run; see :func:`_train`. Restores torch's thread count."""
+    threads = torch.get_num_threads()
+    try:
+        return _train(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(args: argparse.Namespace) -> dict:
     """Run (or resume) a training run described by parsed command-line ``args``.
 
     Returns
@@ -345,7 +375,7 @@ def train(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     model = build_model(args.arch, config).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    total = args.steps
+    total = args.steps if args.steps is not None else (ckpt["planned_steps"] if ckpt else 0)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: lr_factor(s, total, args.warmup, args.lr_floor)
     )
@@ -391,7 +421,7 @@ def train(args: argparse.Namespace) -> dict:
         )
 
     t0 = time.time()
-    if step < total:
+    if step < total and args.stop_after != 0:
         root = Path(args.data) if args.data else data_root()
         sampler = PatchSampler(load_training_images(args.channels, root), args.patch, rng)
         val_images = (
@@ -411,7 +441,7 @@ def train(args: argparse.Namespace) -> dict:
             desc=f"{args.arch} c{args.channels}",
         )
         last_ckpt = time.time()
-        stop_at = step + args.stop_after if args.stop_after else total
+        stop_at = step + args.stop_after if args.stop_after is not None else total
         try:
             while step < min(total, stop_at) and not flag.stop:
                 if args.max_minutes and time.time() - t0 > 60 * args.max_minutes:
@@ -475,9 +505,89 @@ def train(args: argparse.Namespace) -> dict:
     return summary
 
 
+def load_exported(arch: str, weights: str | os.PathLike) -> nn.Module:
+    """Rebuild a model from an exported ``NAME.pt`` state_dict and its ``NAME.json`` sidecar.
+
+    Parameters
+    ----------
+    arch : {"attention-unet", "drunet"}
+        Architecture of the weights.
+    weights : path-like
+        The ``.pt`` file; the constructor kwargs are read from the ``.json`` beside it.
+
+    Returns
+    -------
+    torch.nn.Module
+        The model in eval mode, on the CPU.
+    """
+    weights = Path(weights)
+    config = json.loads(weights.with_suffix(".json").read_text())
+    model = build_model(arch, config)
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+@torch.no_grad()
+def time_denoiser(model: nn.Module, channels: int, size: int, repeats: int = 3) -> float:
+    """Median wall time (s) of one ``model(x, 25/255)`` call on a (1, C, size, size) image.
+
+    One untimed warm-up call precedes the ``repeats`` timed calls.
+    """
+    x = torch.rand(1, channels, size, size, generator=torch.Generator().manual_seed(0))
+    model(x, 25 / 255)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        model(x, 25 / 255)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Test-set PSNR (BSD68 gray / CBSD68 colour, sigma 15/25/50) and speed of exported weights.
+
+    Noise: one ``torch.Generator`` seeded with 0, drawn per sigma then per image in file order.
+    PSNR is computed on the 0-1 scale (peak 1) after clipping the output to [0, 1] (no rounding).
+
+    Returns
+    -------
+    dict
+        ``psnr`` {sigma: mean dB}, ``images`` (count), ``seconds`` {size: s per image},
+        ``threads``, ``params``.
+    """
+    from priors.datasets import list_images, load_image
+
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    if args.weights:
+        weights = Path(args.weights)
+    else:
+        color = "gray" if args.channels == 1 else "color"
+        stem = "drunet_small" if args.arch == "drunet" else "attention_unet"
+        weights = WEIGHTS_DIR / f"{stem}_{color}.pt"
+    model = load_exported(args.arch, weights)
+    root = Path(args.data) if args.data else data_root()
+    files = list_images(root / "val" / ("BSD68" if args.channels == 1 else "CBSD68"))
+    if args.test_images:
+        files = files[: args.test_images]
+    images = [load_image(f, args.channels) for f in files]
+    result = {
+        "weights": str(weights),
+        "set": "BSD68" if args.channels == 1 else "CBSD68",
+        "images": len(images),
+        "threads": torch.get_num_threads(),
+        "params": sum(p.numel() for p in model.parameters()),
+        "psnr": validate(model, images, seed=0) if images else {},
+        "seconds": {},
+    }
+    for size in (int(v) for v in args.sizes.split(",") if v):
+        result["seconds"][str(size)] = time_denoiser(model, args.channels, size)
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict:
-    """Entry point of ``python -m priors.train``; returns the run summary."""
-    summary = train(parse_args(argv))
+    """Entry point of ``python -m priors.train``; returns the run (or measurement) summary."""
+    args = parse_args(argv)
+    summary = measure(args) if args.measure else train(args)
     print(json.dumps(summary))
     return summary
 
