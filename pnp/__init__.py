@@ -19,6 +19,7 @@ _EXPORTS = {
     "DPIRSchedule": "pnp.schedules:DPIRSchedule",
     "ConstantSchedule": "pnp.schedules:ConstantSchedule",
     "GeometricSchedule": "pnp.schedules:GeometricSchedule",
+    "LearnedSchedule": "pnp.learned_schedule:LearnedSchedule",
     "estimate_noise": "pnp.noise:estimate_noise",
     "psnr": "pnp.metrics:psnr",
     "ssim": "pnp.metrics:ssim",

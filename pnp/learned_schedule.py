@@ -1,0 +1,236 @@
+"""A learned ``(alpha_k, sigma_k)`` schedule: the hyper-parameter network of the unfolded model.
+
+:class:`HyperNet` maps the noise level, the scale factor and (optionally) a
+small descriptor of the blur to the K penalties ``alpha_k`` and prior noise
+levels ``sigma_k`` of an HQS iteration. It is built as three 1x1 convolution
+layers with a softplus output, so the schedule is smooth in its inputs and
+always positive. The softplus outputs multiply the DPIR schedule, and the last
+layer starts at zero, so an untrained network reproduces DPIR exactly and
+training learns corrections to it.
+
+:class:`LearnedSchedule` wraps a trained network as an ordinary schedule
+object: ``pnp.solve(y, k, schedule=LearnedSchedule.load(path))``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .schedules import DPIRSchedule
+
+__all__ = ["HyperNet", "LearnedSchedule", "kernel_descriptor"]
+
+_SOFTPLUS0 = math.log(2.0)
+
+
+def kernel_descriptor(kernel):
+    """Two numbers describing a blur kernel: its spread and its concentration.
+
+    Returns ``[spread / 10, 10 * sum(k^2)]`` where ``spread`` is the square root
+    of the trace of the kernel's second-moment matrix (pixels).
+    """
+    k = np.asarray(kernel, dtype=np.float64)
+    k = k / k.sum()
+    yy, xx = np.mgrid[: k.shape[0], : k.shape[1]]
+    cy, cx = (k * yy).sum(), (k * xx).sum()
+    spread = math.sqrt(max(float((k * ((yy - cy) ** 2 + (xx - cx) ** 2)).sum()), 0.0))
+    return [spread / 10.0, 10.0 * float((k**2).sum())]
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _build_hypernet_class():
+    torch = _torch()
+    nn = torch.nn
+
+    class HyperNet(nn.Module):
+        """Noise level, scale, blur descriptor -> K positive ``(alpha_k, sigma_k)``.
+
+        Parameters
+        ----------
+        iters : int
+            K, the number of unfolded iterations.
+        descriptor_dim : int
+            Length of the optional blur descriptor (0 for none).
+        width : int
+            Hidden channels of the three 1x1 convolutions.
+        base : DPIRSchedule
+            The schedule the network's multiplicative corrections apply to.
+
+        Notes
+        -----
+        ``forward(noise, scale, descriptor=None)`` takes tensors of shape
+        ``(B,)``, ``(B,)`` and ``(B, descriptor_dim)`` (noise on the 0-1 scale)
+        and returns ``alphas, sigmas`` of shape ``(B, K)``.
+        """
+
+        def __init__(self, iters=8, descriptor_dim=0, width=64, base=None):
+            super().__init__()
+            self.iters = int(iters)
+            self.descriptor_dim = int(descriptor_dim)
+            self.width = int(width)
+            self.base = base or DPIRSchedule()
+            c_in = 2 + self.descriptor_dim
+            self.layers = nn.Sequential(
+                nn.Conv1d(c_in, width, 1), nn.ReLU(inplace=True),
+                nn.Conv1d(width, width, 1), nn.ReLU(inplace=True),
+                nn.Conv1d(width, 2 * self.iters, 1),
+            )
+            nn.init.zeros_(self.layers[-1].weight)
+            nn.init.zeros_(self.layers[-1].bias)
+
+        def base_schedule(self, noise, scale):
+            """DPIR schedule for each sample, as tensors (B, K)."""
+            al, sg = [], []
+            for n, s in zip(noise.tolist(), scale.tolist()):
+                a, g = self.base.params(n, self.iters, int(round(s)))
+                al.append(a)
+                sg.append(g)
+            kw = dict(dtype=noise.dtype, device=noise.device)
+            return torch.tensor(np.array(al), **kw), torch.tensor(np.array(sg), **kw)
+
+        def forward(self, noise, scale, descriptor=None):
+            noise = noise.reshape(-1)
+            scale = scale.reshape(-1).to(noise.dtype)
+            feats = [torch.log(noise * 255 + 1.0), scale / 4.0]
+            if self.descriptor_dim:
+                if descriptor is None:
+                    raise ValueError(f"this HyperNet needs a blur descriptor of length {self.descriptor_dim}")
+                feats += list(descriptor.to(noise.dtype).reshape(len(noise), -1).T)
+            h = torch.stack(feats, dim=1)[..., None]  # (B, c_in, 1)
+            out = torch.nn.functional.softplus(self.layers(h)[..., 0]) / _SOFTPLUS0  # (B, 2K), 1 at init
+            a0, s0 = self.base_schedule(noise, scale)
+            return a0 * out[:, : self.iters], s0 * out[:, self.iters:]
+
+        def config(self):
+            return dict(iters=self.iters, descriptor_dim=self.descriptor_dim, width=self.width,
+                        base=dict(sigma_max=self.base.sigma_max, lam=self.base.lam, floor=self.base.floor))
+
+    return HyperNet
+
+
+_HYPERNET = None
+
+
+def __getattr__(name):
+    global _HYPERNET
+    if name == "HyperNet":
+        if _HYPERNET is None:
+            _HYPERNET = _build_hypernet_class()
+        return _HYPERNET
+    raise AttributeError(name)
+
+
+class LearnedSchedule:
+    """A trained :class:`HyperNet` used as a schedule object.
+
+    Parameters
+    ----------
+    net : HyperNet
+    descriptor : sequence of float, optional
+        Blur descriptor passed to the network (see :func:`kernel_descriptor`),
+        when it was trained with one.
+
+    Notes
+    -----
+    Called with ``iters`` different from the network's K, the schedule is
+    interpolated linearly in log-space over the relative iteration position.
+    """
+
+    def __init__(self, net, descriptor=None):
+        self.net = net.eval()
+        self.descriptor = descriptor
+
+    @property
+    def iters(self):
+        return self.net.iters
+
+    def with_descriptor(self, descriptor):
+        """A copy that uses ``descriptor`` (e.g. ``kernel_descriptor(k)``)."""
+        return LearnedSchedule(self.net, descriptor)
+
+    def params(self, noise_level, iters=None, scale=1):
+        """``alphas, sigmas`` as float arrays of length ``iters`` (default K)."""
+        torch = _torch()
+        with torch.no_grad():
+            d = None
+            if self.net.descriptor_dim:
+                if self.descriptor is None:
+                    raise ValueError("this schedule was trained with a blur descriptor: use with_descriptor()")
+                d = torch.tensor([self.descriptor], dtype=torch.float64)
+            a, s = self.net.double()(torch.tensor([float(noise_level)], dtype=torch.float64),
+                                     torch.tensor([float(scale)], dtype=torch.float64), d)
+        a, s = a[0].numpy(), s[0].numpy()
+        iters = self.iters if iters is None else int(iters)
+        if iters != len(a):
+            src = np.linspace(0, 1, len(a))
+            dst = np.linspace(0, 1, iters)
+            a = np.exp(np.interp(dst, src, np.log(a)))
+            s = np.exp(np.interp(dst, src, np.log(s)))
+        return a, s
+
+    def __call__(self, noise_level, iters, scale=1):
+        a, s = self.params(noise_level, iters, scale)
+        return list(zip(a.tolist(), s.tolist()))
+
+    def __repr__(self):
+        return f"LearnedSchedule(K={self.iters}, descriptor_dim={self.net.descriptor_dim})"
+
+    def table(self, noise_level, scale=1):
+        """The schedule beside DPIR's as a plain-text table."""
+        a, s = self.params(noise_level, None, scale)
+        a0, s0 = self.net.base.params(noise_level, self.iters, scale)
+        rows = ["  k   alpha (learned / DPIR)     sigma*255 (learned / DPIR)"]
+        for k in range(self.iters):
+            rows.append(f"{k + 1:3d}   {a[k]:10.4g} / {a0[k]:<10.4g}   {255 * s[k]:8.3f} / {255 * s0[k]:<8.3f}")
+        return "\n".join(rows)
+
+    def plot(self, noise_level, scale=1, ax=None):
+        """Plot sigma_k and alpha_k against DPIR's on log axes; returns the Figure."""
+        import matplotlib.pyplot as plt
+
+        a, s = self.params(noise_level, None, scale)
+        a0, s0 = self.net.base.params(noise_level, self.iters, scale)
+        if ax is None:
+            fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
+        else:
+            fig = ax[0].figure
+        k = np.arange(1, self.iters + 1)
+        ax[0].semilogy(k, 255 * s0, "o--", label="DPIR")
+        ax[0].semilogy(k, 255 * s, "o-", label="learned")
+        ax[0].set(xlabel="iteration k", ylabel="sigma_k (x255)", title="prior noise level")
+        ax[1].semilogy(k, a0, "o--", label="DPIR")
+        ax[1].semilogy(k, a, "o-", label="learned")
+        ax[1].set(xlabel="iteration k", ylabel="alpha_k", title="data-step penalty")
+        for a_ in ax:
+            a_.legend()
+        fig.tight_layout()
+        return fig
+
+    def save(self, path):
+        """Write ``path`` (state dict, .pt) and ``path.json`` (configuration)."""
+        torch = _torch()
+        path = Path(path)
+        torch.save(self.net.state_dict(), path)
+        path.with_suffix(".json").write_text(json.dumps(self.net.config(), indent=1))
+
+    @classmethod
+    def load(cls, path, descriptor=None):
+        """Load a schedule saved with :meth:`save` (``.pt`` + ``.json`` beside it)."""
+        torch = _torch()
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"learned schedule not found: {path}")
+        cfg = json.loads(path.with_suffix(".json").read_text())
+        base = DPIRSchedule(**cfg.pop("base"))
+        net = __getattr__("HyperNet")(base=base, **cfg)
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return cls(net, descriptor)

@@ -1,0 +1,100 @@
+"""The unfolded network: K iterations of (torch data step, prior network) with a learned schedule.
+
+``x_0 = init(y)``; for ``k = 1..K``: ``z_k = data_step(x_{k-1}, alpha_k)``,
+``x_k = prior(z_k, sigma_k)``, with ``(alpha_k, sigma_k)`` from a
+:class:`pnp.learned_schedule.HyperNet`. The data step has no weights (the
+closed form of :mod:`pnp.datasteps.torch_fft`); the prior is frozen or
+fine-tuned; the whole chain is trained with one loss on ``x_K``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .datasteps.torch_fft import TorchFFTDataStep
+from .learned_schedule import HyperNet
+
+__all__ = ["UnfoldedHQS", "pad_to_multiple"]
+
+
+def pad_to_multiple(x, multiple=8):
+    """Reflect-pad a (B, C, H, W) tensor on the bottom/right to a multiple; returns (padded, (H, W))."""
+    H, W = x.shape[-2:]
+    ph, pw = (-H) % multiple, (-W) % multiple
+    if ph or pw:
+        mode = "reflect" if (ph < H and pw < W) else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (H, W)
+
+
+class UnfoldedHQS(nn.Module):
+    """HQS unrolled for K iterations, trainable end to end.
+
+    Parameters
+    ----------
+    prior : nn.Module
+        Denoiser called as ``prior(x, sigma)`` with ``x`` (B, C, H, W) and
+        ``sigma`` a (B,) tensor (deepinv's DRUNet, our attention U-Net).
+    hypernet : HyperNet
+        Produces ``(alpha_k, sigma_k)``; its ``iters`` is K.
+    freeze_prior : bool
+        If True the prior's weights do not train (gradients still flow
+        through it to the schedule).
+    multiple : int
+        The prior's input size multiple (inputs are padded and cropped back).
+    """
+
+    def __init__(self, prior, hypernet=None, freeze_prior=True, multiple=8):
+        super().__init__()
+        self.prior = prior
+        self.hypernet = hypernet if hypernet is not None else HyperNet(8)
+        self.multiple = int(multiple)
+        self.freeze_prior = bool(freeze_prior)
+        if freeze_prior:
+            for p in self.prior.parameters():
+                p.requires_grad_(False)
+
+    @property
+    def iters(self):
+        return self.hypernet.iters
+
+    def denoise(self, x, sigma):
+        xp, (H, W) = pad_to_multiple(x, self.multiple)
+        return self.prior(xp, sigma)[..., :H, :W]
+
+    def forward(self, y, kernel, noise, scale=1, descriptor=None, return_all=False):
+        """Restore a batch.
+
+        Parameters
+        ----------
+        y : Tensor, shape (B, C, h, w)
+            Observations (0-1 scale).
+        kernel : Tensor, shape (B, kh, kw)
+            Blur kernels (unit sum, origin at (kh//2, kw//2)).
+        noise : Tensor, shape (B,)
+            Noise standard deviations (0-1 scale).
+        scale : int
+            Common downsampling factor of the batch.
+        descriptor : Tensor, shape (B, D), optional
+            Blur descriptors if the hypernet uses them.
+        return_all : bool
+            Also return the list of iterates.
+
+        Returns
+        -------
+        Tensor, shape (B, C, h*scale, w*scale)
+        """
+        s = int(scale)
+        B = y.shape[0]
+        scale_t = torch.full((B,), float(s), dtype=y.dtype, device=y.device)
+        alphas, sigmas = self.hypernet(noise.to(y.dtype), scale_t, descriptor)
+        step = TorchFFTDataStep(kernel, y, scale=s)
+        x = y if s == 1 else F.interpolate(y, scale_factor=s, mode="bicubic", align_corners=False)
+        iterates = []
+        for k in range(self.iters):
+            z = step(x, alphas[:, k])
+            x = self.denoise(z, sigmas[:, k])
+            iterates.append(x)
+        return (x, iterates) if return_all else x

@@ -1,0 +1,105 @@
+"""Learned schedule and unfolded network."""
+
+import numpy as np
+import pytest
+import torch
+
+from pnp.learned_schedule import HyperNet, LearnedSchedule, kernel_descriptor
+from pnp.schedules import DPIRSchedule
+from pnp.unfolded import UnfoldedHQS
+
+
+class TinyDenoiser(torch.nn.Module):
+    def __init__(self, c=1):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(c + 1, c, 3, padding=1)
+
+    def forward(self, x, sigma):
+        s = sigma.view(-1, 1, 1, 1).expand(-1, 1, *x.shape[-2:]) if torch.is_tensor(sigma) else \
+            torch.full_like(x[:, :1], float(sigma))
+        return x - 0.1 * self.conv(torch.cat([x, s], 1))
+
+
+def test_untrained_hypernet_is_dpir():
+    ls = LearnedSchedule(HyperNet(8))
+    a, s = ls.params(0.01, 8, 1)
+    a0, s0 = DPIRSchedule().params(0.01, 8, 1)
+    np.testing.assert_allclose(a, a0, rtol=1e-12)
+    np.testing.assert_allclose(s, s0, rtol=1e-12)
+    a2, s2 = DPIRSchedule().params(0.01, 8, 3)
+    np.testing.assert_allclose(ls.params(0.01, 8, 3)[1], s2, rtol=1e-12)
+
+
+def test_schedule_positive_save_load_interpolate(tmp_path):
+    torch.manual_seed(0)
+    net = HyperNet(6, descriptor_dim=2)
+    for p in net.parameters():
+        p.data.normal_(0, 0.5)
+    ls = LearnedSchedule(net, descriptor=[0.3, 1.0])
+    a, s = ls.params(0.02, 6)
+    assert np.all(a > 0) and np.all(s > 0)
+    ls.save(tmp_path / "sched.pt")
+    back = LearnedSchedule.load(tmp_path / "sched.pt", descriptor=[0.3, 1.0])
+    np.testing.assert_allclose(back.params(0.02, 6)[0], a, rtol=1e-10)
+    a3, s3 = ls.params(0.02, 3)
+    assert a3[0] == pytest.approx(a[0]) and a3[-1] == pytest.approx(a[-1]) and len(a3) == 3
+    with pytest.raises(ValueError, match="descriptor"):
+        LearnedSchedule(net).params(0.02, 6)
+
+
+def test_learned_schedule_in_solve():
+    from skimage import data
+
+    import pnp
+
+    x = data.camera()[200:264, 200:264] / 255.0
+    k = np.ones((5, 5)) / 25
+    y = pnp.add_noise(pnp.blur(x, k), 0.01, seed=0)
+    a = pnp.solve(y, k, prior="tv", noise_level=0.01, iters=4, schedule=LearnedSchedule(HyperNet(4)))
+    b = pnp.solve(y, k, prior="tv", noise_level=0.01, iters=4, schedule=DPIRSchedule())
+    np.testing.assert_allclose(a, b, atol=1e-9)
+
+
+def test_kernel_descriptor():
+    d_small = kernel_descriptor(np.pad(np.ones((1, 1)), 3))
+    d_big = kernel_descriptor(np.ones((7, 7)))
+    assert d_small[0] == pytest.approx(0) and d_big[0] > d_small[0]
+    assert d_small[1] > d_big[1]
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_unfolded_forward_backward(scale):
+    torch.manual_seed(0)
+    model = UnfoldedHQS(TinyDenoiser(), HyperNet(3), freeze_prior=True)
+    y = torch.rand(2, 1, 20, 20)
+    k = torch.rand(2, 5, 5)
+    k = k / k.sum(dim=(1, 2), keepdim=True)
+    out = model(y, k, torch.tensor([0.01, 0.05]), scale=scale)
+    assert out.shape == (2, 1, 20 * scale, 20 * scale)
+    out.mean().backward()
+    assert all(p.grad is None for p in model.prior.parameters())
+    grads = [p.grad for p in model.hypernet.parameters()]
+    assert grads[-1] is not None and grads[-1].abs().sum() > 0  # last layer gets gradient at init
+
+
+def test_unfolded_matches_numpy_hqs():
+    """With the untrained (DPIR) schedule, the unfolded net equals pnp.solve's HQS loop."""
+    from skimage import data
+
+    import pnp
+
+    torch.manual_seed(0)
+    den = TinyDenoiser().double()
+    x = data.camera()[200:248, 200:248] / 255.0
+    k = np.ones((5, 5)) / 25
+    y = pnp.add_noise(pnp.blur(x, k), 0.01, seed=0)
+
+    def prior_np(img, sigma):
+        with torch.no_grad():
+            return den(torch.tensor(img)[None, None], torch.tensor([sigma], dtype=torch.float64))[0, 0].numpy()
+
+    ref = pnp.solve(y, k, prior=prior_np, noise_level=0.01, iters=4, boundary="circular")
+    model = UnfoldedHQS(den, HyperNet(4).double())
+    with torch.no_grad():
+        out = model(torch.tensor(y)[None, None], torch.tensor(k)[None], torch.tensor([0.01], dtype=torch.float64))
+    np.testing.assert_allclose(out[0, 0].numpy(), ref, atol=1e-9)
