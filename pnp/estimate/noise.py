@@ -9,10 +9,11 @@ al. find that group by discarding the largest eigenvalues until the mean of
 the remaining ones equals their median (a cluster of equal values has equal
 mean and median), and take ``sigma^2`` as that mean.
 
-Here, to lower the bias on textured images, the covariance is computed from
-the patches with the weakest texture (smallest gradient energy, a fixed
-fraction of all patches, as in the weak-texture selection of Liu, Tanaka &
-Okutomi 2013), and the estimate is taken over the finer of two scales.
+Here, to lower the bias on textured images, the estimate is then refined on
+weak-texture patches only, as in Liu, Tanaka & Okutomi (2013): patches whose
+gradient energy is below what pure noise of the current estimated level would
+exceed with probability ``1 - quantile`` are kept, the covariance is
+recomputed from them, and the selection is repeated ``iterations`` times.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def _mean_median_split(eigs):
     for m in range(len(eigs), 0, -1):
         sub = eigs[:m]
         tau = sub.mean()
-        if np.sum(sub > tau) <= np.sum(sub < tau):
+        if np.sum(sub > tau) >= np.sum(sub < tau):
             return float(tau)
     return float(eigs[0])
 
@@ -70,10 +71,13 @@ class NoiseEstimator:
     ----------
     patch_size : int
         Side of the square patches (pixels).
-    weak_fraction : float
-        Fraction (0-1] of the patches, those with the least gradient energy,
-        used for the covariance. 1 uses all patches (the plain method of Chen
-        et al.).
+    quantile : float
+        A patch is "weak-texture" when its gradient energy is below this
+        quantile of the energy of pure-noise patches at the current estimate
+        (calibrated once by Monte Carlo with a fixed seed).
+    iterations : int
+        Rounds of weak-texture selection; 0 gives the plain method of Chen
+        et al. on all patches.
     max_patches : int
         Patches sampled from large images (random, fixed seed).
     seed : int
@@ -85,6 +89,8 @@ class NoiseEstimator:
         Estimated sigma on the 0-1 intensity scale (after :meth:`estimate`).
     eigenvalues_ : ndarray
         Ascending eigenvalues of the weak-texture patch covariance.
+    n_patches_ : int
+        Number of patches behind the final estimate.
 
     Notes
     -----
@@ -136,9 +142,14 @@ class NoiseEstimator:
 
     def _noise_texture_quantile(self):
         """``quantile`` of the texture of pure unit-variance noise patches (Monte Carlo, fixed seed)."""
+        key = (self.patch_size, self.quantile)
+        if getattr(self, "_calibration", (None,))[0] == key:
+            return self._calibration[1]
         rng = np.random.default_rng(12345)
         X = _patches(rng.standard_normal((160, 160)), self.patch_size, 20000, rng)
-        return float(np.quantile(self._texture(X), self.quantile))
+        q = float(np.quantile(self._texture(X), self.quantile))
+        self._calibration = (key, q)
+        return q
 
     @staticmethod
     def _chen(X):
