@@ -25,12 +25,16 @@ assembled once per image shape as a :mod:`scipy.sparse` matrix: the adjoint is
 its transpose (exact), and one product costs about ``2 x arc length``
 multiply-adds per pixel.
 
-Samples that fall outside the grid take the value of the nearest border pixel
-(edge extension). :func:`pnp.solve` avoids relying on it: the operator has a
+Samples that fall outside the grid (more than half a pixel beyond the border)
+are dropped and the weights of the remaining samples of that pixel are
+renormalised: a pixel near the border averages the part of its arc that lies
+in the frame. This keeps the prediction unbiased but is not the physics at the
+rim, where content from outside the frame rotates in. :func:`pnp.solve` avoids
+relying on it: the operator has a
 :meth:`RotationalBlur.padded` form, so the solver restores on a grid enlarged
 by :meth:`RotationalBlur.boundary_margin` pixels (the largest displacement of a
 frame pixel) and treats the pad as unobserved content that rotates into the
-frame. With ``boundary="circular"`` no pad is added and the edge extension is
+frame. With ``boundary="circular"`` no pad is added and the renormalised arcs are
 the model at the frame border.
 """
 
@@ -370,10 +374,15 @@ class RotationalBlur:
                 dx = ((p % W) - cx)[:, None]
                 dy = ((p // W) - cy)[:, None]
                 # source of pixel p at rotation theta: c + R(-theta)(p - c), R(-theta) = [[c, -s], [s, c]]
-                (r0, r1), (wr0, wr1) = _linear_weights(cy + dx * sn + dy * c, H)
-                (c0, c1), (wc0, wc1) = _linear_weights(cx + dx * c - dy * sn, W)
+                qy = cy + dx * sn + dy * c
+                qx = cx + dx * c - dy * sn
+                (r0, r1), (wr0, wr1) = _linear_weights(qy, H)
+                (c0, c1), (wc0, wc1) = _linear_weights(qx, W)
                 cols = np.stack([r0 * W + c0, r0 * W + c1, r1 * W + c0, r1 * W + c1], axis=-1)
-                wk = w[None, :] * m[p][:, None]
+                # samples outside the grid are dropped and the others renormalised
+                inside = (qy >= -0.5) & (qy <= H - 0.5) & (qx >= -0.5) & (qx <= W - 0.5)
+                wk = w[None, :] * inside
+                wk = wk / np.maximum(wk.sum(axis=1, keepdims=True), 1e-300) * m[p][:, None]
                 vals = np.stack([wr0 * wc0, wr0 * wc1, wr1 * wc0, wr1 * wc1], axis=-1) * wk[..., None]
                 rows = np.broadcast_to(np.arange(p.size)[:, None, None], cols.shape)
                 blocks.append(sparse.coo_matrix((vals.ravel(), (rows.ravel(), cols.ravel())),
@@ -429,21 +438,16 @@ class RotationalBlur:
         method : {"polar", "cg"}
             ``"polar"`` (default): :class:`pnp.datasteps.polar.PolarDataStep`,
             conjugate gradient preconditioned by the closed-form solve in
-            polar coordinates. ``"cg"``: the generic
-            :class:`pnp.datasteps.CGDataStep` (no masks of observed pixels).
+            polar coordinates. ``"cg"``: plain conjugate gradient (the same
+            class with ``polar=False``; equivalent to the generic
+            :class:`pnp.datasteps.CGDataStep`, plus the ``observed`` mask).
         **kwargs
             Passed to the data step class.
         """
-        if method == "polar":
+        if method in ("polar", "cg"):
             from ..datasteps.polar import PolarDataStep
 
-            return PolarDataStep(self, y, observed=observed, **kwargs)
-        if method == "cg":
-            if observed is not None and not np.all(observed):
-                raise ValueError("method='cg' does not support an observed mask; use method='polar'")
-            from ..datasteps.cg import CGDataStep
-
-            return CGDataStep(self, y, **kwargs)
+            return PolarDataStep(self, y, observed=observed, polar=method == "polar", **kwargs)
         raise ValueError(f"method must be 'polar' or 'cg', got {method!r}")
 
     def initial(self, y):

@@ -1,0 +1,255 @@
+"""Fast data step for rotational blur: the closed form in polar coordinates as a CG preconditioner.
+
+In polar coordinates ``(r, phi)`` around the rotation centre, a rotational blur
+is a 1-D circular convolution along ``phi`` with the same kernel at every
+radius (the shutter profile over the rotation angle). A DFT along ``phi``
+diagonalises it, so the normal equations ``(A^T A + alpha I) z = b`` have a
+closed-form solution there: ``Z(r, f) = B(r, f) / (|H(f)|^2 + alpha)``.
+
+Moving between the Cartesian pixel grid and a polar grid needs two
+interpolations, which are not exact inverses. :class:`PolarDataStep` therefore
+uses the polar solve as a preconditioner of a (flexible) conjugate gradient on
+the exact Cartesian normal equations of the sparse operator: the first
+iteration is already the polar closed form applied to the residual, and each
+further iteration removes most of the interpolation error (see
+``docs/benchmarks_rotation.md`` for the measured accuracy and time).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import fft as sfft
+
+__all__ = ["PolarDataStep", "PolarGrid"]
+
+
+class PolarGrid:
+    """A polar sampling grid around a centre that covers a ``(H, W)`` Cartesian grid.
+
+    Parameters
+    ----------
+    center : (float, float)
+        ``(x, y)`` in pixels.
+    shape : tuple (H, W)
+    oversample : float
+        Samples per pixel along the radius, and along the arc at the largest radius.
+    order : {1, 3}
+        Interpolation order of both resamplings (bilinear or Keys bicubic).
+
+    Attributes
+    ----------
+    radii : ndarray, shape (J,)
+    n_angles : int
+        ``M`` angles ``2 pi m / M`` (``phi = atan2(y - cy, x - cx)``, image ``y`` down).
+    to_polar : scipy.sparse.csr_matrix, shape (J M, H W)
+        Cartesian -> polar interpolation (outside the frame: the nearest border pixel,
+        the edge extension of the operator).
+    inside : ndarray of bool, shape (J, M)
+        Polar samples that fall inside the frame.
+    to_cartesian : scipy.sparse.csr_matrix, shape (H W, J M)
+        Polar -> Cartesian interpolation (periodic in ``phi``).
+    """
+
+    def __init__(self, center, shape, oversample=1.5, order=3):
+        from ..operators.rotational import interpolation_matrix
+
+        H, W = (int(s) for s in shape)
+        cx, cy = center
+        yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+        r = np.hypot(xx - cx, yy - cy)
+        dr = 1.0 / oversample
+        pad = 2 * dr if order == 1 else 3 * dr
+        r_lo = max(0.0, float(r.min()) - pad)
+        r_hi = float(r.max()) + pad
+        J = int(np.ceil((r_hi - r_lo) / dr)) + 1
+        M = sfft.next_fast_len(int(np.ceil(2 * np.pi * r_hi * oversample)), real=True)
+        M = max(M, 8)
+        self.shape = (H, W)
+        self.radii = r_lo + dr * np.arange(J)
+        self.n_angles = M
+        self.dr = dr
+        phi = 2 * np.pi * np.arange(M) / M
+        px = cx + self.radii[:, None] * np.cos(phi)[None, :]
+        py = cy + self.radii[:, None] * np.sin(phi)[None, :]
+        P = interpolation_matrix(py.ravel(), px.ravel(), (H, W), order=order)
+        self.inside = ((px >= -0.5) & (px <= W - 0.5) & (py >= -0.5) & (py <= H - 0.5))
+        self.to_polar = P
+        jj = (r - r_lo) / dr
+        mm = np.mod(np.arctan2(yy - cy, xx - cx), 2 * np.pi) * M / (2 * np.pi)
+        self.to_cartesian = interpolation_matrix(jj.ravel(), mm.ravel(), (J, M), order=order, wrap_cols=True)
+
+    def forward(self, x):
+        """``(C, H, W)`` -> ``(C, J, M)`` polar samples."""
+        C = x.shape[0]
+        out = self.to_polar @ x.reshape(C, -1).T
+        return np.ascontiguousarray(out.T).reshape(C, self.radii.size, self.n_angles)
+
+    def backward(self, p):
+        """``(C, J, M)`` polar samples -> ``(C, H, W)``."""
+        C = p.shape[0]
+        out = self.to_cartesian @ p.reshape(C, -1).T
+        return np.ascontiguousarray(out.T).reshape(C, *self.shape)
+
+
+def angular_transfer(operator, n_angles):
+    """``|H(f)|^2`` of the rotational blur on a grid of ``n_angles`` angles, shape ``(n_angles // 2 + 1,)``.
+
+    The shutter profile is sampled finely (at least 4 samples per angular grid
+    step) and spread onto the grid by linear interpolation.
+    """
+    from ..operators.rotational import rotation_sample_angles
+
+    n = max(64, int(np.ceil(4 * abs(operator.angle) * n_angles / (2 * np.pi))))
+    thetas, w = rotation_sample_angles(operator.angle, n, operator.weights)
+    pos = np.mod(thetas, 2 * np.pi) * n_angles / (2 * np.pi)
+    i0 = np.floor(pos).astype(np.int64)
+    f = pos - i0
+    h = np.zeros(n_angles)
+    np.add.at(h, np.mod(i0, n_angles), w * (1 - f))
+    np.add.at(h, np.mod(i0 + 1, n_angles), w * f)
+    Hf = sfft.rfft(h)
+    return (Hf * np.conj(Hf)).real
+
+
+class PolarDataStep:
+    r"""Solve :math:`(A^T A + \alpha I) z = A^T y + \alpha v` for a :class:`~pnp.operators.rotational.RotationalBlur`.
+
+    Flexible preconditioned conjugate gradient on the exact (sparse) normal
+    equations, started at ``v``, with the polar closed form
+    :math:`\mathcal P^{-1} \mathcal F^{-1} (|H|^2 m + 1 - m + \alpha)^{-1} \mathcal F \mathcal P`
+    as preconditioner (``m`` the fraction of each ring that rotates).
+
+    Parameters
+    ----------
+    operator : RotationalBlur
+    y : ndarray, shape (C, H, W)
+        The observation.
+    observed : ndarray of bool, shape (H, W), optional
+        Pixels that were really observed (False in a padding band); the others
+        are refilled with the prediction ``A v`` at each call
+        (majorise-minimise step for the masked data term).
+    tol : float
+        Stop when the residual norm is below ``tol`` times the norm of the
+        right-hand side.
+    maxiter : int
+        Most preconditioned iterations per call (each costs one product with
+        ``A^T A`` and one polar solve); see Notes.
+    oversample : float
+        Polar grid density (see :class:`PolarGrid`).
+    order : {1, 3}
+        Interpolation order between the grids.
+    polar : bool
+        Use the polar preconditioner (default); False runs plain conjugate
+        gradient (the generic fallback, with the same handling of ``observed``).
+
+    Attributes
+    ----------
+    last_iterations : int
+    last_residual : float
+        Relative residual of the latest call.
+
+    Notes
+    -----
+    With ``maxiter=1`` the step is ``v + s`` where ``s`` is the polar solve
+    applied to the residual ``A^T (y - A v)`` and scaled by an exact line
+    search, i.e. the pure polar closed form with one exact correction factor.
+    """
+
+    def __init__(self, operator, y, observed=None, tol=1e-3, maxiter=3, oversample=1.5, order=3, polar=True):
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim != 3:
+            raise ValueError(f"y must have shape (C, H, W), got {y.shape}")
+        self.operator = operator
+        self.y = y
+        self.shape = y.shape
+        self.observed = None if observed is None else np.asarray(observed, dtype=bool)
+        if self.observed is not None:
+            if self.observed.shape != y.shape[-2:]:
+                raise ValueError(f"observed mask has shape {self.observed.shape}, expected {y.shape[-2:]}")
+            if self.observed.all():
+                self.observed = None
+        self.tol = float(tol)
+        self.maxiter = int(maxiter)
+        if self.maxiter < 1:
+            raise ValueError(f"maxiter must be >= 1, got {maxiter}")
+        self.polar = bool(polar)
+        self._Aty = None if self.observed is not None else operator.adjoint(y)
+        self.last_iterations = 0
+        self.last_residual = np.nan
+        if not self.polar:
+            return
+        self.grid = PolarGrid(operator.center, y.shape[-2:], oversample=oversample, order=order)
+        self._H2 = angular_transfer(operator, self.grid.n_angles)[None, :]
+        ring = self.grid.forward(operator.region(y.shape[-2:])[None])[0]
+        self._ring = np.clip(ring.mean(axis=1), 0, 1)[:, None]
+        self._interior = _interior(operator, y.shape[-2:])[None]
+        self._colsum = operator.normal(np.ones((1,) + y.shape[-2:]))
+
+    def precondition(self, r, alpha):
+        """Approximate ``(A^T A + alpha I)^{-1} r``.
+
+        The closed form on the polar grid for the pixels whose arcs stay inside
+        the frame; for the others, a division by ``(A^T A 1 + alpha)`` (exact for
+        locally constant images).
+        """
+        w = self._interior
+        p = self.grid.forward(r)
+        G = 1.0 / (self._ring * self._H2 + (1.0 - self._ring) + alpha)
+        P = sfft.rfft(p, axis=-1, workers=-1)
+        p = sfft.irfft(P * G[None], n=self.grid.n_angles, axis=-1, workers=-1)
+        return w * self.grid.backward(p) + (1 - w) * r / (self._colsum + alpha)
+
+    def __call__(self, v, alpha):
+        """Return ``argmin_z ||y - A z||^2 + alpha ||z - v||^2`` (approximately, see ``tol``)."""
+        alpha = float(alpha)
+        if not alpha > 0:
+            raise ValueError(f"alpha must be > 0, got {alpha}")
+        v = np.asarray(v, dtype=np.float64)
+        if v.shape != self.shape:
+            raise ValueError(f"v has shape {v.shape}, expected {self.shape}")
+        A = self.operator
+        Av = A.forward(v)
+        if self.observed is not None:
+            y = np.where(self.observed, self.y, Av)
+            Aty = A.adjoint(y)
+        else:
+            Aty = self._Aty
+        b = Aty + alpha * v
+        bnorm = float(np.linalg.norm(b)) or 1.0
+        z = v.copy()
+        r = Aty - A.adjoint(Av)  # b - (A^T A + alpha) v
+        rnorm = float(np.linalg.norm(r))
+        it = 0
+        p = r_old = None
+        rs = 0.0
+        while it < self.maxiter and rnorm > self.tol * bnorm:
+            s_new = self.precondition(r, alpha) if self.polar else r
+            if p is None:
+                p = s_new
+            else:
+                # flexible (Polak-Ribiere) update: robust to a slightly non-symmetric preconditioner
+                beta = float(np.vdot(s_new, r - r_old)) / rs
+                p = s_new + max(beta, 0.0) * p
+            rs = float(np.vdot(s_new, r))
+            q = A.normal(p) + alpha * p
+            step = float(np.vdot(p, r)) / float(np.vdot(p, q))
+            z += step * p
+            r_old = r
+            r = r - step * q
+            rnorm = float(np.linalg.norm(r))
+            it += 1
+        self.last_iterations = it
+        self.last_residual = rnorm / bnorm
+        return z
+
+
+def _interior(operator, shape):
+    """Pixels whose whole circle around the centre lies inside a ``(H, W)`` frame (as floats 0/1).
+
+    Only there is the blur a circular convolution along the angle; rings cut
+    by the frame border are not.
+    """
+    H, W = shape
+    cx, cy = operator.center
+    inscribed = min(cx, cy, W - 1 - cx, H - 1 - cy) - 1.0
+    return (operator.radii(shape) <= inscribed).astype(np.float64)
