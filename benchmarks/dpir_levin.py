@@ -27,7 +27,7 @@ import pnp
 from pnp.data import list_images, load_kernels
 
 
-def run(prior, noises, iters, images=None, kernels=None, solver="hqs"):
+def run(prior, noises, iters, images=None, kernels=None, solver="hqs", partial=None, schedule=None):
     paths = list_images("Set3C")
     if images:
         paths = [p for p in paths if p.stem in images]
@@ -42,12 +42,14 @@ def run(prior, noises, iters, images=None, kernels=None, solver="hqs"):
                 y = pnp.blur(x, ks[i]) + noise / 255 * rng.standard_normal(x.shape)
                 t0 = time.perf_counter()
                 out = pnp.solve(y, ks[i], prior=prior, solver=solver, noise_level=noise / 255,
-                                iters=iters, boundary="circular")
+                                iters=iters, boundary="circular", schedule=schedule)
                 dt = time.perf_counter() - t0
                 row = dict(noise=noise, image=path.stem, kernel=i + 1,
                            psnr_blurred=pnp.psnr(np.clip(y, 0, 1), x),
                            psnr=pnp.psnr(np.clip(out, 0, 1), x), seconds=dt)
                 rows.append(row)
+                if partial is not None:  # keep what is done if the run is interrupted
+                    partial.write_text(json.dumps(rows, indent=1))
                 print(f"sigma={noise:5.2f} {path.stem:10s} k{i + 1}  blurred {row['psnr_blurred']:6.2f}  "
                       f"restored {row['psnr']:6.2f} dB  {dt:6.1f} s", flush=True)
     return rows
@@ -80,20 +82,34 @@ def main(argv=None):
     ap.add_argument("--noise", type=float, nargs="+", default=[2.55, 7.65], help="noise sigma in /255 units")
     ap.add_argument("--images", nargs="*", help="subset of Set3C image names")
     ap.add_argument("--kernels", type=int, nargs="*", help="kernel indices 1..8 (default all)")
+    ap.add_argument("--schedule", default=None, help="a learned schedule .pt (default: the DPIR schedule)")
+    ap.add_argument("--tag", default="", help="suffix of the result file names")
     ap.add_argument("--out", default="docs/results", help="folder for the JSON and markdown results")
     args = ap.parse_args(argv)
     kernels = None if not args.kernels else [k - 1 for k in args.kernels]
     t0 = time.time()
-    rows = run(args.prior, args.noise, args.iters, args.images, kernels, args.solver)
-    md = table(rows, args.prior)
-    print(md)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"dpir_levin_{args.prior}_{args.solver}_K{args.iters}"
+    stem = f"dpir_levin_{args.prior}_{args.solver}_K{args.iters}{args.tag}"
+    schedule = None
+    if args.schedule:
+        from pnp.learned_schedule import LearnedSchedule
+
+        schedule = LearnedSchedule.load(args.schedule)
+    prior = args.prior
+    if prior in ("drunet", "default", "attention-unet"):
+        from priors import get_prior
+
+        prior = get_prior(prior)  # load the network once for all images
+    rows = run(prior, args.noise, args.iters, args.images, kernels, args.solver,
+               partial=out / f"{stem}.partial.json", schedule=schedule)
+    md = table(rows, args.prior + (f" ({args.tag.strip('_')})" if args.tag else ""))
+    print(md)
     meta = dict(command="python benchmarks/dpir_levin.py " + " ".join(argv or __import__("sys").argv[1:]),
                 machine=f"{platform.machine()}, {__import__('os').cpu_count()} cores", wall_s=time.time() - t0)
     (out / f"{stem}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
     (out / f"{stem}.md").write_text(md + "\n")
+    (out / f"{stem}.partial.json").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
