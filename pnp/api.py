@@ -263,8 +263,9 @@ def _torch_pieces(operator, prior, y, observed, x0, device):
 
     if not hasattr(prior, "denoise_tensor"):
         raise TypeError(f"device={device!r} needs a torch prior with denoise_tensor (e.g. 'drunet'); got {prior!r}")
-    if not hasattr(operator, "torch_data_step"):
-        raise TypeError(f"device={device!r} needs an operator with torch_data_step; {operator!r} has none")
+    if not (hasattr(operator, "torch_data_step") or hasattr(operator, "matrix")):
+        raise TypeError(f"device={device!r} needs an operator with torch_data_step or a sparse matrix(); "
+                        f"{operator!r} has neither")
     try:
         dev = torch.device(device)
         torch.empty(1, device=dev)
@@ -273,7 +274,14 @@ def _torch_pieces(operator, prior, y, observed, x0, device):
     if hasattr(prior, "to"):
         prior.to(dev)
     yt = torch.as_tensor(y, dtype=torch.float32, device=dev)[None]
-    step = operator.torch_data_step(yt) if observed is None else operator.torch_data_step(yt, observed=observed)
+    mask = None if observed is None else torch.as_tensor(observed, device=dev)
+    if hasattr(operator, "torch_data_step"):
+        step = operator.torch_data_step(yt) if observed is None else operator.torch_data_step(yt, observed=observed)
+    else:  # sparse-matrix operators (e.g. RotationalBlur): unrolled CG in torch
+        from .datasteps.torch_cg import TorchCGDataStep
+
+        in_shape = operator.input_shape(y.shape)[-2:]
+        step = TorchCGDataStep(operator.matrix(in_shape), yt, observed=mask, input_shape=in_shape)
 
     def prior_t(x, sigma):
         return prior.denoise_tensor(x, float(sigma))

@@ -1,0 +1,95 @@
+"""Differentiable data step for operators given as sparse matrices: unrolled conjugate gradient.
+
+Operators without a closed form in torch (e.g. :class:`pnp.RotationalBlur`,
+which assembles its forward model as a :mod:`scipy.sparse` matrix) get a data
+step made of a fixed number of conjugate-gradient iterations on the normal
+equations, written in torch so that it runs on a GPU and is differentiable.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+__all__ = ["TorchCGDataStep", "sparse_to_torch"]
+
+
+def sparse_to_torch(matrix, dtype=torch.float32, device="cpu"):
+    """A scipy.sparse matrix as a torch sparse CSR tensor."""
+    m = matrix.tocsr()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(m.indptr.astype(np.int64)), torch.from_numpy(m.indices.astype(np.int64)),
+            torch.from_numpy(m.data).to(dtype), size=m.shape, device=device, check_invariants=False)
+
+
+class TorchCGDataStep:
+    r"""Approximate :math:`\arg\min_z \|y - A z\|^2 + \alpha\|z - v\|^2` by K CG iterations.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse matrix, shape (h*w, H*W)
+        The forward operator on flattened images (the same for every channel).
+    y : Tensor, shape (B, C, h, w)
+        Observations.
+    iters : int
+        CG iterations per call, started from ``v`` (unrolled: fixed count,
+        differentiable with respect to ``v``, ``y`` and ``alpha``).
+    observed : Tensor of bool, shape (h, w), optional
+        Really observed pixels; the rest is refilled from ``A v`` at each call.
+    input_shape : tuple (H, W), optional
+        Shape of ``z``; default that of ``y``.
+    """
+
+    def __init__(self, matrix, y, iters=30, observed=None, input_shape=None):
+        self.A = sparse_to_torch(matrix, y.dtype, y.device)
+        self.At = sparse_to_torch(matrix.T.tocsr(), y.dtype, y.device)
+        self.y = y
+        self.iters = int(iters)
+        self.observed = observed
+        self.shape = tuple(y.shape[:2]) + tuple(input_shape or y.shape[-2:])
+
+    def _apply(self, M, x, shape):
+        B, C = x.shape[:2]
+        flat = x.reshape(B * C, -1).T  # (N, B*C)
+        return (M @ flat).T.reshape(B, C, *shape)
+
+    def forward_model(self, x):
+        """``A x`` for a batch (B, C, H, W)."""
+        return self._apply(self.A, x, self.y.shape[-2:])
+
+    def adjoint(self, y):
+        """``A^T y``."""
+        return self._apply(self.At, y, self.shape[-2:])
+
+    def __call__(self, v, alpha):
+        if not torch.is_tensor(alpha):
+            alpha = torch.as_tensor(float(alpha), dtype=v.dtype, device=v.device)
+        if alpha.ndim == 1:
+            alpha = alpha.view(-1, 1, 1, 1)
+        y = self.y
+        if self.observed is not None:
+            y = torch.where(self.observed, y, self.forward_model(v))
+        b = self.adjoint(y) + alpha * v
+
+        def normal(z):
+            return self.adjoint(self.forward_model(z)) + alpha * z
+
+        dims = tuple(range(1, v.ndim))
+        z = v
+        r = b - normal(z)
+        p = r
+        rr = (r * r).sum(dim=dims, keepdim=True)
+        tiny = torch.finfo(v.dtype).tiny
+        for _ in range(self.iters):
+            Ap = normal(p)
+            step = rr / ((p * Ap).sum(dim=dims, keepdim=True) + tiny)
+            z = z + step * p
+            r = r - step * Ap
+            rr_new = (r * r).sum(dim=dims, keepdim=True)
+            p = r + (rr_new / (rr + tiny)) * p
+            rr = rr_new
+        return z
