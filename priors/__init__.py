@@ -13,7 +13,7 @@ from .base import Prior, check_prior
 from .registry import available_priors, get_prior, register_prior
 
 __all__ = ["Prior", "check_prior", "available_priors", "get_prior", "register_prior",
-           "TV", "BM3D", "DRUNet", "TorchDenoiser"]
+           "TV", "BM3D", "DRUNet", "AttentionUNetPrior", "TorchDenoiser"]
 
 
 def __getattr__(name):
@@ -26,6 +26,9 @@ def __getattr__(name):
     if name == "DRUNet":
         from .drunet import DRUNet
         return DRUNet
+    if name == "AttentionUNetPrior":
+        from .attention_prior import AttentionUNetPrior
+        return AttentionUNetPrior
     if name == "TorchDenoiser":
         from .torch_adapter import TorchDenoiser
         return TorchDenoiser

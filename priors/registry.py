@@ -13,6 +13,7 @@ _FACTORIES = {
     "tv": "priors.tv:TV",
     "bm3d": "priors.bm3d:BM3D",
     "drunet": "priors.drunet:DRUNet",
+    "attention-unet": "priors.attention_prior:AttentionUNetPrior",
 }
 
 #: Name used by ``prior="default"``: the best prior whose weights ship with the package.

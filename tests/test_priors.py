@@ -113,3 +113,23 @@ def test_drunet_from_state_dict_file(tmp_path):
     np.testing.assert_allclose(out, ref, atol=1e-5)
     with pytest.raises(ValueError, match="1-channel"):
         prior(np.zeros((32, 32, 3)), 0.1)
+
+
+def test_attention_unet_prior_from_file(tmp_path):
+    """The attention U-Net loads from a state dict + JSON sidecar and denoises any size."""
+    import torch
+
+    from priors.attention_prior import AttentionUNetPrior
+    from priors.attention_unet import AttentionUNet
+
+    torch.manual_seed(0)
+    net = AttentionUNet(channels=3, widths=(8, 8, 8, 8), blocks=1, attn_blocks=1, heads=2, window=3)
+    torch.save(net.state_dict(), tmp_path / "att.pt")
+    (tmp_path / "att.json").write_text(json.dumps(net.config))
+    prior = AttentionUNetPrior(weights=tmp_path / "att.pt")
+    x = np.random.default_rng(0).random((33, 41, 3))
+    out = prior(x, 0.05)
+    assert out.shape == x.shape
+    with torch.no_grad():
+        ref = net.eval()(torch.from_numpy(np.moveaxis(x, -1, 0)).float()[None], 0.05)[0].numpy()
+    np.testing.assert_allclose(out, np.moveaxis(ref, 0, -1), atol=1e-5)

@@ -1,0 +1,63 @@
+"""The project's attention U-Net (:mod:`priors.attention_unet`) as a prior with shipped weights."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .torch_adapter import TorchDenoiser
+
+__all__ = ["AttentionUNetPrior"]
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+def _weights_path(channels):
+    return WEIGHTS_DIR / f"attention_unet_{'gray' if channels == 1 else 'color'}.pt"
+
+
+class AttentionUNetPrior(TorchDenoiser):
+    """Noise-level-conditioned attention U-Net denoiser, gray and colour.
+
+    Parameters
+    ----------
+    weights : "ours" or path
+        ``"ours"`` (default): ``priors/weights/attention_unet_{gray,color}.pt``
+        (with their ``.json`` architecture files) trained by this project. A
+        path: a ``state_dict`` file with a ``.json`` sidecar of constructor
+        arguments.
+    device : str
+        Torch device.
+    threads : int, optional
+        Torch CPU threads.
+    """
+
+    def __init__(self, weights="ours", device="cpu", threads=None):
+        if weights != "ours":
+            if not isinstance(weights, (str, os.PathLike)) or not Path(weights).is_file():
+                raise FileNotFoundError(f"attention U-Net weights file not found: {weights}")
+        elif not any(_weights_path(c).is_file() for c in (1, 3)):
+            raise FileNotFoundError(
+                f"the attention U-Net weights are missing ({_weights_path(1)}, {_weights_path(3)}); "
+                "train them with `python -m priors.train --arch attention-unet`"
+            )
+        self.weights = weights
+        super().__init__(self._load, device=device, multiple=8, min_size=8, threads=threads,
+                         name=f"AttentionUNet[{weights}]")
+
+    def _load(self, channels):
+        import torch
+
+        from .attention_unet import AttentionUNet
+
+        path = _weights_path(channels) if self.weights == "ours" else Path(self.weights)
+        if not path.is_file():
+            raise FileNotFoundError(f"no attention U-Net weights for {channels}-channel images at {path}")
+        config = json.loads(path.with_suffix(".json").read_text())
+        if config.get("channels", channels) != channels:
+            raise ValueError(f"weights {path} are for {config['channels']}-channel images, got {channels}")
+        config["channels"] = channels
+        net = AttentionUNet(**config)
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return net
