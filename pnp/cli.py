@@ -108,6 +108,8 @@ def build_parser():
                    help="super-resolution factor: the output is S times larger (default: 1)")
     d.add_argument("--boundary", default="taper", choices=("taper", "reflect", "circular"),
                    help="border handling (default: taper)")
+    d.add_argument("--device", metavar="DEVICE",
+                   help="run the whole loop with torch on DEVICE (cpu, cuda, ...); needs a network prior such as drunet")
     d.add_argument("--compare", metavar="FILE",
                    help="also write a side-by-side figure (PNG/PDF/SVG); a folder in batch mode")
     d.add_argument("--reference", metavar="FILE",
@@ -267,9 +269,10 @@ def _restore(y, kernel, args, progress, name):
             raise Failure(f"{name}: the kernel ({kh}x{kw}) is larger than the image "
                           f"({H}x{W}{' after upscaling' if args.scale > 1 else ''}); crop the kernel")
     noise = None if args.noise_level is None else args.noise_level / 255.0
+    options = {} if args.device is None else {"device": args.device}
     try:
         return solve(y, kernel, prior=args.prior, solver=args.solver, noise_level=noise, iters=args.iters,
-                     scale=args.scale, boundary=args.boundary, progress=progress, return_info=True)
+                     scale=args.scale, boundary=args.boundary, progress=progress, return_info=True, **options)
     except NotImplementedError as exc:
         raise Failure(f"{name}: kernel estimation is not available ({exc}); give the blur kernel with --kernel FILE") \
             from exc

@@ -115,6 +115,7 @@ def test_refuses_to_overwrite_inputs(scene):
     (["blurred.png", "-o", "x.png", "-k", "big.npy", "-p", "tv"], 1, "kernel (61x61) is larger than the image (48x48)"),
     (["junk.png", "-o", "x.png", "-k", "k.npy", "-p", "tv"], 1, "junk.png: not a readable image"),
     (["blurred.png", "-o", "x.png", "-k", "two.npz"], 1, "--kernel-key"),
+    (["blurred.png", "-o", "x.png", "-k", "k.npy", "-p", "tv", "--device", "cpu"], 1, "device"),
 ])
 def test_errors_have_messages_and_exit_codes(scene, args, code, message):
     np.save(scene / "big.npy", np.ones((61, 61)))
