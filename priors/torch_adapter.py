@@ -1,10 +1,18 @@
-"""Run a torch denoising network as a numpy prior."""
+"""Run a torch denoising network as a numpy prior, tile by tile when the image is large."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TorchDenoiser"]
+from .tiling import auto_tile_size, blend_tiles, check_tile_args
+
+__all__ = ["TorchDenoiser", "PIXEL_BYTES_PER_WIDTH"]
+
+#: Peak activation memory of a U-Net denoiser per input pixel, in units of its first
+#: layer's width (channels): measured for deepinv's DRUNet on CPU (float32, no grad),
+#: about 30 B/px per channel of width (486 B/px for width 16, 1832 B/px for width 64;
+#: docs/benchmarks_scale.md); 32 leaves a small margin.
+PIXEL_BYTES_PER_WIDTH = 32
 
 
 class TorchDenoiser:
@@ -28,25 +36,55 @@ class TorchDenoiser:
         If given, ``torch.set_num_threads(threads)`` on first use.
     name : str
         Shown in ``repr``.
+    tile : "auto", int or None
+        ``"auto"`` (default): images whose activations would exceed
+        ``memory_budget_mb`` are processed in square tiles of the largest size
+        that fits (smaller images in one piece, as before). An int: tiles of
+        that size (pixels) whenever the image is larger. ``None``: never tile.
+    overlap : int
+        Pixels shared by neighbouring tiles; the outputs are blended with a
+        raised-cosine window over this width (see :mod:`priors.tiling`).
+    memory_budget_mb : float
+        Activation memory allowed for one network call (MiB), used by
+        ``tile="auto"``.
+    pixel_bytes : float, optional
+        Peak activation bytes per input pixel; default estimated from the
+        width of the network's first convolution
+        (``PIXEL_BYTES_PER_WIDTH x width``).
     """
 
-    def __init__(self, loader, device="cpu", multiple=8, min_size=32, threads=None, name="TorchDenoiser"):
+    def __init__(self, loader, device="cpu", multiple=8, min_size=32, threads=None, name="TorchDenoiser",
+                 tile="auto", overlap=32, memory_budget_mb=512, pixel_bytes=None):
         self.loader = loader
         self.device = device
         self.multiple = int(multiple)
         self.min_size = int(min_size)
         self.threads = threads
         self.name = name
+        if isinstance(tile, str):
+            if tile != "auto":
+                raise ValueError(f"tile must be 'auto', None or an integer, got {tile!r}")
+            check_tile_args(max(2 * overlap + self.multiple, 16), overlap, self.multiple)
+        elif tile is not None:
+            tile, overlap = check_tile_args(tile, overlap, self.multiple)
+        self.tile = tile
+        self.overlap = int(overlap)
+        if not (isinstance(memory_budget_mb, (int, float)) and memory_budget_mb > 0):
+            raise ValueError(f"memory_budget_mb must be a positive number, got {memory_budget_mb!r}")
+        self.memory_budget_mb = float(memory_budget_mb)
+        if pixel_bytes is not None and not pixel_bytes > 0:
+            raise ValueError(f"pixel_bytes must be > 0, got {pixel_bytes!r}")
+        self._pixel_bytes = pixel_bytes
         self._models = {}
 
     def __repr__(self):
-        return f"{self.name}(device={self.device!r})"
+        return f"{self.name}(device={self.device!r}, tile={self.tile!r})"
 
-    def to(self, device):
-        """Move the prior (and any network already loaded) to ``device``; returns self."""
-        self.device = device
-        self._models = {c: net.to(device) for c, net in self._models.items()}
-        return self
+    def __getstate__(self):
+        # loaded networks are not pickled: a copy sent to another process reloads on first use
+        state = self.__dict__.copy()
+        state["_models"] = {}
+        return state
 
     def model(self, channels):
         """The network for ``channels`` channels (loaded on first use)."""
@@ -62,8 +100,29 @@ class TorchDenoiser:
             self._models[channels] = net.to(self.device)
         return self._models[channels]
 
+    def pixel_bytes(self, channels):
+        """Estimated peak activation bytes per input pixel for ``channels``-channel images."""
+        if self._pixel_bytes is not None:
+            return float(self._pixel_bytes)
+        import torch
+
+        width = next((m.out_channels for m in self.model(channels).modules()
+                      if isinstance(m, torch.nn.Conv2d)), 64)
+        return float(PIXEL_BYTES_PER_WIDTH * width)
+
+    def tile_size(self, shape):
+        """Tile size (pixels) used for an image of ``shape`` ``(C, H, W)``; ``None`` means whole image."""
+        C, H, W = shape
+        if self.tile is None:
+            return None
+        if self.tile == "auto":
+            tile = auto_tile_size(self.memory_budget_mb, self.pixel_bytes(C), self.multiple, self.overlap)
+        else:
+            tile = self.tile
+        return None if (H <= tile and W <= tile) else tile
+
     def denoise_tensor(self, x, sigma):
-        """Denoise a ``(B, C, H, W)`` float32 tensor (any size; padded internally)."""
+        """Denoise a ``(B, C, H, W)`` float32 tensor (any size; padded internally; never tiled)."""
         import torch
         import torch.nn.functional as F
 
@@ -79,15 +138,25 @@ class TorchDenoiser:
             out = self.model(C)(x, float(sigma))
         return out[..., :H, :W]
 
-    def __call__(self, x, sigma):
+    def _denoise_chw(self, chw, sigma):
+        """``(C, h, w)`` float32 array -> denoised float32 array (one network call)."""
         import torch
 
+        t = torch.from_numpy(np.ascontiguousarray(chw, dtype=np.float32))[None].to(self.device)
+        return self.denoise_tensor(t, sigma)[0].cpu().numpy()
+
+    def __call__(self, x, sigma):
         x = np.asarray(x)
         chw = x[None] if x.ndim == 2 else np.moveaxis(x, -1, 0)
         C = chw.shape[0]
         if C not in (1, 3):
             # run channel by channel through the gray network
             return np.stack([self(x[..., c], sigma) for c in range(C)], axis=-1)
-        t = torch.from_numpy(np.ascontiguousarray(chw, dtype=np.float32))[None].to(self.device)
-        out = self.denoise_tensor(t, sigma)[0].cpu().numpy().astype(np.float64)
-        return out[0] if x.ndim == 2 else np.moveaxis(out, 0, -1)
+        tile = self.tile_size(chw.shape)
+        if tile is None:
+            out = self._denoise_chw(chw, sigma)
+        else:
+            out = blend_tiles(lambda part: self._denoise_chw(part, sigma), chw, tile, self.overlap,
+                              multiple=self.multiple)
+        out = out[0] if x.ndim == 2 else np.moveaxis(out, 0, -1)
+        return out.astype(np.float64)
