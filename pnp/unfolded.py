@@ -64,15 +64,16 @@ class UnfoldedHQS(nn.Module):
         xp, (H, W) = pad_to_multiple(x, self.multiple)
         return self.prior(xp, sigma)[..., :H, :W]
 
-    def forward(self, y, kernel, noise, scale=1, descriptor=None, return_all=False):
+    def forward(self, y, kernel, noise, scale=1, descriptor=None, return_all=False, step=None):
         """Restore a batch.
 
         Parameters
         ----------
         y : Tensor, shape (B, C, h, w)
             Observations (0-1 scale).
-        kernel : Tensor, shape (B, kh, kw)
-            Blur kernels (unit sum, origin at (kh//2, kw//2)).
+        kernel : Tensor, shape (B, kh, kw), or None
+            Blur kernels (unit sum, origin at (kh//2, kw//2)); None when
+            ``step`` is given.
         noise : Tensor, shape (B,)
             Noise standard deviations (0-1 scale).
         scale : int
@@ -81,6 +82,10 @@ class UnfoldedHQS(nn.Module):
             Blur descriptors if the hypernet uses them.
         return_all : bool
             Also return the list of iterates.
+        step : callable, optional
+            A prebuilt torch data step ``step(v, alpha)`` for operators
+            without a kernel, e.g. :class:`pnp.datasteps.torch_cg.TorchCGDataStep`
+            for rotational blur.
 
         Returns
         -------
@@ -90,7 +95,8 @@ class UnfoldedHQS(nn.Module):
         B = y.shape[0]
         scale_t = torch.full((B,), float(s), dtype=y.dtype, device=y.device)
         alphas, sigmas = self.hypernet(noise.to(y.dtype), scale_t, descriptor)
-        step = TorchFFTDataStep(kernel, y, scale=s)
+        if step is None:
+            step = TorchFFTDataStep(kernel, y, scale=s)
         x = y if s == 1 else F.interpolate(y, scale_factor=s, mode="bicubic", align_corners=False)
         iterates = []
         for k in range(self.iters):

@@ -11,14 +11,16 @@ Run as a module (also reachable as ``python -m priors.train --arch unfolded ...`
 
 Each training sample is a random patch of ``$PNP_DATA/train`` blurred with a kernel
 drawn from the library's generators (isotropic/anisotropic Gaussian, disk,
-linear motion, camera shake), decimated by a scale drawn per batch from
+linear motion, camera shake), or rotational blur, decimated by a scale drawn per batch from
 ``--scales`` and corrupted by Gaussian noise with sigma uniform in
 [0, ``--noise-max``]/255. The loss is L1 on the final output. With the prior
 frozen only the hyper-parameter network trains (cheap: it works on 2 CPU
 cores); ``--finetune-prior`` also trains the prior (use a GPU).
 
-Rotational blur is not among the training blurs yet: it needs a torch data
-step for :class:`pnp.RotationalBlur`.
+A fraction ``--rot-prob`` of the batches uses rotational blur
+(:class:`pnp.operators.rotational.RotationalBlur` about a random centre near
+the patch, 2-20 degrees, scale 1) restored with the unrolled torch CG data step
+on the operator's sparse matrix.
 """
 
 from __future__ import annotations
@@ -72,16 +74,40 @@ def random_kernel(rng):
     return _embed(k)
 
 
-def make_batch(sampler, rng, batch, scales, noise_max):
-    """Sharp patches, observations, kernels, noise levels and the scale of one batch."""
-    s = int(rng.choice(scales))
+def rotational_batch(x, rng, max_angle_deg=20.0):
+    """Rotational blur about a random centre near each patch; returns (blurred, [sparse matrices])."""
+    from pnp.operators.rotational import RotationalBlur
+
+    B, C, P, _ = x.shape
+    mats, out = [], []
+    for b in range(B):
+        centre = rng.uniform(-0.5 * P, 1.5 * P, size=2)
+        op = RotationalBlur(tuple(centre), np.deg2rad(rng.uniform(2.0, max_angle_deg)))
+        M = op.matrix((P, P))
+        mats.append(M)
+        out.append(op.forward(x[b].double().numpy()))
+    return torch.from_numpy(np.stack(out)).float(), mats
+
+
+def make_batch(sampler, rng, batch, scales, noise_max, rot_prob=0.0):
+    """Sharp patches, observations, kernels (or rotational matrices), noise levels, scale of one batch.
+
+    With probability ``rot_prob`` the whole batch is blurred rotationally
+    (scale 1) and the fourth item is a list of sparse matrices instead of a
+    kernel tensor.
+    """
     x = torch.from_numpy(sampler.sample(batch)).float()
-    ks = torch.from_numpy(np.stack([random_kernel(rng) for _ in range(batch)])).float()
     noise = torch.from_numpy(rng.uniform(0, noise_max, batch) / 255).float()
+    g = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    if rot_prob > 0 and rng.random() < rot_prob:
+        blur, mats = rotational_batch(x, rng)
+        y = blur + noise.view(-1, 1, 1, 1) * torch.randn(blur.shape, generator=g)
+        return x, y, mats, noise, 1
+    s = int(rng.choice(scales))
+    ks = torch.from_numpy(np.stack([random_kernel(rng) for _ in range(batch)])).float()
     from pnp.datasteps.torch_fft import TorchFFTDataStep
 
     blur = TorchFFTDataStep(ks, x[..., ::s, ::s], scale=s).forward_model(x)
-    g = torch.Generator().manual_seed(int(rng.integers(2**31)))
     y = blur + noise.view(-1, 1, 1, 1) * torch.randn(blur.shape, generator=g)
     return x, y, ks, noise, s
 
@@ -136,8 +162,13 @@ def train(args):
     model.train()
     model.prior.eval()
     while step < end and not stop["now"]:
-        x, y, ks, noise, s = make_batch(sampler, rng, args.batch, args.scales, args.noise_max)
-        outx = model(y, ks, noise, scale=s)
+        x, y, ks, noise, s = make_batch(sampler, rng, args.batch, args.scales, args.noise_max, args.rot_prob)
+        if isinstance(ks, list):  # rotational batch: unrolled CG data step on the sparse operators
+            from pnp.datasteps.torch_cg import TorchCGDataStep
+
+            outx = model(y, None, noise, scale=1, step=TorchCGDataStep(ks, y, iters=args.cg_iters))
+        else:
+            outx = model(y, ks, noise, scale=s)
         loss = (outx - x).abs().mean()
         opt.zero_grad()
         loss.backward()
@@ -145,7 +176,8 @@ def train(args):
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.4f}", s=s)
-        log.write(json.dumps(dict(step=step, loss=loss.item(), scale=s)) + "\n")
+        log.write(json.dumps(dict(step=step, loss=loss.item(), scale=s,
+                                  blur="rotational" if isinstance(ks, list) else "kernel")) + "\n")
         log.flush()
         if time.time() - t_save > 60 * args.ckpt_minutes:
             _save(ckpt, model, opt, step, rng, vars(args))
@@ -170,6 +202,8 @@ def main(argv=None):
     ap.add_argument("--patch", type=int, default=96, help="patch size (a multiple of every scale)")
     ap.add_argument("--scales", type=int, nargs="+", default=[1, 2, 3, 4])
     ap.add_argument("--noise-max", type=float, default=25.0, help="max noise sigma (/255)")
+    ap.add_argument("--rot-prob", type=float, default=0.2, help="fraction of batches with rotational blur")
+    ap.add_argument("--cg-iters", type=int, default=20, help="CG iterations of the rotational data step")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--finetune-prior", action="store_true")
     ap.add_argument("--threads", type=int, default=None)

@@ -76,3 +76,14 @@ def test_solve_device_with_sparse_operator(rng):
     out = pnp.solve(y, op, prior=prior, device="cpu", noise_level=0.01, iters=2)
     ref = pnp.solve(y, op, prior=prior, noise_level=0.01, iters=2)
     assert np.abs(out - ref).max() < 1e-4
+
+
+def test_one_matrix_per_sample(rng):
+    ops = [SparseBlur((8, 9), seed=s) for s in range(3)]
+    y = rng.random((3, 2, 8, 9))
+    v = rng.random((3, 2, 8, 9))
+    step = TorchCGDataStep([op.M for op in ops], torch.tensor(y), iters=150)
+    out = step(torch.tensor(v), torch.tensor([0.05, 0.1, 0.2], dtype=torch.float64)).numpy()
+    for b, op in enumerate(ops):
+        ref = op.data_step(y[b])(v[b], [0.05, 0.1, 0.2][b])
+        assert np.linalg.norm(out[b] - ref) <= 1e-7 * np.linalg.norm(ref)

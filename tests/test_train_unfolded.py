@@ -36,7 +36,7 @@ def _run(tmp, out, *extra):
     from priors.train_unfolded import main
 
     main(["--prior-weights", str(tmp / "prior.pt"), "--channels", "1", "--iters", "3", "--steps", "4",
-          "--batch", "2", "--patch", "32", "--scales", "1", "2", "--threads", "1", "--out", str(out), *extra])
+          "--batch", "2", "--patch", "32", "--scales", "1", "2", "--rot-prob", "0.5", "--threads", "1", "--out", str(out), *extra])
     return torch.load(out / "ckpt.pt", weights_only=False)
 
 

@@ -31,8 +31,9 @@ class TorchCGDataStep:
 
     Parameters
     ----------
-    matrix : scipy.sparse matrix, shape (h*w, H*W)
-        The forward operator on flattened images (the same for every channel).
+    matrix : scipy.sparse matrix, shape (h*w, H*W), or a list of B of them
+        The forward operator on flattened images (the same for every channel);
+        a list gives one operator per sample of the batch.
     y : Tensor, shape (B, C, h, w)
         Observations.
     iters : int
@@ -45,6 +46,13 @@ class TorchCGDataStep:
     """
 
     def __init__(self, matrix, y, iters=30, observed=None, input_shape=None):
+        self.per_sample = isinstance(matrix, (list, tuple))
+        if self.per_sample:
+            if len(matrix) != y.shape[0]:
+                raise ValueError(f"got {len(matrix)} matrices for a batch of {y.shape[0]}")
+            from scipy import sparse
+
+            matrix = sparse.block_diag(matrix, format="csr")  # acts on (B*N, C)
         self.A = sparse_to_torch(matrix, y.dtype, y.device)
         self.At = sparse_to_torch(matrix.T.tocsr(), y.dtype, y.device)
         self.y = y
@@ -54,6 +62,9 @@ class TorchCGDataStep:
 
     def _apply(self, M, x, shape):
         B, C = x.shape[:2]
+        if self.per_sample:  # block-diagonal matrix over the batch: (B*N, C) layout
+            flat = x.permute(0, 2, 3, 1).reshape(-1, C)
+            return (M @ flat).reshape(B, *shape, C).permute(0, 3, 1, 2)
         flat = x.reshape(B * C, -1).T  # (N, B*C)
         return (M @ flat).T.reshape(B, C, *shape)
 
