@@ -201,41 +201,41 @@ def _read_png(path):
         raise ValueError("interlaced 16-bit PNGs are not supported; re-save without interlacing")
     bpp = 2 * channels
     raw = np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8)
-    stride = w * bpp
-    if raw.size != h * (stride + 1):
+    if raw.size != h * (w * bpp + 1):
         raise ValueError("truncated image data")
-    rows = raw.reshape(h, stride + 1)
-    out = np.zeros((h, stride), dtype=np.uint8)
-    prev = np.zeros(stride, dtype=np.uint8)
-    for r in range(h):
-        ftype, line = rows[r, 0], rows[r, 1:].astype(np.int32)
-        if ftype == 0:
-            cur = line
-        elif ftype == 2:
-            cur = line + prev
-        elif ftype == 1:  # Sub: running sum with stride bpp
-            cur = np.cumsum(line.reshape(w, bpp), axis=0).ravel()
-        elif ftype in (3, 4):  # Average, Paeth: sequential over pixels
-            cur = line.copy()
-            up = prev.astype(np.int32).reshape(w, bpp)
-            cur2 = cur.reshape(w, bpp)
-            left = np.zeros(bpp, dtype=np.int32)
-            upleft = np.zeros(bpp, dtype=np.int32)
-            for i in range(w):
-                if ftype == 3:
-                    pred = (left + up[i]) // 2
-                else:
-                    p = left + up[i] - upleft
-                    pa, pb, pc = np.abs(p - left), np.abs(p - up[i]), np.abs(p - upleft)
-                    pred = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up[i], upleft))
-                cur2[i] = (cur2[i] + pred) & 255
-                left, upleft = cur2[i], up[i]
-        else:
-            raise ValueError(f"bad PNG filter type {ftype}")
-        out[r] = np.asarray(cur) & 255
-        prev = out[r]
+    rows = raw.reshape(h, w * bpp + 1)
+    ftype = rows[:, 0]
+    if np.any(ftype > 4):
+        raise ValueError(f"bad PNG filter type {int(ftype.max())}")
+    out = _unfilter(rows[:, 1:].reshape(h, w, bpp), ftype).reshape(h, w * bpp)
     img = out.view(">u2").reshape(h, w, channels).astype(np.uint16)
     return img[..., 0] if channels == 1 else img
+
+
+def _unfilter(filtered, ftype):
+    """Undo the PNG row filters of ``filtered`` ``(h, w, bpp)`` bytes, ``ftype`` the filter of each row.
+
+    Pixel ``(r, i)`` depends on its left, upper and upper-left neighbours, so
+    the pixels of one anti-diagonal ``r + i = d`` are independent: the loop runs
+    over the ``h + w - 1`` diagonals with every filter type vectorised.
+    """
+    h, w, bpp = filtered.shape
+    if np.all(ftype == 0):
+        return filtered.copy()
+    f = filtered.astype(np.int16)
+    out = np.zeros((h + 1, w + 1, bpp), dtype=np.int16)  # a zero row and column in front
+    kind = ftype.astype(np.int16)
+    for d in range(h + w - 1):
+        r = np.arange(max(0, d - w + 1), min(h, d + 1))
+        i = d - r
+        left, up, upleft = out[r + 1, i], out[r, i + 1], out[r, i]
+        t = kind[r][:, None]
+        p = left + up - upleft
+        pa, pb, pc = np.abs(p - left), np.abs(p - up), np.abs(p - upleft)
+        paeth = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up, upleft))
+        pred = np.select([t == 1, t == 2, t == 3, t == 4], [left, up, (left + up) // 2, paeth], 0)
+        out[r + 1, i + 1] = (f[r, i] + pred) & 255
+    return out[1:, 1:].astype(np.uint8)
 
 
 def _write_png(path, image):
