@@ -164,7 +164,7 @@ def blend_tiles(fn, x, tile, overlap, multiple=1, out_channels=None):
     return acc
 
 
-def auto_tile_size(memory_budget_mb, pixel_bytes, multiple=8, overlap=0, minimum=64):
+def auto_tile_size(memory_budget_mb, pixel_bytes, multiple=8, overlap=0, minimum=32):
     """Largest square tile whose activations fit in ``memory_budget_mb``.
 
     Parameters
@@ -184,10 +184,13 @@ def auto_tile_size(memory_budget_mb, pixel_bytes, multiple=8, overlap=0, minimum
     Returns
     -------
     int
+        ``tile`` such that ``(tile + multiple)**2 * pixel_bytes`` (the largest
+        network input, see :func:`tile_starts`) is within the budget.
     """
     if not memory_budget_mb > 0:
         raise ValueError(f"memory_budget_mb must be > 0, got {memory_budget_mb!r}")
-    side = math.sqrt(memory_budget_mb * 2**20 / float(pixel_bytes))
-    side = int(side) // multiple * multiple
+    # the last tile of a row may be up to ``multiple`` pixels longer (see tile_starts)
+    side = math.sqrt(memory_budget_mb * 2**20 / float(pixel_bytes)) - multiple
+    side = int(max(side, 0)) // multiple * multiple
     floor = -(-max(minimum, 2 * overlap + multiple) // multiple) * multiple
     return max(side, floor)

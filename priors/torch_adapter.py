@@ -116,10 +116,12 @@ class TorchDenoiser:
         if self.tile is None:
             return None
         if self.tile == "auto":
-            tile = auto_tile_size(self.memory_budget_mb, self.pixel_bytes(C), self.multiple, self.overlap)
-        else:
-            tile = self.tile
-        return None if (H <= tile and W <= tile) else tile
+            m = self.multiple
+            padded = max(self.min_size, -(-H // m) * m) * max(self.min_size, -(-W // m) * m)
+            if padded * self.pixel_bytes(C) <= self.memory_budget_mb * 2**20:
+                return None
+            return auto_tile_size(self.memory_budget_mb, self.pixel_bytes(C), m, self.overlap)
+        return None if (H <= self.tile and W <= self.tile) else self.tile
 
     def denoise_tensor(self, x, sigma):
         """Denoise a ``(B, C, H, W)`` float32 tensor (any size; padded internally; never tiled)."""
