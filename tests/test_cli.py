@@ -52,7 +52,7 @@ def test_help_documents_commands_units_and_exit_codes(tmp_path):
 def test_deblur_single_file_with_compare_and_reference(scene):
     proc = run("deblur", "blurred.png", "-o", "restored.png", "--kernel", "k.npy", "--prior", "tv",
                "--iters", "6", "--noise-level", "2", "--reference", "truth.png", "--compare", "cmp.png",
-               "--no-progress", cwd=scene)
+               "--save-kernel", "used.npy", "--no-progress", cwd=scene)
     assert proc.returncode == 0, proc.stderr
     out = io.read_image(scene / "restored.png")
     truth = io.read_image(scene / "truth.png")
@@ -61,6 +61,7 @@ def test_deblur_single_file_with_compare_and_reference(scene):
     assert pnp.psnr(out, truth) > pnp.psnr(y, truth) + 3.0
     assert f"PSNR {pnp.psnr(out, truth):.2f} dB" in proc.stderr
     assert io.read_image(scene / "cmp.png").shape[2] == 3
+    np.testing.assert_allclose(np.load(scene / "used.npy"), KERNEL)
 
 
 def test_deblur_16_bit_colour_super_resolution_keeps_depth(tmp_path):
