@@ -341,10 +341,12 @@ def camera_shake_kernel(size=31, length=None, seed=None, anxiety=0.003, impulse_
         length = 0.9 * min(kh, kw)
     length = _positive(length, "length")
     rng = np.random.default_rng(seed)
-    limit = np.array([kh - 2, kw - 2], dtype=np.float64) / 2
+    # keep the bilinear footprint off the outer ring of the kernel
+    limit = np.array([kh - 3, kw - 3], dtype=np.float64) / 2 - 0.01
     pts = None
     for _ in range(int(max_tries)):
         pts = random_shake_trajectory(length, anxiety=anxiety, impulse_prob=impulse_prob, seed=rng)
+        pts = _resample_polyline(pts, step=0.05)
         pts = pts - pts.mean(axis=0)
         if np.all(np.abs(pts).max(axis=0) <= limit):
             break
@@ -352,5 +354,4 @@ def camera_shake_kernel(size=31, length=None, seed=None, anxiety=0.003, impulse_
     shrink = np.min(np.where(extent > 0, limit / np.maximum(extent, 1e-12), np.inf))
     if shrink < 1:
         pts = pts * shrink
-    pts = _resample_polyline(pts, step=0.05)
     return trajectory_kernel(pts, (kh, kw), center=True)

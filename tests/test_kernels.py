@@ -1,0 +1,137 @@
+"""Kernel generators: unit sum, determinism, centring and sub-pixel geometry."""
+
+import numpy as np
+import pytest
+
+from pnp import kernels as K
+
+
+def _moments(k):
+    """Centre of mass relative to the origin (kh//2, kw//2) and the 2x2 covariance (row, col)."""
+    r, c = np.indices(k.shape)
+    r = r - k.shape[0] // 2
+    c = c - k.shape[1] // 2
+    mr, mc = (k * r).sum(), (k * c).sum()
+    cov = np.array([[(k * (r - mr) ** 2).sum(), (k * (r - mr) * (c - mc)).sum()],
+                    [(k * (r - mr) * (c - mc)).sum(), (k * (c - mc) ** 2).sum()]])
+    return np.array([mr, mc]), cov
+
+
+ALL = [
+    lambda: K.gaussian_kernel(1.7),
+    lambda: K.anisotropic_gaussian_kernel(3.0, 1.0, 30.0),
+    lambda: K.disk_kernel(4.3),
+    lambda: K.motion_kernel(9.4, 37.0),
+    lambda: K.camera_shake_kernel(25, seed=3),
+]
+
+
+@pytest.mark.parametrize("make", ALL)
+def test_unit_sum_float64_nonnegative(make):
+    k = make()
+    assert k.dtype == np.float64 and k.ndim == 2
+    assert k.sum() == pytest.approx(1.0, abs=1e-12)
+    assert k.min() >= 0
+
+
+@pytest.mark.parametrize("make", ALL[:4])
+def test_symmetric_kernels_centred_on_origin(make):
+    centre, _ = _moments(make())
+    np.testing.assert_allclose(centre, 0, atol=1e-9)
+
+
+def test_symmetric_kernel_does_not_shift_image():
+    import pnp
+
+    x = np.zeros((41, 41))
+    x[20, 20] = 1.0
+    y = pnp.blur(x, K.disk_kernel(3.2))
+    centre, _ = _moments(y)
+    np.testing.assert_allclose(centre, 0, atol=1e-9)
+
+
+def test_gaussian_variance_includes_pixel_footprint():
+    _, cov = _moments(K.gaussian_kernel(2.0))
+    # pixel-integrated Gaussian: sigma^2 + 1/12 per axis, no correlation
+    np.testing.assert_allclose(np.diag(cov), 4 + 1 / 12, rtol=5e-3)
+    assert abs(cov[0, 1]) < 1e-9
+
+
+def test_anisotropic_gaussian_axes_and_angle():
+    _, cov = _moments(K.anisotropic_gaussian_kernel(4.0, 1.5, 60.0, supersample=7))
+    w, v = np.linalg.eigh(cov)
+    assert np.sqrt(w[1] - 1 / 12) == pytest.approx(4.0, rel=0.03)
+    assert np.sqrt(w[0] - 1 / 12) == pytest.approx(1.5, rel=0.03)
+    row, col = v[:, 1]
+    angle = np.rad2deg(np.arctan2(-row, col)) % 180
+    assert angle == pytest.approx(60.0, abs=0.5)
+
+
+def test_disk_second_moment_and_antialiasing():
+    k = K.disk_kernel(5.5)
+    _, cov = _moments(k)
+    # uniform disk of radius R: R^2 / 4 per axis, plus the pixel box 1/12
+    assert cov[0, 0] == pytest.approx(5.5**2 / 4 + 1 / 12, rel=0.01)
+    # the edge is anti-aliased: some pixels are partially covered
+    inner = k[k > 0]
+    assert np.sum(inner < 0.9 * inner.max()) > 0
+
+
+@pytest.mark.parametrize("length,angle", [(7.3, 0.0), (7.0, 0.0), (12.6, 33.0), (5.2, 101.0), (15.0, 90.0)])
+def test_motion_length_and_angle_subpixel(length, angle):
+    k = K.motion_kernel(length, angle)
+    centre, cov = _moments(k)
+    np.testing.assert_allclose(centre, 0, atol=1e-9)
+    w, v = np.linalg.eigh(cov)
+    # segment of length L (variance L^2/12) smoothed by the bilinear tent (variance 1/6 per axis)
+    est_len = np.sqrt(12 * (w[1] - 1 / 6))
+    assert est_len == pytest.approx(length, abs=0.05)
+    row, col = v[:, 1]
+    est_angle = np.rad2deg(np.arctan2(-row, col)) % 180
+    diff = abs((est_angle - angle + 90) % 180 - 90)
+    assert diff < 0.5
+
+
+def test_motion_zero_length_is_identity():
+    k = K.motion_kernel(0, 10)
+    assert k[k.shape[0] // 2, k.shape[1] // 2] == pytest.approx(1.0)
+
+
+def test_camera_shake_deterministic_and_varied():
+    a = K.camera_shake_kernel(21, seed=7)
+    b = K.camera_shake_kernel(21, seed=7)
+    c = K.camera_shake_kernel(21, seed=8)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    assert a.shape == (21, 21)
+    centre, _ = _moments(a)
+    assert np.all(np.abs(centre) <= 0.5)
+    # the trajectory stays off the outer ring and covers more than a few pixels
+    assert a[0].sum() == 0 and a[-1].sum() == 0 and a[:, 0].sum() == 0 and a[:, -1].sum() == 0
+    assert np.count_nonzero(a) > 10
+
+
+def test_trajectory_kernel_sub_pixel_position():
+    # a point at a quarter pixel right of the origin splits 3:1 between two pixels
+    k = K.trajectory_kernel(np.array([[0.0, 0.25]]), 5, center=False)
+    assert k[2, 2] == pytest.approx(0.75)
+    assert k[2, 3] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: K.gaussian_kernel(-1), ValueError, "sigma"),
+        (lambda: K.gaussian_kernel("2"), TypeError, "sigma"),
+        (lambda: K.disk_kernel(0), ValueError, "radius"),
+        (lambda: K.motion_kernel(-3, 0), ValueError, "length"),
+        (lambda: K.motion_kernel(3, None), TypeError, "angle"),
+        (lambda: K.gaussian_kernel(1, size="a"), TypeError, "size"),
+        (lambda: K.gaussian_kernel(1, size=0), ValueError, "size"),
+        (lambda: K.camera_shake_kernel(2), ValueError, "size"),
+        (lambda: K.trajectory_kernel(np.zeros((3, 3)), 5), ValueError, "points"),
+    ],
+)
+def test_input_validation(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
