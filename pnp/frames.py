@@ -1,0 +1,405 @@
+"""Frame sequences: read a folder of images or a video, deblur every frame, write frames or a video.
+
+What is shared across the frames of one call of :func:`deblur_frames`:
+
+- the prior object (a network is loaded once, on the first frame);
+- the forward operator, built once: from a kernel array, given directly
+  (e.g. :class:`pnp.RotationalBlur`), or estimated once by an estimator
+  object from the first few frames (``estimate_frames``; an estimator whose
+  ``estimate(y, *frames)`` accepts several frames, such as
+  :class:`pnp.estimate.RotationalBlurEstimator`, pools them, so a rotational
+  blur gets one centre and angle for the whole sequence);
+- everything the operator and :mod:`pnp.fft` cache per image shape: pyFFTW
+  plans and kernel spectra (or the sparse matrix of a rotational blur).
+
+Videos are read and written with imageio's ``FFMPEG`` plugin (the ffmpeg
+binary ships with ``imageio-ffmpeg``); folders hold PNG, JPEG or TIFF files,
+read in natural sort order with :func:`pnp.io.read_image` and written
+atomically with :func:`pnp.io.write_image`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["VIDEO_SUFFIXES", "FrameSource", "FrameWriter", "read_frames", "is_sequence", "deblur_frames",
+           "build_operator"]
+
+#: File suffixes treated as videos.
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".gif")
+
+
+def _natural_key(path):
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", Path(path).name)]
+
+
+def is_sequence(path):
+    """True if ``path`` names a frame sequence: an existing folder or a video file (by suffix)."""
+    p = Path(path)
+    return p.is_dir() or p.suffix.lower() in VIDEO_SUFFIXES
+
+
+class FrameSource:
+    """The frames of a folder, a video file or a list of arrays, in order.
+
+    Iterating yields ``(name, frame)`` pairs: ``name`` a string without suffix
+    (the file stem for a folder, ``frame_000000``... for videos and arrays),
+    ``frame`` an ``HxW`` or ``HxWx3`` array (uint8 for videos; as stored for
+    image files).
+
+    Parameters
+    ----------
+    source : str, os.PathLike or sequence of ndarray
+        A folder of images, a video file (suffix in :data:`VIDEO_SUFFIXES`),
+        or the frames themselves.
+    start, stop, step : int
+        Which frames: ``frames[start:stop:step]``.
+
+    Attributes
+    ----------
+    kind : {"folder", "video", "arrays"}
+    fps : float or None
+        Frame rate of a video source.
+    """
+
+    def __init__(self, source, start=0, stop=None, step=1):
+        for name, v in (("start", start), ("step", step)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if name == "start" else 1):
+                raise ValueError(f"{name} must be an integer >= {0 if name == 'start' else 1}, got {v!r}")
+        if stop is not None and (isinstance(stop, bool) or not isinstance(stop, (int, np.integer)) or stop < 0):
+            raise ValueError(f"stop must be None or an integer >= 0, got {stop!r}")
+        self.start, self.stop, self.step = int(start), stop, int(step)
+        self.fps = None
+        self._files = None
+        self._arrays = None
+        if isinstance(source, (str, os.PathLike)):
+            path = Path(source)
+            if path.is_dir():
+                from .io import IMAGE_SUFFIXES
+
+                files = sorted((f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES
+                                and not f.name.startswith(".")), key=_natural_key)
+                if not files:
+                    raise FileNotFoundError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in folder {path}")
+                self.kind, self._files = "folder", files[self.start:self.stop:self.step]
+            elif path.suffix.lower() in VIDEO_SUFFIXES:
+                if not path.is_file():
+                    raise FileNotFoundError(f"video file not found: {path}")
+                self.kind, self.path = "video", path
+                self.fps = self._video_meta().get("fps")
+            else:
+                raise ValueError(f"source {path} is neither a folder nor a video file "
+                                 f"({', '.join(VIDEO_SUFFIXES)})")
+        elif isinstance(source, (list, tuple)) or (isinstance(source, np.ndarray) and source.ndim in (3, 4)):
+            self.kind, self._arrays = "arrays", list(source)[self.start:self.stop:self.step]
+        else:
+            raise TypeError("source must be a folder, a video file or a sequence of arrays, "
+                            f"got {type(source).__name__}")
+
+    def _video_meta(self):
+        import imageio.v3 as iio
+
+        try:
+            return dict(iio.immeta(self.path, plugin="FFMPEG"))
+        except Exception as exc:  # imageio raises several types for unreadable files
+            raise ValueError(f"cannot read video {self.path}: {exc}") from exc
+
+    def __len__(self):
+        if self._files is not None:
+            return len(self._files)
+        if self._arrays is not None:
+            return len(self._arrays)
+        import imageio.v2 as iio2
+
+        with iio2.get_reader(self.path, format="FFMPEG") as r:
+            n = r.count_frames()
+        return len(range(n)[self.start:self.stop:self.step])
+
+    def __iter__(self):
+        if self._files is not None:
+            from .io import read_image
+
+            for f in self._files:
+                yield f.stem, read_image(f)
+        elif self._arrays is not None:
+            for i, a in enumerate(self._arrays):
+                yield f"frame_{self.start + i * self.step:06d}", np.asarray(a)
+        else:
+            import imageio.v3 as iio
+
+            stop = np.inf if self.stop is None else self.stop
+            for i, frame in enumerate(iio.imiter(self.path, plugin="FFMPEG")):
+                if i >= stop:
+                    break
+                if i >= self.start and (i - self.start) % self.step == 0:
+                    yield f"frame_{i:06d}", frame
+
+
+def read_frames(source, start=0, stop=None, step=1):
+    """Return a :class:`FrameSource` (iterate it for ``(name, frame)`` pairs)."""
+    return FrameSource(source, start=start, stop=stop, step=step)
+
+
+class FrameWriter:
+    """Write frames to a folder (one image file each) or to a video file.
+
+    Parameters
+    ----------
+    output : str or os.PathLike
+        A video file (suffix in :data:`VIDEO_SUFFIXES`) or a folder (created
+        if missing).
+    fps : float
+        Frame rate of a video output.
+    suffix : str
+        Image format of folder output (``".png"``, ``".tif"``...).
+    codec : str, optional
+        ffmpeg codec of a video output (default: ffmpeg's choice for the
+        suffix, H.264 for ``.mp4``).
+    quality : float, optional
+        imageio-ffmpeg's quality (0-10) for a video output.
+
+    Notes
+    -----
+    Folder frames are written atomically (see :func:`pnp.io.write_image`).
+    Videos are 8 bit; frames with an odd width or height are padded by one
+    edge pixel (H.264 needs even sizes). A video is written to a temporary
+    name and renamed on :meth:`close`, so an interrupted run leaves no
+    half-written video under ``output``.
+    """
+
+    def __init__(self, output, fps=25.0, suffix=".png", codec=None, quality=None):
+        self.output = Path(output)
+        self.fps = float(fps or 25.0)
+        self.suffix = suffix
+        self.is_video = self.output.suffix.lower() in VIDEO_SUFFIXES
+        self._writer = None
+        self.written = []
+        if self.is_video:
+            if not self.output.parent.is_dir():
+                raise FileNotFoundError(f"output folder does not exist: {self.output.parent}")
+            self._tmp = self.output.with_name(f".{self.output.stem}.partial{self.output.suffix}")
+            self._codec, self._quality = codec, quality
+        else:
+            self.output.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, name):
+        """The file a folder output writes frame ``name`` to."""
+        return self.output / f"{name}{self.suffix}"
+
+    def write(self, name, frame):
+        """Append one frame (public layout, uint8/uint16/float 0-1)."""
+        if not self.is_video:
+            from .io import write_image
+
+            write_image(self.path_for(name), frame)
+            self.written.append(self.path_for(name))
+            return
+        from .io import to_uint
+
+        frame = to_uint(frame, np.uint8)
+        if frame.ndim == 2:
+            frame = np.repeat(frame[..., None], 3, axis=2)
+        H, W = frame.shape[:2]
+        if H % 2 or W % 2:
+            frame = np.pad(frame, ((0, H % 2), (0, W % 2), (0, 0)), mode="edge")
+        if self._writer is None:
+            import imageio.v2 as iio2
+
+            kw = dict(fps=self.fps, macro_block_size=1)
+            if self._codec:
+                kw["codec"] = self._codec
+            if self._quality is not None:
+                kw["quality"] = self._quality
+            self._writer = iio2.get_writer(self._tmp, format="FFMPEG", **kw)
+        self._writer.append_data(frame)
+        self.written.append(name)
+
+    def close(self, keep=True):
+        """Finish a video (rename it into place, or delete it with ``keep=False``)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            if keep:
+                os.replace(self._tmp, self.output)
+            else:
+                self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(keep=exc_type is None)
+
+
+def _accepts_several(estimate):
+    """True if ``estimate`` takes more than one positional argument (``estimate(y, *frames)``)."""
+    try:
+        params = inspect.signature(estimate).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind is p.VAR_POSITIONAL for p in params) or \
+        sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params) > 1
+
+
+def build_operator(kernel, frames, scale=1, precision="double"):
+    """The one forward operator used for a whole sequence.
+
+    Parameters
+    ----------
+    kernel : ndarray, operator, estimator or ``"estimate"``
+        As for :func:`pnp.solve`. An estimator (an object with ``estimate``)
+        is called once: with all of ``frames`` if its ``estimate`` accepts
+        several (``estimate(y, *frames)``), else with the first frame.
+    frames : list of ndarray
+        Frames used by an estimator (at least one).
+    scale : int
+        Super-resolution factor for a kernel array.
+    precision : {"double", "single"}
+        Precision of the FFT data step of a kernel array (see
+        :class:`pnp.datasteps.FFTDataStep`).
+
+    Returns
+    -------
+    operator : object
+    estimator : object or None
+    """
+    from .api import make_operator
+
+    if not frames:
+        raise ValueError("build_operator needs at least one frame")
+    estimator = None
+    if isinstance(kernel, str):
+        if kernel != "estimate":
+            raise ValueError(f"kernel must be an array, an operator, an estimator or 'estimate'; got {kernel!r}")
+        from .estimate import default_estimator
+
+        kernel = default_estimator(scale=scale)
+    if hasattr(kernel, "estimate") and not hasattr(kernel, "data_step"):
+        estimator = kernel
+        kernel = estimator.estimate(*frames) if _accepts_several(estimator.estimate) else \
+            estimator.estimate(frames[0])
+    operator, _ = make_operator(frames[0], kernel, scale)
+    if precision != "double":
+        from .datasteps.fft import SinglePrecisionBlur
+        from .fft import real_dtype
+        from .operators import Blur
+
+        real_dtype(precision)
+        if isinstance(operator, Blur):
+            operator = SinglePrecisionBlur(operator)
+    return operator, estimator
+
+
+def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5, precision="double",
+                  start=0, stop=None, step=1, fps=None, skip_existing=False, progress=None,
+                  on_frame=None, **solve_kwargs):
+    """Deblur every frame of a folder or video and write frames or a video.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or sequence of ndarray
+        A folder of images, a video file, or the frames themselves.
+    output : str or os.PathLike
+        A folder (one image per frame, PNG; names follow the input files, or
+        ``frame_000000.png``...) or a video file (suffix in
+        :data:`VIDEO_SUFFIXES`).
+    kernel : ndarray, operator, estimator or ``"estimate"``
+        The blur, shared by all frames (see :func:`build_operator`).
+    prior : str or callable
+        Built once and reused for every frame.
+    estimate_frames : int
+        Number of leading frames given to an estimator (ignored otherwise).
+    precision : {"double", "single"}
+        FFT data step precision for a kernel array.
+    start, stop, step : int
+        Which frames to process.
+    fps : float, optional
+        Frame rate of a video output (default: the source's, else 25).
+    skip_existing : bool
+        With folder output, frames whose file exists are not recomputed (a
+        rerun after an interruption continues where it stopped).
+    progress : bool, optional
+        One progress bar over the frames (default: only on a terminal).
+    on_frame : callable, optional
+        ``on_frame(index, name, restored)`` after each frame.
+    **solve_kwargs
+        Passed to :func:`pnp.solve` for every frame (``iters``,
+        ``noise_level``, ``solver``, ``boundary``...). ``progress`` of the
+        single solves is turned off.
+
+    Returns
+    -------
+    dict
+        ``frames`` (number processed), ``skipped``, ``written`` (paths, or
+        frame names for a video), ``operator``, ``estimator``, ``seconds``.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from pnp.frames import deblur_frames
+    >>> frames = [np.full((32, 32), 0.5)] * 2
+    >>> out = deblur_frames(frames, tempfile.mkdtemp(), np.ones((3, 3)), prior="tv",
+    ...                     iters=2, noise_level=0.01, progress=False)
+    >>> out["frames"]
+    2
+    """
+    from tqdm.auto import tqdm
+
+    from priors.registry import get_prior
+
+    from .api import solve
+
+    if isinstance(estimate_frames, bool) or not isinstance(estimate_frames, int) or estimate_frames < 1:
+        raise ValueError(f"estimate_frames must be an integer >= 1, got {estimate_frames!r}")
+    frames = read_frames(source, start=start, stop=stop, step=step)
+    prior_obj = get_prior(prior)
+    writer = FrameWriter(output, fps=fps or frames.fps or 25.0)
+    try:
+        total = len(frames)
+    except Exception:  # a video whose length ffmpeg cannot count: no total on the bar
+        total = None
+    t0 = time.perf_counter()
+    it = iter(frames)
+    operator = estimator = None
+    head = []
+    needs_frames = isinstance(kernel, str) or (hasattr(kernel, "estimate") and not hasattr(kernel, "data_step"))
+    if needs_frames:
+        for pair in it:
+            head.append(pair)
+            if len(head) >= estimate_frames:
+                break
+        if not head:
+            raise ValueError(f"no frames in {source!r}")
+    done, skipped = 0, 0
+    with writer, tqdm(total=total, desc="pnp frames", unit="frame",
+                      disable=(None if progress is None else not progress)) as bar:
+        for name, frame in _chain(head, it):
+            if operator is None:
+                operator, estimator = build_operator(
+                    kernel, [f for _, f in head] or [frame], scale=solve_kwargs.get("scale", 1),
+                    precision=precision)
+            if skip_existing and not writer.is_video and writer.path_for(name).is_file():
+                skipped += 1
+                bar.update(1)
+                continue
+            restored = solve(frame, operator, prior=prior_obj, progress=False, **solve_kwargs)
+            writer.write(name, restored)
+            if on_frame is not None:
+                on_frame(done + skipped, name, restored)
+            done += 1
+            bar.update(1)
+    if done + skipped == 0:
+        raise ValueError(f"no frames in {source!r}")
+    return dict(frames=done, skipped=skipped, written=list(writer.written), operator=operator,
+                estimator=estimator, seconds=time.perf_counter() - t0)
+
+
+def _chain(head, it):
+    yield from head
+    yield from it
