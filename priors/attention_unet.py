@@ -304,3 +304,93 @@ class AttentionUNet(nn.Module):
             z = F.pad(z, (0, pw, 0, ph), mode=mode)
         noise = self._unet(z)[..., :h, :w]
         return x - noise
+
+
+def weights_path(channels: int):
+    """Path of the shipped weights for ``channels`` (1: gray, 3: colour): ``priors/weights/``.
+
+    The file is ``attention_unet_{gray,color}.pt`` (a state_dict); the constructor keyword
+    arguments are in the ``.json`` file of the same name.
+    """
+    from pathlib import Path
+
+    name = "attention_unet_gray.pt" if channels == 1 else "attention_unet_color.pt"
+    return Path(__file__).resolve().parent / "weights" / name
+
+
+def load_attention_unet(path, map_location="cpu") -> AttentionUNet:
+    """Rebuild an :class:`AttentionUNet` from ``NAME.pt`` and its ``NAME.json`` sidecar (eval mode).
+
+    Parameters
+    ----------
+    path : path-like
+        The state_dict file.
+    map_location : str or torch.device
+        Passed to :func:`torch.load`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the weights or the sidecar are missing; the message says how to make them.
+    """
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    sidecar = path.with_suffix(".json")
+    if not path.is_file() or not sidecar.is_file():
+        raise FileNotFoundError(
+            f"attention U-Net weights {path} (and {sidecar.name}) not found; train and export them "
+            "with `python -m priors.train --arch attention-unet --channels 1|3 ... --export`"
+        )
+    net = AttentionUNet(**json.loads(sidecar.read_text()))
+    net.load_state_dict(torch.load(path, map_location=map_location, weights_only=True))
+    return net.eval()
+
+
+def AttentionUNetPrior(weights="ours", device="cpu", threads=None):
+    """The attention U-Net as a prior ``prior(x, sigma)`` on numpy images (gray or colour).
+
+    Parameters
+    ----------
+    weights : "ours" or path-like
+        ``"ours"``: the shipped ``priors/weights/attention_unet_{gray,color}.pt``, picked by the
+        channel count of the image. A path: one weights file (its ``.json`` beside it).
+    device : str
+        Torch device.
+    threads : int, optional
+        ``torch.set_num_threads`` on first use.
+
+    Returns
+    -------
+    priors.torch_adapter.TorchDenoiser
+        Calls the network on (1, C, H, W) tensors; any H, W.
+    """
+    from pathlib import Path
+
+    from priors.torch_adapter import TorchDenoiser
+
+    if weights == "ours":
+        missing = [str(weights_path(c)) for c in (1, 3) if not weights_path(c).is_file()]
+        if len(missing) == 2:
+            raise FileNotFoundError(
+                "the attention U-Net weights are missing (" + ", ".join(missing) + "); train them "
+                "with `python -m priors.train --arch attention-unet ... --export`"
+            )
+
+        def loader(channels):
+            return load_attention_unet(weights_path(channels))
+
+    else:
+        if not Path(weights).is_file():
+            raise FileNotFoundError(f"attention U-Net weights file not found: {weights}")
+
+        def loader(channels):
+            net = load_attention_unet(weights)
+            if net.channels != channels:
+                raise ValueError(f"weights {weights} are for {net.channels}-channel images, "
+                                 f"got {channels}")
+            return net
+
+    return TorchDenoiser(loader, device=device, multiple=1, min_size=1, threads=threads,
+                         name=f"AttentionUNet[{weights}]")

@@ -122,3 +122,21 @@ def test_no_seams_trained_weights():
     assert 1 / 1.1 < ratio < 1.1
     # and it really denoises: the noise itself has MAE 25/255 * sqrt(2/pi) ~ 0.078
     assert mae < 0.03
+
+
+def test_prior_wrapper_runs_on_numpy(tmp_path):
+    import json
+
+    from priors.attention_unet import AttentionUNetPrior, load_attention_unet
+
+    net = _tiny(1)
+    torch.save(net.state_dict(), tmp_path / "w.pt")
+    (tmp_path / "w.json").write_text(json.dumps(net.config))
+    torch.testing.assert_close(load_attention_unet(tmp_path / "w.pt").head.weight, net.head.weight)
+    prior = AttentionUNetPrior(weights=tmp_path / "w.pt")
+    img = np.random.default_rng(0).random((21, 30))
+    out = prior(img, 0.1)
+    assert out.shape == img.shape
+    np.testing.assert_allclose(out, img, atol=1e-6)  # zero-initialised tail: identity
+    with pytest.raises(FileNotFoundError, match="not found"):
+        AttentionUNetPrior(weights=tmp_path / "missing.pt")
