@@ -81,6 +81,15 @@ def default_weights(folder):
     return (ours, "ours") if ours.is_file() else (random_drunet_weights(folder), "random")
 
 
+def padded_size(n):
+    """Side of the grid :func:`pnp.solve` works on for an ``n``-pixel side (boundary padding)."""
+    import scipy.fft as sfft
+
+    from pnp.boundary import default_margin
+
+    return sfft.next_fast_len(n + 2 * default_margin(_kernel().shape), real=True)
+
+
 # -- one measurement (runs in the child process) ------------------------------------------
 
 def peak_rss_mb():
@@ -131,7 +140,8 @@ def run_one(args):
     cpu = time.process_time() - c0
     peak = peak_rss_mb()
     rec = dict(size=int(y.shape[0]), channels=int(y.shape[2]), iters=args.iters, precision=args.precision,
-               tile=args.tile, tile_used=prior.tile_size((3, *y.shape[:2])), overlap=args.overlap,
+               tile=args.tile, tile_used=prior.tile_size((3, padded_size(y.shape[0]), padded_size(y.shape[1]))),
+               overlap=args.overlap,
                budget_mb=args.budget, weights=args.weights_label, peak_rss_mb=round(peak, 1),
                rss_before_solve_mb=round(rss_before, 1), wall_s=round(wall, 2), cpu_s=round(cpu, 2),
                s_per_iter=[round(float(t), 2) for t in per_iter],
@@ -203,9 +213,7 @@ def exp_tiling(args, folder, weights, label):
     from pnp.boundary import default_margin
 
     margin = default_margin(_kernel().shape)
-    import scipy.fft as sfft
-
-    Hp = sfft.next_fast_len(n + 2 * margin, real=True)
+    Hp = padded_size(n)
     bounds = [(s - margin, e - margin) for s, e in tile_starts(Hp, args.tile, args.overlap, 8)]
     err_a = np.abs(a - x).mean(-1)
     err_b = np.abs(b - x).mean(-1)

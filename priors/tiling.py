@@ -71,20 +71,26 @@ def tile_starts(n, tile, overlap, multiple=1):
     -------
     list of (int, int)
         ``(start, stop)`` of each tile; the first starts at 0, the last stops at
-        ``n``; consecutive tiles share at least ``overlap`` pixels. Tiles are
-        ``tile`` long except the last, which may be up to ``multiple - 1``
-        pixels longer.
+        ``n``; consecutive tiles share at least ``overlap`` pixels. The number
+        of tiles is the smallest that ``tile`` allows, and they are made as
+        short as that number permits (balanced), at most ``tile`` long except
+        the last, which may be up to ``multiple - 1`` pixels longer.
     """
     n, tile = int(n), int(tile)
     if n <= tile:
         return [(0, n)]
-    step = tile - overlap - (multiple - 1)  # leave room for snapping the starts down
+    gap = overlap + multiple - 1  # shared pixels, plus room for snapping the starts down
+    step = tile - gap
     if step < 1:
         raise ValueError(f"tile={tile} leaves no progress with overlap={overlap} and multiple={multiple}")
     count = 1 + math.ceil((n - tile) / step)
-    ideal = np.linspace(0, n - tile, count)
+    # balanced tiles: the shortest length that covers n with `count` tiles (not `tile` itself,
+    # which would make an image slightly larger than one tile cost almost four tiles)
+    length = -(-(n + (count - 1) * gap) // count)
+    length = min(tile, -(-length // multiple) * multiple)
+    ideal = np.linspace(0, n - length, count)
     starts = sorted({int(s) // multiple * multiple for s in ideal})
-    bounds = [(s, s + tile) for s in starts[:-1]] + [(starts[-1], n)]
+    bounds = [(s, s + length) for s in starts[:-1]] + [(starts[-1], n)]
     return bounds
 
 
