@@ -29,4 +29,4 @@ docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 clean:
-	rm -rf docs/_build docs/auto_examples out
+	rm -rf docs/_build docs/auto_examples docs/gen_modules docs/sg_execution_times.rst out

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
-__all__ = ["BOUNDARIES", "pad_observation", "default_margin"]
+__all__ = ["BOUNDARIES", "pad_observation", "default_margin", "wrap_ratio"]
 
 BOUNDARIES = ("taper", "reflect", "circular")
 
@@ -89,3 +89,25 @@ def _fade(n_total, n_inner, margin):
     half = gap / 2.0
     t = np.clip(d / half, 0, 1)
     return 0.5 * (1 + np.cos(np.pi * t))
+
+
+def wrap_ratio(y, band=3):
+    """How continuous an observation is across its wrap-around, per axis; the larger of the two.
+
+    The mean absolute difference between the first and last row (column)
+    divided by the mean absolute difference between neighbouring rows
+    (columns) within ``band`` pixels of the two borders. About 1 for an image
+    blurred with circular convolution (its borders join smoothly), much larger
+    for a real photograph, whose opposite borders show unrelated content.
+
+    Parameters
+    ----------
+    y : ndarray, shape (C, h, w)
+    """
+    ratios = []
+    for axis in (1, 2):
+        a = np.moveaxis(y, axis, 0)
+        wrap = np.abs(a[0] - a[-1]).mean()
+        local = 0.5 * (np.abs(np.diff(a[: band + 1], axis=0)).mean() + np.abs(np.diff(a[-band - 1:], axis=0)).mean())
+        ratios.append(wrap / max(local, 1e-12))
+    return float(max(ratios))

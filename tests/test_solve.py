@@ -13,7 +13,7 @@ def small(rng):
     from skimage import data
 
     x = data.camera()[200:264, 200:264] / 255.0
-    y = pnp.blur(x, K5) + 0.01 * rng.standard_normal(x.shape)
+    y = pnp.blur(x, K5, boundary="reflect") + 0.01 * rng.standard_normal(x.shape)
     return x, y
 
 
@@ -80,6 +80,7 @@ def test_bad_arguments(kw, exc, match):
 
 
 # -- layouts and dtypes ------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:y looks periodic")  # random test images have no real borders
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(32, 40), (32, 40, 3), (32, 40, 1)])
 def test_layout_and_dtype_round_trip(rng, dtype, shape):
@@ -92,6 +93,7 @@ def test_layout_and_dtype_round_trip(rng, dtype, shape):
     assert out.shape == shape and out.dtype == np.dtype(dtype)
 
 
+@pytest.mark.filterwarnings("ignore:y looks periodic")
 @pytest.mark.parametrize("scale", [2, 3])
 def test_superresolution_output_shape(rng, scale):
     y = rng.random((20, 24, 3))
@@ -103,7 +105,7 @@ def test_superresolution_output_shape(rng, scale):
 @pytest.mark.parametrize("solver", ["hqs", "admm"])
 def test_solvers_improve_psnr(small, solver):
     x, y = small
-    out = _solve(y, solver=solver, iters=8, boundary="circular")
+    out = _solve(y, solver=solver, iters=8)
     assert pnp.psnr(out, x) > pnp.psnr(y, x) + 2.0
 
 
@@ -170,3 +172,19 @@ def test_import_is_fast_and_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert float(out[0]) < 1.0
     assert out[1] == "False"
+
+
+def test_warns_on_periodic_observation_with_default_boundary(small):
+    x, _ = small
+    k = K5
+    y_circ = pnp.blur(x, k)  # circular convolution: the borders join smoothly
+    with pytest.warns(UserWarning, match="boundary='circular'"):
+        pnp.solve(y_circ, k, prior="tv", noise_level=0.01, iters=1)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pnp.solve(y_circ, k, prior="tv", noise_level=0.01, iters=1, boundary="circular")
+        pnp.solve(y_circ, k, prior="tv", noise_level=0.01, iters=1, boundary="taper")  # explicit choice
+        y_real = pnp.blur(x, k, boundary="reflect")
+        pnp.solve(y_real, k, prior="tv", noise_level=0.01, iters=1)

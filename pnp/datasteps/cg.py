@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+def _dot(a, b):
+    """Inner product of two real arrays (without BLAS, whose threads stall on a busy machine)."""
+    return float(np.multiply(a, b).sum())
+
+
 __all__ = ["CGDataStep"]
 
 
@@ -58,15 +63,15 @@ class CGDataStep:
         z = v.copy() if x0 is None else np.array(x0, dtype=np.float64)
         r = b - normal(z)
         p = r.copy()
-        rr = float(np.vdot(r, r))
+        rr = _dot(r, r)
         bnorm = float(np.linalg.norm(b)) or 1.0
         it = 0
         while it < self.maxiter and np.sqrt(rr) > self.tol * bnorm:
             Ap = normal(p)
-            step = rr / float(np.vdot(p, Ap))
+            step = rr / _dot(p, Ap)
             z += step * p
             r -= step * Ap
-            rr_new = float(np.vdot(r, r))
+            rr_new = _dot(r, r)
             p = r + (rr_new / rr) * p
             rr = rr_new
             it += 1

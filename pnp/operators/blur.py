@@ -105,10 +105,20 @@ class Blur:
         return self.correlate(self.upsample_zero(y))
 
     def data_step(self, y, observed=None):
-        """Closed-form proximal data step for observation ``y`` (see :class:`pnp.datasteps.FFTDataStep`)."""
+        """Proximal data step for observation ``y``.
+
+        Without ``observed``: the closed form (:class:`pnp.datasteps.FFTDataStep`).
+        With a boolean ``(h, w)`` mask of the really observed pixels: the exact
+        masked step (:class:`pnp.datasteps.masked.MaskedDataStep`, CG
+        preconditioned by the closed form).
+        """
         from ..datasteps.fft import FFTDataStep
 
-        return FFTDataStep(self, y, observed=observed)
+        if observed is None:
+            return FFTDataStep(self, y)
+        from ..datasteps.masked import MaskedDataStep
+
+        return MaskedDataStep(self, y, observed)
 
     def torch_data_step(self, y, observed=None):
         """The same data step in torch for a ``(1, C, h, w)`` tensor (see :mod:`pnp.datasteps.torch_fft`)."""
