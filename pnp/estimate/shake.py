@@ -147,10 +147,12 @@ class CameraShakeEstimator:
         Alternations of latent and kernel updates per pyramid level.
     lambda_grad : float
         Weight of the L0 gradient prior at the coarsest level; it decreases
-        geometrically to ``lambda_min`` at the finest level and by 1.1 per
-        alternation within a level.
+        geometrically to ``lambda_min`` at the finest level and is divided by
+        ``lambda_decay`` after each alternation within a level.
     lambda_min : float
-        Weight of the L0 gradient prior at the finest level.
+        Weight of the L0 gradient prior at the finest level, and its floor.
+    lambda_decay : float
+        Factor (>= 1) by which the weight shrinks after each alternation.
     lambda_intensity : float
         Weight of the L0 intensity prior (Pan et al.'s text prior); 0 for
         natural images.
@@ -199,7 +201,7 @@ class CameraShakeEstimator:
     (19, 19)
     """
 
-    def __init__(self, kernel_size=31, iters_per_scale=5, lambda_grad=4e-3, lambda_intensity=0.0, lambda_min=1e-4, gamma=2e-3,
+    def __init__(self, kernel_size=31, iters_per_scale=30, lambda_grad=4e-3, lambda_intensity=0.0, lambda_min=1e-4, lambda_decay=1.1, gamma=2e-3,
                  threshold=0.05, edge_ratio=0.0, max_size=None, coarsest_kernel=5, noise_estimator=None):
         if isinstance(kernel_size, bool) or not isinstance(kernel_size, numbers.Integral) or kernel_size < 3:
             raise ValueError(f"kernel_size must be an integer >= 3, got {kernel_size!r}")
@@ -219,6 +221,9 @@ class CameraShakeEstimator:
         self.lambda_grad = float(lambda_grad)
         self.lambda_intensity = float(lambda_intensity)
         self.lambda_min = float(min(lambda_min, lambda_grad))
+        if not float(lambda_decay) >= 1:
+            raise ValueError(f"lambda_decay must be >= 1, got {lambda_decay}")
+        self.lambda_decay = float(lambda_decay)
         self.gamma = float(gamma)
         self.threshold = float(threshold)
         self.edge_ratio = float(edge_ratio)
@@ -256,7 +261,7 @@ class CameraShakeEstimator:
         return x
 
     # -- (b) kernel -------------------------------------------------------------------------------
-    def _kernel(self, grid, x, y, weight, k0, tau=0.0, cg_iters=25):
+    def _kernel(self, grid, x, y, weight, k0, tau=0.0, cg_iters=10):
         """Masked gradient-domain least squares for the kernel by conjugate gradients.
 
         Latent gradients with magnitude below ``tau`` are set to zero (only
@@ -374,7 +379,7 @@ class CameraShakeEstimator:
                     tau = _salient_threshold(x, weight, ks, self.edge_ratio)
                 k = self._kernel(grid, x, yp, weight, k, tau)
                 tau /= 1.1
-                lam = max(lam / 1.1, self.lambda_min)
+                lam = max(lam / self.lambda_decay, self.lambda_min)
                 lam_i = max(lam_i / 1.1, 1e-4) if lam_i > 0 else 0.0
             k = center_kernel(k)
             self.kernels_.append(k)
