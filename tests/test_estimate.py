@@ -1,0 +1,223 @@
+"""Blind estimators: noise level, Gaussian/disk width, linear motion, camera shake, and pnp.solve composition."""
+
+import numpy as np
+import pytest
+from skimage import color, data
+
+import pnp
+from pnp import kernels as K
+from pnp.estimate import (
+    CameraShakeEstimator,
+    GaussianBlurEstimator,
+    LinearMotionEstimator,
+    NoiseEstimator,
+    default_estimator,
+    luminance,
+)
+from pnp.estimate.shake import _Grid, center_kernel, project_kernel
+
+
+@pytest.fixture(scope="module")
+def images():
+    return {
+        "camera": data.camera()[::2, ::2] / 255.0,
+        "astronaut": color.rgb2gray(data.astronaut())[::2, ::2],
+        "moon": data.moon()[::2, ::2] / 255.0,
+        "brick": data.brick()[::2, ::2] / 255.0,
+    }
+
+
+# -- noise --------------------------------------------------------------------------------
+LEVELS = [1.0, 2.55, 7.65, 15.0, 25.0]
+
+
+def test_noise_estimator_accuracy_across_levels(images):
+    """Median relative error < 10 % over 4 images x 5 levels, and every level >= 7.65 within 10 %."""
+    est = NoiseEstimator()
+    errs = []
+    for name, x in images.items():
+        for i, s in enumerate(LEVELS):
+            y = pnp.add_noise(x, s / 255, seed=i)
+            e = est.estimate(y) * 255
+            rel = abs(e - s) / s
+            errs.append(rel)
+            if s >= 7.65:
+                assert rel < 0.10, (name, s, e)
+    assert np.median(errs) < 0.10
+
+
+def test_noise_estimator_beats_wavelet_mad_on_sharp_images(images):
+    from pnp.noise import estimate_noise
+
+    est = NoiseEstimator()
+    ours, mad = [], []
+    for x in images.values():
+        for i, s in enumerate([1.0, 2.55]):
+            y = pnp.add_noise(x, s / 255, seed=10 + i)
+            ours.append(abs(est.estimate(y) * 255 - s) / s)
+            mad.append(abs(estimate_noise(y[None]) * 255 - s) / s)
+    assert np.median(ours) < np.median(mad)
+
+
+def test_noise_estimator_layouts_and_diagnostics():
+    rgb = data.astronaut()[:128, :128]
+    est = NoiseEstimator()
+    s = est.estimate(rgb)  # uint8 colour: quantisation noise only, ~0.3/255 of luminance
+    assert 0 <= s < 3 / 255
+    assert est.noise_level_ == s
+    assert est.eigenvalues_.shape == (49,)
+    assert est.n_patches_ > 0
+    with pytest.raises(ValueError, match="too small"):
+        est.estimate(np.zeros((8, 8)))
+    with pytest.raises(ValueError, match="patch_size"):
+        NoiseEstimator(patch_size=1)
+
+
+def test_luminance_layouts():
+    rgb = data.astronaut()[:16, :16]
+    lum = luminance(rgb)
+    assert lum.shape == (16, 16) and lum.dtype == np.float64
+    np.testing.assert_allclose(lum, color.rgb2gray(rgb), atol=1e-6)
+    with pytest.raises(TypeError, match="dtype"):
+        luminance(np.zeros((16, 16), dtype=np.int32))
+
+
+# -- Gaussian / disk ----------------------------------------------------------------------
+def test_gaussian_width_median_error_below_10_percent(images):
+    """Median relative error < 10 % over 3 images x 3 widths; no case off by more than 30 %."""
+    est = GaussianBlurEstimator()
+    errs = []
+    for i, name in enumerate(["camera", "astronaut", "moon"]):
+        for j, width in enumerate([1.5, 2.5, 4.0]):
+            x = images[name]
+            y = pnp.add_noise(pnp.blur(x, K.gaussian_kernel(width), boundary="reflect"), 1 / 255, seed=3 * i + j)
+            k = est.estimate(y)
+            assert k.sum() == pytest.approx(1.0)
+            errs.append(abs(est.width_ - width) / width)
+    assert np.median(errs) < 0.10
+    assert max(errs) < 0.30
+    assert est.noise_level_ == pytest.approx(1 / 255, rel=0.3)
+
+
+def test_disk_radius_within_10_percent():
+    x = data.camera() / 255.0
+    y = pnp.add_noise(pnp.blur(x, K.disk_kernel(4.5), boundary="reflect"), 1 / 255, seed=2)
+    est = GaussianBlurEstimator(kind="disk")
+    est.estimate(y)
+    assert abs(est.width_ - 4.5) / 4.5 < 0.10
+
+
+def test_gaussian_estimator_validation():
+    with pytest.raises(ValueError, match="kind"):
+        GaussianBlurEstimator(kind="box")
+    with pytest.raises(ValueError, match="widths"):
+        GaussianBlurEstimator(widths=[-1.0])
+    with pytest.raises(ValueError, match="too small"):
+        GaussianBlurEstimator().estimate(np.zeros((16, 16)))
+
+
+# -- linear motion --------------------------------------------------------------------------
+@pytest.mark.parametrize("length,angle,name", [(9.0, 20.0, "camera"), (14.5, 118.0, "astronaut"), (19.0, 75.0, "brick")])
+def test_linear_motion_recovered(images, length, angle, name):
+    x = images[name]
+    y = pnp.add_noise(pnp.blur(x, K.motion_kernel(length, angle), boundary="reflect"), 1 / 255, seed=3)
+    est = LinearMotionEstimator()
+    k = est.estimate(y)
+    assert abs(est.length_ - length) <= 1.0
+    assert abs((est.angle_ - angle + 90) % 180 - 90) <= 3.0
+    assert k.sum() == pytest.approx(1.0)
+    assert est.score_.shape == (len(est.angles_), len(est.lengths_))
+
+
+def test_linear_motion_validation():
+    with pytest.raises(ValueError, match="t_range"):
+        LinearMotionEstimator(t_range=(0.3, 0.1))
+    with pytest.raises(ValueError, match="angle_step"):
+        LinearMotionEstimator(angle_step=0)
+
+
+# -- camera shake ---------------------------------------------------------------------------
+def test_kernel_step_recovers_kernel_from_true_latent():
+    """Noise-free circular blur, true latent: the masked PCG kernel step returns the kernel."""
+    x = data.camera()[:96, :96] / 255.0
+    k = K.camera_shake_kernel(11, seed=3)
+    y = pnp.Blur(k).forward(x[None])[0]
+    est = CameraShakeEstimator(kernel_size=11, gamma=1e-6, threshold=0.0)
+    k0 = np.zeros_like(k)
+    k0[5, 5] = 1
+    k_hat = est._kernel(_Grid(x.shape), x, y, np.ones_like(x), k0, cg_iters=60)
+    assert np.abs(k_hat - k).sum() < 0.02
+
+
+def test_project_and_center_kernel():
+    k = np.zeros((9, 9))
+    k[2:5, 2] = [0.3, 0.4, 0.3]
+    k[8, 8] = 0.01  # isolated speck: removed
+    k[0, 0] = -0.2  # negative: clipped
+    p = project_kernel(k)
+    assert p.min() >= 0 and p.sum() == pytest.approx(1.0)
+    assert p[8, 8] == 0
+    c = center_kernel(p)
+    r, cc = np.indices(c.shape)
+    assert abs((c * r).sum() - 4) <= 0.5 and abs((c * cc).sum() - 4) <= 0.5
+
+
+def _ssd_up_to_shift(a, b, crop=10, shift=3):
+    best = np.inf
+    for dy in range(-shift, shift + 1):
+        for dx in range(-shift, shift + 1):
+            d = np.roll(a, (dy, dx), axis=(0, 1))[crop:-crop, crop:-crop] - b[crop:-crop, crop:-crop]
+            best = min(best, float(np.sum(d * d)))
+    return best
+
+
+def test_camera_shake_error_ratio_small_case():
+    x = data.camera()[40:168, 150:278] / 255.0
+    k = K.camera_shake_kernel(11, seed=5)
+    y = pnp.add_noise(pnp.blur(x, k, boundary="reflect"), 1 / 255, seed=0)
+    est = CameraShakeEstimator(kernel_size=15)
+    k_hat = est.estimate(y)
+    assert k_hat.shape == (15, 15) and k_hat.sum() == pytest.approx(1.0)
+    assert est.noise_level_ == pytest.approx(1 / 255, rel=0.3)
+    opts = dict(prior="tv", noise_level=1 / 255, iters=8, progress=False)
+    ratio = _ssd_up_to_shift(pnp.solve(y, k_hat, **opts), x) / _ssd_up_to_shift(pnp.solve(y, k, **opts), x)
+    assert ratio < RATIO_THRESHOLD
+
+
+RATIO_THRESHOLD = 3.0
+
+
+def test_camera_shake_validation():
+    with pytest.raises(ValueError, match="odd"):
+        CameraShakeEstimator(kernel_size=10)
+    with pytest.raises(ValueError, match="kernel_size"):
+        CameraShakeEstimator(kernel_size=1)
+    with pytest.raises(ValueError, match="too small"):
+        CameraShakeEstimator(kernel_size=31).estimate(np.zeros((40, 40)))
+
+
+# -- composition with pnp.solve ---------------------------------------------------------------
+def test_solve_with_linear_motion_estimator_gains_psnr(images):
+    x = images["camera"]
+    y = pnp.add_noise(pnp.blur(x, K.motion_kernel(11.0, 40.0), boundary="reflect"), 1 / 255, seed=4)
+    x_hat, info = pnp.solve(y, LinearMotionEstimator(), prior="tv", iters=8, progress=False, return_info=True)
+    assert pnp.psnr(x_hat, x) > pnp.psnr(y, x) + 3.0
+    est = info["estimator"]
+    assert isinstance(est, LinearMotionEstimator)
+    assert est.kernel_.sum() == pytest.approx(1.0)
+    assert info["noise_level"] == est.noise_level_
+
+
+def test_solve_kernel_estimate_uses_default_estimator():
+    x = data.camera()[40:168, 150:278] / 255.0
+    y = pnp.add_noise(pnp.blur(x, K.motion_kernel(7.0, 0.0), boundary="reflect"), 1 / 255, seed=5)
+    x_hat, info = pnp.solve(y, "estimate", prior="tv", iters=6, progress=False, return_info=True)
+    assert x_hat.shape == y.shape
+    assert isinstance(info["estimator"], CameraShakeEstimator)
+    assert pnp.psnr(x_hat, x) > pnp.psnr(y, x)
+
+
+def test_default_estimator_scale():
+    assert isinstance(default_estimator(), CameraShakeEstimator)
+    with pytest.raises(NotImplementedError, match="scale"):
+        default_estimator(scale=2)
