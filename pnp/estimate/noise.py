@@ -154,7 +154,8 @@ class NoiseEstimator:
     @staticmethod
     def _chen(X):
         X = X - X.mean(axis=0)
-        cov = X.T @ X / max(len(X) - 1, 1)
+        # einsum, not a BLAS call: threaded BLAS stalls badly on busy machines for this small product
+        cov = np.einsum("ni,nj->ij", X, X) / max(len(X) - 1, 1)
         eigs = np.linalg.eigvalsh(cov)
         return _mean_median_split(eigs), eigs
 
