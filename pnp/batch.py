@@ -259,7 +259,7 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
     skip_existing : bool
         Frames whose output exists are not recomputed.
     precision : {"double", "single"}
-        FFT data step precision for a kernel array.
+        Data step of a kernel array (see :func:`pnp.frames.build_operator`).
     start, stop, step : int
         Which frames: ``inputs[start:stop:step]``.
     progress : bool, optional

@@ -261,8 +261,10 @@ def build_operator(kernel, frames, scale=1, precision="double"):
     scale : int
         Super-resolution factor for a kernel array.
     precision : {"double", "single"}
-        Precision of the FFT data step of a kernel array (see
-        :class:`pnp.datasteps.FFTDataStep`).
+        For a kernel array: ``"double"`` gives :class:`pnp.operators.Blur`
+        (exact masked data step at padded borders); ``"single"`` wraps it in
+        :class:`pnp.datasteps.fft.ClosedFormBlur`, the large-image mode
+        (one-pass float32 FFT step: less time and memory).
 
     Returns
     -------
@@ -286,13 +288,13 @@ def build_operator(kernel, frames, scale=1, precision="double"):
             estimator.estimate(frames[0])
     operator, _ = make_operator(frames[0], kernel, scale)
     if precision != "double":
-        from .datasteps.fft import SinglePrecisionBlur
+        from .datasteps.fft import ClosedFormBlur
         from .fft import real_dtype
         from .operators import Blur
 
         real_dtype(precision)
         if isinstance(operator, Blur):
-            operator = SinglePrecisionBlur(operator)
+            operator = ClosedFormBlur(operator, precision)
     return operator, estimator
 
 
@@ -316,7 +318,7 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
     estimate_frames : int
         Number of leading frames given to an estimator (ignored otherwise).
     precision : {"double", "single"}
-        FFT data step precision for a kernel array.
+        Data step of a kernel array (see :func:`build_operator`).
     start, stop, step : int
         Which frames to process.
     fps : float, optional

@@ -120,7 +120,7 @@ def ramp(length, rise, fall):
     return w.astype(np.float32)
 
 
-def blend_tiles(fn, x, tile, overlap, multiple=1, out_channels=None):
+def blend_tiles(fn, x, tile, overlap, multiple=1, out_channels=None, out=None):
     """Apply ``fn`` tile by tile to ``x`` and blend the results.
 
     Parameters
@@ -138,21 +138,31 @@ def blend_tiles(fn, x, tile, overlap, multiple=1, out_channels=None):
         Tile starts are multiples of this.
     out_channels : int, optional
         ``C_out``; default ``C``.
+    out : ndarray, shape (C_out, H, W), optional
+        Where to accumulate the result (any float dtype, may be a strided
+        view, e.g. of an ``(H, W, C)`` array); it is zeroed first.
 
     Returns
     -------
-    ndarray, shape (C_out, H, W), float32
+    ndarray, shape (C_out, H, W)
+        ``out``, or a new float32 array.
 
     Notes
     -----
-    Memory: the output accumulator ``(C_out, H, W)`` and a weight map
-    ``(H, W)`` in float32, plus what ``fn`` needs for one tile.
+    Memory: the output ``(C_out, H, W)`` and a float32 weight map ``(H, W)``,
+    plus what ``fn`` needs for one tile.
     """
     C, H, W = x.shape
     out_channels = C if out_channels is None else int(out_channels)
     rows = tile_starts(H, tile, overlap, multiple)
     cols = tile_starts(W, tile, overlap, multiple)
-    acc = np.zeros((out_channels, H, W), dtype=np.float32)
+    if out is None:
+        acc = np.zeros((out_channels, H, W), dtype=np.float32)
+    else:
+        if out.shape != (out_channels, H, W):
+            raise ValueError(f"out has shape {out.shape}, expected {(out_channels, H, W)}")
+        acc = out
+        acc[...] = 0
     wsum = np.zeros((H, W), dtype=np.float32)
     for i, (r0, r1) in enumerate(rows):
         wr = ramp(r1 - r0, overlap if i else 0, overlap if i + 1 < len(rows) else 0)

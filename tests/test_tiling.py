@@ -5,7 +5,7 @@ import pytest
 
 import pnp
 from pnp import fft as pfft
-from pnp.datasteps.fft import FFTDataStep, SinglePrecisionBlur
+from pnp.datasteps.fft import FFTDataStep, ClosedFormBlur
 from pnp.operators import Blur
 from priors.tiling import auto_tile_size, blend_tiles, check_tile_args, ramp, tile_starts
 
@@ -223,9 +223,13 @@ def test_precision_plans_are_cached_separately(rng):
 def test_solve_with_single_precision_blur(camera256, levin_k3):
     y = pnp.add_noise(pnp.blur(camera256, levin_k3, boundary="reflect"), 0.01, seed=0)
     kw = dict(prior="tv", noise_level=0.01, iters=4, progress=False)
-    d = pnp.solve(y, Blur(levin_k3), **kw)
-    s = pnp.solve(y, SinglePrecisionBlur(Blur(levin_k3)), **kw)
-    assert np.abs(d - s).max() < 1e-4
+    d = pnp.solve(y, ClosedFormBlur(Blur(levin_k3), precision="double"), **kw)
+    s = pnp.solve(y, ClosedFormBlur(Blur(levin_k3)), **kw)
+    assert np.abs(d - s).max() < 1e-4  # float32 vs float64: same algorithm, rounding only
+    exact = pnp.solve(y, Blur(levin_k3), **kw)  # the exact masked step of Blur
     assert pnp.psnr(s, camera256) > pnp.psnr(y, camera256) + 2
+    assert abs(pnp.psnr(s, camera256) - pnp.psnr(exact, camera256)) < 1.0
     with pytest.raises(TypeError, match="Blur-like"):
-        SinglePrecisionBlur(object())
+        ClosedFormBlur(object())
+    with pytest.raises(ValueError, match="precision must be one of"):
+        ClosedFormBlur(Blur(levin_k3), precision="half")

@@ -7,7 +7,7 @@ import numpy as np
 from ..fft import get_fft, real_dtype
 from ..psf import psf2otf
 
-__all__ = ["FFTDataStep", "SinglePrecisionBlur"]
+__all__ = ["FFTDataStep", "ClosedFormBlur"]
 
 
 def _block_mean(X, s):
@@ -177,36 +177,49 @@ class FFTDataStep:
         return np.ascontiguousarray(self._fft.inverse(Fv).real)
 
 
-class SinglePrecisionBlur:
-    """A :class:`pnp.operators.Blur` whose data step runs in float32 (composition, not a subclass).
+class ClosedFormBlur:
+    """A :class:`pnp.operators.Blur` whose data step is always the one-pass closed form, in a chosen precision.
 
-    Everything is delegated to the wrapped operator except :meth:`data_step`,
-    which builds ``FFTDataStep(..., precision="single")``, and :meth:`padded`,
-    which keeps the wrapper. Pass it to :func:`pnp.solve` as the ``kernel``.
+    :meth:`pnp.operators.Blur.data_step` with a mask of unobserved (padding)
+    pixels runs the exact masked step (preconditioned CG, several FFT pairs
+    and full-size float64 work arrays per call). This wrapper uses
+    ``FFTDataStep(..., observed=mask, precision=precision)`` instead: the
+    majorise-minimise step (one pass, unobserved pixels refilled with ``A v``),
+    in float32 with ``precision="single"``. It is the large-image mode: a
+    fraction of the time and memory, a small loss near the image borders
+    (measured in ``docs/benchmarks_scale.md``). Composition, not a subclass:
+    everything else is delegated to the wrapped operator. Pass it to
+    :func:`pnp.solve` as the ``kernel``.
 
     Parameters
     ----------
     operator : pnp.operators.Blur
         The blur (it must have ``kernel``, ``scale``, ``otf`` and ``upsample_zero``).
+    precision : {"single", "double"}
+        Precision of the FFT data step.
     """
 
-    def __init__(self, operator):
+    def __init__(self, operator, precision="single"):
         for attr in ("kernel", "scale", "upsample_zero", "input_shape", "forward", "adjoint"):
             if not hasattr(operator, attr):
                 raise TypeError(f"operator must be a pnp.operators.Blur-like object with {attr!r}, "
                                 f"got {type(operator).__name__}")
+        real_dtype(precision)
         self.operator = operator
+        self.precision = precision
 
     def __getattr__(self, name):
+        if name in ("operator", "precision"):  # not set yet (e.g. during unpickling)
+            raise AttributeError(name)
         return getattr(self.operator, name)
 
     def __repr__(self):
-        return f"SinglePrecision({self.operator!r})"
+        return f"ClosedFormBlur({self.operator!r}, precision={self.precision!r})"
 
     def data_step(self, y, observed=None):
-        """Closed-form data step in single precision (see :class:`FFTDataStep`)."""
-        return FFTDataStep(self.operator, y, observed=observed, precision="single")
+        """Closed-form data step (see :class:`FFTDataStep`)."""
+        return FFTDataStep(self.operator, y, observed=observed, precision=self.precision)
 
     def padded(self, pad):
-        """The wrapped operator's padded form, still in single precision."""
-        return SinglePrecisionBlur(self.operator.padded(pad))
+        """The wrapped operator's padded form, wrapped the same way."""
+        return ClosedFormBlur(self.operator.padded(pad), precision=self.precision)
