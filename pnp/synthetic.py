@@ -3,7 +3,7 @@
 The observation is not made with :class:`pnp.operators.rotational.RotationalBlur`
 (which restores it): the sharp image is interpolated onto a grid ``supersample``
 times finer (bicubic), rotated there at many sub-steps of the exposure (at least
-64, bicubic interpolation), averaged, and integrated back over the pixel area
+64; bilinear or cubic-spline interpolation on the fine grid), averaged, and integrated back over the pixel area
 (block mean), as a sensor would. The ground truth is the same fine scene
 integrated over the pixels without rotation. Content that rotates into the
 frame comes from a mirror extension of the image (the scene continues beyond
@@ -78,7 +78,7 @@ def _block_mean(x, s):
 
 
 def synthesize_rotational_blur(image, center, angle, noise_level=2.55 / 255, substeps=None, supersample=2,
-                               weights=None, mask=None, radius=None, seed=None):
+                               weights=None, mask=None, radius=None, seed=None, order=1):
     """Blur ``image`` by a rotation during the exposure, independently of the restoring operator.
 
     Parameters
@@ -104,6 +104,10 @@ def synthesize_rotational_blur(image, center, angle, noise_level=2.55 / 255, sub
         Rotating disk or annulus around ``center`` instead of ``mask``.
     seed : int, optional
         Seed of the noise.
+    order : {1, 3}
+        Spline order of the rotations on the fine grid (the fine grid itself is
+        a bicubic interpolation of the image; 1 is about three times faster
+        and differs from 3 by far less than the noise).
 
     Returns
     -------
@@ -132,9 +136,19 @@ def synthesize_rotational_blur(image, center, angle, noise_level=2.55 / 255, sub
     cx, cy = ref.center
     fc = ((cx + margin + 0.5) * s - 0.5, (cy + margin + 0.5) * s - 0.5)
     thetas, w = rotation_sample_angles(ref.angle, substeps, ref.weights)
+    if order not in (1, 3):
+        raise ValueError(f"order must be 1 or 3, got {order!r}")
+    coeffs = [ndimage.spline_filter(fine[k], order=3, mode="mirror") if order == 3 else fine[k] for k in range(C)]
+    Hf, Wf = fine.shape[-2:]
+    dy, dx = np.mgrid[0:Hf, 0:Wf].astype(np.float64)
+    dx -= fc[0]
+    dy -= fc[1]
     acc = np.zeros_like(fine)
     for theta, wk in zip(thetas, w):
-        acc += wk * rotate(fine, fc, theta, order=3)
+        c, s_ = np.cos(theta), np.sin(theta)
+        coords = np.array([fc[1] + dx * s_ + dy * c, fc[0] + dx * c - dy * s_])
+        for k in range(C):
+            acc[k] += wk * ndimage.map_coordinates(coeffs[k], coords, order=order, mode="mirror", prefilter=False)
     moving = fine_mask[None] * acc + (1 - fine_mask[None]) * fine
     crop = (slice(None), slice(margin, margin + H), slice(margin, margin + W))
     blurred = _block_mean(moving, s)[crop]

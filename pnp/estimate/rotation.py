@@ -1,0 +1,591 @@
+"""Blind estimation of a rotational blur: the rotation centre and the angle turned during the exposure.
+
+Centre
+    A rotational blur smears every point along the circle through it around the
+    centre, so derivatives along that circle (tangential) are suppressed while
+    radial derivatives survive. For a candidate centre ``c`` let ``t_c(p)`` be
+    the unit tangent of the circle through ``p``; the fraction of the image's
+    gradient energy that is tangential,
+
+    .. math:: T(c) = \\frac{\\sum_p w_p\\,(t_c(p) \\cdot \\nabla y(p))^2}{\\sum_p w_p\\,|\\nabla y(p)|^2},
+
+    is lowest at the true centre (about 1/2 elsewhere for natural images,
+    whose gradients have no preferred direction on average). ``T`` is
+    minimised by a grid search on a reduced image followed by a local
+    refinement at full resolution. Gradients are Gaussian derivatives
+    (noise-robust); ``w_p`` is ``|\\nabla y|`` (so that no few strong edges
+    dominate) and pixels close to the candidate centre, which barely move, are
+    left out.
+
+Angle
+    In polar coordinates around the centre the blur is a box of width
+    ``angle`` along the polar angle at every radius. The derivative along the
+    angle of a box-blurred signal is a difference of two copies of the sharp
+    signal ``angle`` apart, so its autocorrelation has a deep negative dip at
+    lag ``angle``, at every radius. The normalised autocorrelations of the
+    rings (masked to the part of each ring inside the frame) are averaged and
+    the dip is located with sub-sample precision.
+
+Quality
+    ``score_`` is ``1 - T(center)/T_ref`` where ``T_ref`` is the median of
+    ``T`` over the search grid (0: no rotational structure, towards 1: a clear
+    one); ``angle_depth_`` is the depth of the autocorrelation dip;
+    ``angle_std_`` and ``center_std_`` are spreads of the estimates over
+    independent groups of rings / image quadrants (a rough uncertainty).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage, optimize
+from scipy import fft as sfft
+
+from ..operators.rotational import RotationalBlur
+from .noise import luminance
+
+__all__ = ["RotationalBlurEstimator", "tangential_fraction", "angle_autocorrelation"]
+
+
+def _gradients(img, sigma):
+    gx = ndimage.gaussian_filter(img, sigma, order=(0, 1), mode="reflect")
+    gy = ndimage.gaussian_filter(img, sigma, order=(1, 0), mode="reflect")
+    return gx, gy
+
+
+class _TangentialField:
+    """Precomputed gradient products for fast evaluation of ``T(c)``."""
+
+    def __init__(self, img, sigma=1.0, border=None, max_pixels=None, rng=None):
+        gx, gy = _gradients(img, sigma)
+        H, W = img.shape
+        b = int(np.ceil(3 * sigma)) if border is None else int(border)
+        sl = (slice(b, H - b), slice(b, W - b))
+        yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+        gx, gy, xx, yy = gx[sl].ravel(), gy[sl].ravel(), xx[sl].ravel(), yy[sl].ravel()
+        mag = np.hypot(gx, gy)
+        keep = mag > 0
+        if max_pixels is not None and keep.sum() > max_pixels:
+            idx = np.flatnonzero(keep)
+            rng = np.random.default_rng(0) if rng is None else rng
+            keep = np.zeros_like(keep)
+            keep[rng.choice(idx, size=max_pixels, replace=False)] = True
+        self.x, self.y = xx[keep], yy[keep]
+        m = mag[keep]
+        w = m  # weight |g|: each pixel's direction counts with its contrast, not its energy
+        self.gxx = w * gx[keep] ** 2 / m**2
+        self.gyy = w * gy[keep] ** 2 / m**2
+        self.gxy = w * gx[keep] * gy[keep] / m**2
+        self.w = w
+        self.shape = (H, W)
+
+    def __call__(self, cx, cy, r_min):
+        dx, dy = self.x - cx, self.y - cy
+        r2 = dx * dx + dy * dy
+        use = r2 > r_min * r_min
+        if not use.any():
+            return 1.0
+        dx, dy, r2 = dx[use], dy[use], r2[use]
+        tang = (dy * dy * self.gxx[use] - 2 * dx * dy * self.gxy[use] + dx * dx * self.gyy[use]) / r2
+        return float(tang.sum() / self.w[use].sum())
+
+
+class _OrientationVotes:
+    """Dominant local gradient orientations (structure tensor) sampled for a robust centre vote.
+
+    In a rotationally blurred image the dominant gradient orientation of a
+    coherent region is radial: the line through the region along it passes
+    through the centre. :meth:`__call__` counts, with a narrow Gaussian kernel
+    on the sine of the angle between each sample's orientation and the
+    direction to the candidate centre, how many samples point at it (a soft
+    Hough transform).
+    """
+
+    def __init__(self, img, sigma=1.0, window=2.0, n_samples=20000, seed=0):
+        gx, gy = _gradients(img, sigma)
+        Jxx = ndimage.gaussian_filter(gx * gx, window)
+        Jyy = ndimage.gaussian_filter(gy * gy, window)
+        Jxy = ndimage.gaussian_filter(gx * gy, window)
+        theta = 0.5 * np.arctan2(2 * Jxy, Jxx - Jyy)
+        tr = Jxx + Jyy
+        coh = np.sqrt((Jxx - Jyy) ** 2 + 4 * Jxy**2) / (tr + 1e-12)
+        H, W = img.shape
+        b = int(np.ceil(3 * sigma + 2 * window))
+        sl = (slice(b, H - b), slice(b, W - b))
+        yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+        w = (coh * tr)[sl].ravel()
+        rng = np.random.default_rng(seed)
+        n = min(int(n_samples), int((w > 0).sum()))
+        idx = rng.choice(w.size, n, replace=False, p=w / w.sum()) if n else np.zeros(0, dtype=int)
+        self.nx = np.cos(theta)[sl].ravel()[idx]
+        self.ny = np.sin(theta)[sl].ravel()[idx]
+        self.x = xx[sl].ravel()[idx]
+        self.y = yy[sl].ravel()[idx]
+        self.r_min = 0.05 * max(H, W)
+
+    def __call__(self, cx, cy, width=0.1):
+        dx, dy = self.x - cx, self.y - cy
+        r = np.hypot(dx, dy)
+        sn = (-dy * self.nx + dx * self.ny) / np.maximum(r, 1e-9)
+        return float(np.exp(-(sn / width) ** 2)[r > self.r_min].sum() / max(self.x.size, 1))
+
+
+def tangential_fraction(image, center, sigma=1.0, r_min=None):
+    """``T(c)``: the weighted fraction of gradient energy along the circles around ``center``.
+
+    Parameters
+    ----------
+    image : ndarray, (H, W) or (H, W, C)
+    center : (float, float)
+        ``(x, y)`` in pixels.
+    sigma : float
+        Scale of the Gaussian derivatives (pixels).
+    r_min : float, optional
+        Pixels closer than this to the centre are ignored (default 5 % of the
+        image size).
+    """
+    img = luminance(image, "image")
+    f = _TangentialField(img, sigma)
+    r_min = 0.05 * max(img.shape) if r_min is None else float(r_min)
+    return f(float(center[0]), float(center[1]), r_min)
+
+
+def _polar_rings(img, center, radii, n_angles, shift=None):
+    """Bilinear samples of ``img`` on rings, with a mask of the samples inside the frame.
+
+    ``shift`` (radians per ring, optional) offsets every ring's angles.
+    """
+    H, W = img.shape
+    cx, cy = center
+    phi = 2 * np.pi * np.arange(n_angles) / n_angles
+    phi = phi[None, :] if shift is None else phi[None, :] + np.asarray(shift)[:, None]
+    px = cx + radii[:, None] * np.cos(phi)
+    py = cy + radii[:, None] * np.sin(phi)
+    inside = (px >= 1) & (px <= W - 2) & (py >= 1) & (py <= H - 2)
+    vals = ndimage.map_coordinates(img, [py, px], order=1, mode="nearest")
+    return vals, inside
+
+
+def angle_autocorrelation(image, center, n_angles=None, r_range=(0.15, 1.0), max_lag=np.pi / 2, ring_step=1.0,
+                          arc_spacing=0.5, min_inside=0.5):
+    """Mean normalised autocorrelation of the angular derivative on rings around ``center``.
+
+    Parameters
+    ----------
+    image : ndarray, (H, W) or (H, W, C)
+    center : (float, float)
+    n_angles : int, optional
+        Samples per ring (default: ``arc_spacing`` pixels apart on the largest
+        ring, at most 8192).
+    r_range : (float, float)
+        Radii used, as fractions of the largest radius that still has
+        ``min_inside`` of its ring in the frame.
+    max_lag : float
+        Largest lag returned (radians).
+    ring_step : float
+        Spacing of the rings (pixels).
+    arc_spacing : float
+        Default spacing of the samples along the largest ring (pixels).
+    min_inside : float
+        Rings with a smaller fraction of their circumference inside the frame
+        are not used.
+
+    Returns
+    -------
+    lags : ndarray, shape (L,)
+        Angular lags (radians), from 0.
+    corr : ndarray, shape (R, L)
+        Autocorrelation (normalised to 1 at lag 0) of each ring's angular
+        derivative.
+    weights : ndarray, shape (R,)
+        Weight of each ring (its number of valid samples times its radius).
+    radii : ndarray, shape (R,)
+        Radius of each ring (pixels).
+    """
+    img = image if (isinstance(image, np.ndarray) and image.ndim == 2 and image.dtype == np.float64) \
+        else luminance(image, "image")
+    H, W = img.shape
+    cx, cy = center
+    corners = np.array([[0, 0], [W - 1, 0], [0, H - 1], [W - 1, H - 1]], dtype=float)
+    r_far = float(np.hypot(corners[:, 0] - cx, corners[:, 1] - cy).max())
+    if n_angles is None:
+        n_angles = int(min(8192, sfft.next_fast_len(int(2 * np.pi * r_far / arc_spacing))))
+    radii = np.arange(2.0, r_far, float(ring_step))
+    vals, inside = _polar_rings(img, center, radii, n_angles)
+    ahead, inside2 = _polar_rings(img, center, radii, n_angles, shift=1.0 / radii)
+    frac = inside.mean(axis=1)
+    ok = frac >= min_inside
+    if not ok.any():
+        raise ValueError("no ring around the centre lies sufficiently inside the image")
+    r_top = radii[ok].max()
+    sel = ok & (radii >= r_range[0] * r_top) & (radii <= r_range[1] * r_top)
+    vals, inside, radii = vals[sel], inside[sel], radii[sel]
+    # derivative along the ring over one pixel of arc (the same scale on every ring)
+    d = ahead[sel] - vals
+    m = (inside & inside2[sel]).astype(np.float64)
+    d = (d - (d * m).sum(axis=1, keepdims=True) / np.maximum(m.sum(axis=1, keepdims=True), 1)) * m
+    n_fft = sfft.next_fast_len(2 * n_angles)  # zero-padded: no wrap-around across gaps
+    full = np.all(m > 0, axis=1)
+    D = sfft.rfft(d, n=n_fft, axis=1)
+    Mf = sfft.rfft(m, n=n_fft, axis=1)
+    ac = sfft.irfft(D * np.conj(D), n=n_fft, axis=1)
+    cnt = sfft.irfft(Mf * np.conj(Mf), n=n_fft, axis=1)
+    # a complete ring is periodic: add the wrapped part back (circular autocorrelation)
+    L = int(min(n_angles // 2, np.ceil(max_lag * n_angles / (2 * np.pi)) + 1))
+    lag_idx = np.arange(L)
+    acc = ac[:, lag_idx].copy()
+    cc = cnt[:, lag_idx].copy()
+    if full.any():
+        acc[full] += ac[full][:, (n_fft - n_angles + lag_idx) % n_fft]
+        cc[full] += cnt[full][:, (n_fft - n_angles + lag_idx) % n_fft]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = acc / np.maximum(cc, 1)
+        corr = corr / corr[:, :1]
+    good = np.isfinite(corr).all(axis=1) & (cc[:, -1] > 16)
+    weights = m.sum(axis=1) * radii * good
+    corr = np.nan_to_num(corr)
+    return lag_idx * 2 * np.pi / n_angles, corr, weights, radii
+
+
+class _RingStatistics:
+    """Pooled angular-derivative autocorrelations of one or more frames around a centre."""
+
+    def __init__(self, imgs, center, max_lag, n_groups=4, fast=False):
+        cs, ws, rs = [], [], []
+        opts = dict(ring_step=2.0, arc_spacing=1.0) if fast else {}
+        for im in imgs:
+            lags, corr, w, radii = angle_autocorrelation(im, center, max_lag=max_lag, **opts)
+            cs.append(corr)
+            ws.append(w)
+            rs.append(radii)
+        self.lags = lags
+        self.corr = np.concatenate(cs)
+        self.w = np.concatenate(ws)
+        self.radii = np.concatenate(rs)
+        self.n_groups = n_groups
+
+    def mean(self, sel=None):
+        w = self.w if sel is None else self.w * sel
+        return (self.corr * w[:, None]).sum(axis=0) / max(w.sum(), 1e-300)
+
+    def groups(self):
+        """Selections (0/1 weights) of ``n_groups`` bands of radii with equal total weight."""
+        order = np.argsort(self.radii, kind="stable")
+        cum = np.cumsum(self.w[order])
+        band = np.minimum((cum / max(cum[-1], 1e-300) * self.n_groups).astype(int), self.n_groups - 1)
+        out = []
+        for g in range(self.n_groups):
+            sel = np.zeros(self.w.size)
+            sel[order[band == g]] = 1.0
+            out.append(sel)
+        return out
+
+    def kink(self, angle_range, sel=None, rel_step=0.15):
+        """Kink strength ``K(tau) = (c(tau - d) + c(tau + d)) / 2 - c(tau)`` with ``d = rel_step * tau``.
+
+        The autocorrelation of the angular derivative of a box-blurred image
+        is ``2 R(tau) - R(tau - a) - R(tau + a)`` with ``R`` the sharp image's
+        autocorrelation along the ring, which has a cusp at 0 for natural
+        images; so the curve has a V-shaped corner at ``tau = a`` (even when
+        image structure makes its minimum flat or lie elsewhere). A step
+        proportional to the lag compares corners of all lags alike. Only lags
+        where the curve is within half of its minimum (when that is negative)
+        are candidates: the corner is at the bottom of the V.
+
+        Returns
+        -------
+        lags, K : ndarray
+        """
+        mean = self.mean(sel)
+        step = self.lags[1] - self.lags[0]
+        lo, hi = angle_range
+        idx = np.flatnonzero((self.lags >= lo) & (self.lags <= hi))
+        d = np.maximum(2, np.round(rel_step * self.lags[idx] / step)).astype(int)
+        ok = (idx - d >= 0) & (idx + d < mean.size)
+        idx, d = idx[ok], d[ok]
+        K = 0.5 * (mean[idx - d] + mean[idx + d]) - mean[idx]
+        # the corner of the V lies at the bottom of the curve: ignore kinks well above its minimum
+        low = mean[idx].min()
+        if low < 0:
+            K = np.where(mean[idx] <= 0.5 * low, K, -np.inf)
+        return self.lags[idx], K
+
+    def score(self, angle_range):
+        """``(score, angle)``: the strongest kink and its lag (sub-sample), less the bands' spread there."""
+        lags, K = self.kink(angle_range)
+        if K.size < 3:
+            return -1.0, float(angle_range[0])
+        k = int(np.argmax(K))
+        angle = lags[k]
+        if 0 < k < K.size - 1:
+            a, b, c = K[k - 1], K[k], K[k + 1]
+            den = a - 2 * b + c
+            if den < 0:
+                angle = lags[k] + np.clip(0.5 * (a - c) / den, -0.5, 0.5) * (lags[1] - lags[0])
+        bands = np.array([self.kink(angle_range, g)[1][k] for g in self.groups()])
+        bands = bands[np.isfinite(bands)]
+        if bands.size == 0:
+            return float(K[k]), float(angle)
+        return float(bands.mean() - 0.5 * bands.std()), float(angle)
+
+
+class RotationalBlurEstimator:
+    """Estimate the centre and angle of a rotational blur from the blurred image(s).
+
+    Use it as ``pnp.solve(y, kernel=RotationalBlurEstimator())`` or call
+    :meth:`estimate` first.
+
+    Method: for a candidate centre, the angular derivative of the image on
+    rings around it is autocorrelated (see :func:`angle_autocorrelation`); at
+    the true centre every ring shows the same deep negative dip at a lag equal
+    to the blur angle, elsewhere the dips are shallower and smeared. The
+    centre maximises the depth of the dip of the ring-averaged
+    autocorrelation (grid search on a reduced image, a finer grid, then a
+    Nelder-Mead refinement at full resolution) and the angle is the dip's
+    location there.
+
+    Parameters
+    ----------
+    center : (float, float), optional
+        Known centre ``(x, y)``: only the angle is estimated.
+    angle_range : (float, float)
+        Range of the angle searched (radians); default 1 to 45 degrees.
+    search_margin : float
+        The centre is searched in the frame extended by this fraction of its
+        size on every side (a centre far outside the frame is not supported:
+        at least a quarter of the rings must lie in the frame).
+    grid : int
+        Candidates per side of the coarse centre search.
+    coarse_size : int
+        Largest side (pixels) of the reduced image of the coarse search; the
+        local searches and the refinement use twice that size.
+    n_candidates : int
+        Local maxima of the coarse search examined further.
+    radius : float, (float, float) or "auto", optional
+        Rotating disk or annulus of the returned operator; ``"auto"``
+        estimates a disk radius as the largest radius whose rings still show
+        the dip (the rotating part ends there).
+    frames : sequence of ndarray, optional
+        More frames of the same scene under the same blur (same centre and
+        angle, any pose); their statistics are pooled with those of the image
+        passed to :meth:`estimate`.
+    sign : {1, -1}
+        Direction of rotation given to the returned operator. A single
+        exposure does not reveal it; it only matters for non-uniform shutter
+        profiles and for which pose (start or end of the exposure) is restored.
+
+    Attributes
+    ----------
+    center_ : (float, float)
+    angle_ : float
+        Radians (positive; see ``sign``).
+    score_ : float
+        Depth of the autocorrelation dip at the estimate (0: no rotational
+        blur found; about 0.5 for a clean uniform blur of a textured scene).
+    center_std_ : float
+        Spread (pixels) of the centres preferred by four interleaved groups of
+        rings around the estimate (a rough uncertainty).
+    angle_std_ : float
+        Spread (radians) of the angles found by the same groups.
+    radius_ : float or None
+        With ``radius="auto"``.
+    autocorrelation_ : (ndarray, ndarray)
+        Lags (radians) and the mean autocorrelation at the estimate.
+    operator_ : RotationalBlur
+    """
+
+    def __init__(self, center=None, angle_range=(np.deg2rad(1), np.deg2rad(45)), search_margin=0.0,
+                 grid=49, refine=True, refine_size=256, refine_radius=8.0, radius=None, frames=None, sign=1):
+        self.center = None if center is None else tuple(float(c) for c in center)
+        lo, hi = (float(a) for a in angle_range)
+        if not 0 < lo < hi <= np.pi / 2:
+            raise ValueError(f"angle_range must be (lo, hi) radians with 0 < lo < hi <= pi/2, got {angle_range!r}")
+        self.angle_range = (lo, hi)
+        self.search_margin = float(search_margin)
+        if self.search_margin < 0:
+            raise ValueError(f"search_margin must be >= 0, got {search_margin!r}")
+        self.grid = int(grid)
+        if self.grid < 3:
+            raise ValueError(f"grid must be >= 3, got {grid!r}")
+        self.refine = bool(refine)
+        self.refine_size = int(refine_size)
+        self.refine_radius = float(refine_radius)
+        if radius is not None and not (isinstance(radius, str) and radius == "auto"):
+            RotationalBlur((0, 0), 0.0, radius=radius)  # validates
+        self.radius = radius
+        self.frames = [] if frames is None else list(frames)
+        if sign not in (1, -1):
+            raise ValueError(f"sign must be 1 or -1, got {sign!r}")
+        self.sign = sign
+
+    def __repr__(self):
+        return f"RotationalBlurEstimator(center={self.center}, grid={self.grid}, radius={self.radius!r})"
+
+    @property
+    def _max_lag(self):
+        return min(np.pi / 2, 1.25 * self.angle_range[1])
+
+    def _depth(self, imgs, center, fast=False):
+        try:
+            st = _RingStatistics(imgs, center, self._max_lag, fast=fast)
+        except ValueError:
+            return -1.0
+        return st.score(self.angle_range)[0]
+
+    @staticmethod
+    def _reduce(imgs, size):
+        H, W = imgs[0].shape
+        f = max(H, W) / size
+        if f <= 1:
+            return imgs, 1.0, 1.0
+        out = [ndimage.zoom(ndimage.gaussian_filter(im, 0.5 * f), 1 / f, order=1, grid_mode=True, mode="reflect")
+               for im in imgs]
+        h, w = out[0].shape
+        return out, W / w, H / h
+
+    def _estimate_center(self, imgs):
+        """Soft Hough vote of local orientations (coarse, then fine grid), then the dip depth (local refinement)."""
+        H, W = imgs[0].shape
+        votes = [_OrientationVotes(im) for im in imgs]
+
+        def vote(cx, cy):
+            return sum(v(cx, cy) for v in votes)
+
+        mx, my = self.search_margin * W, self.search_margin * H
+        step = max(H, W) / (self.grid - 1)
+        xs = np.arange(-mx, W - 1 + mx + 1e-9, step)
+        ys = np.arange(-my, H - 1 + my + 1e-9, step)
+        V = np.array([[vote(x, y) for x in xs] for y in ys])
+        i, j = np.unravel_index(np.argmax(V), V.shape)
+        fine = np.arange(-step, step + 1e-9, 1.5)
+        V2 = np.array([[vote(xs[j] + dx, ys[i] + dy) for dx in fine] for dy in fine])
+        i2, j2 = np.unravel_index(np.argmax(V2), V2.shape)
+        c0 = np.array([xs[j] + fine[j2], ys[i] + fine[i2]])
+        self._trace = dict(votes=V, hough=c0.copy())
+        if not self.refine:
+            return (float(c0[0]), float(c0[1]))
+        # refinement: the depth of the autocorrelation dip, within a few pixels
+        medium, ax, ay = self._reduce(imgs, self.refine_size)
+
+        def cost(c):
+            return -self._depth(medium, ((c[0] + 0.5) / ax - 0.5, (c[1] + 0.5) / ay - 0.5))
+
+        r = self.refine_radius
+        h0 = r / 2
+        res = optimize.minimize(cost, c0, method="Nelder-Mead", bounds=[(c0[0] - r, c0[0] + r), (c0[1] - r, c0[1] + r)],
+                                options=dict(xatol=0.2, fatol=1e-5, maxfev=40,
+                                             initial_simplex=[c0, c0 + [h0, 0], c0 + [0, h0]]))
+        self._trace["refined"] = res.x
+        return (float(res.x[0]), float(res.x[1]))
+
+    def _center_spread(self, imgs, center, h=2.0):
+        """Spread of the best stencil point (with a parabolic refinement) over groups of rings."""
+        offs = np.array([-h, 0.0, h])
+        stats = [[_RingStatistics(imgs, (center[0] + dx, center[1] + dy), self._max_lag) for dx in offs]
+                 for dy in offs]
+        n_groups = stats[0][0].n_groups
+        picks = []
+        for g in range(n_groups):
+            D = np.array([[_dip(st.lags, st.mean(st.groups()[g]), self.angle_range)[1] for st in row]
+                          for row in stats])
+            picks.append([center[0] + _parabola_peak(D[1, :]) * h, center[1] + _parabola_peak(D[:, 1]) * h])
+        picks = np.array(picks)
+        return float(np.sqrt(np.mean(np.sum((picks - picks.mean(axis=0)) ** 2, axis=1)) / n_groups))
+
+    def _estimate_radius(self, st, angle):
+        """Largest radius whose rings still show the dip at ``angle`` (end of the rotating disk)."""
+        k = int(np.argmin(np.abs(st.lags - angle)))
+        order = np.argsort(st.radii)
+        r = st.radii[order]
+        v = ndimage.uniform_filter1d(st.corr[order, k], 9)
+        inner = np.median(v[: max(1, v.size // 3)])
+        if not inner < -0.05:
+            return None
+        dipped = np.flatnonzero(v < 0.5 * inner)
+        return float(r[dipped.max()]) if dipped.size else None
+
+    def estimate(self, y, *frames):
+        """Estimate the blur of ``y`` (and of further ``frames``) and return a :class:`RotationalBlur`.
+
+        Parameters
+        ----------
+        y : ndarray, (H, W) or (H, W, C)
+            The blurred image (uint8, uint16 or float 0-1).
+        *frames : ndarray
+            More frames with the same blur and the same size (added to those
+            given at construction).
+
+        Returns
+        -------
+        RotationalBlur
+        """
+        imgs = [luminance(y, "y")]
+        for k, f in enumerate(list(self.frames) + list(frames)):
+            im = luminance(f, f"frames[{k}]")
+            if im.shape != imgs[0].shape:
+                raise ValueError(f"frames[{k}] has size {im.shape}, expected {imgs[0].shape} like y")
+            imgs.append(im)
+        if self.center is None:
+            center = self._estimate_center(imgs)
+            self.center_std_ = self._center_spread(imgs, center)
+        else:
+            center = self.center
+            self.center_std_ = 0.0
+        st = _RingStatistics(imgs, center, self._max_lag)
+        mean = st.mean()
+        depth, angle = st.score(self.angle_range)
+        groups = []
+        window = (max(self.angle_range[0], 0.7 * angle), min(self.angle_range[1], 1.3 * angle))
+        for g in st.groups():
+            lags, K = st.kink(window, g)
+            if K.size and np.isfinite(K).any():
+                groups.append(lags[int(np.argmax(K))])
+        self.center_ = center
+        self.angle_ = float(angle)
+        self.score_ = float(max(depth, 0.0))
+        self.angle_std_ = float(np.std(groups) / np.sqrt(len(groups))) if groups else float("nan")
+        self.autocorrelation_ = (st.lags, mean)
+        radius = self.radius
+        self.radius_ = None
+        if isinstance(radius, str):
+            radius = self._estimate_radius(st, angle)
+            self.radius_ = radius
+        self.operator_ = RotationalBlur(center, self.sign * self.angle_, radius=radius)
+        return self.operator_
+
+
+def _parabola_peak(v):
+    """Offset in [-1, 1] of the maximum of a parabola through three equally spaced values."""
+    a, b, c = v
+    den = a - 2 * b + c
+    if den >= 0:
+        return float(np.clip(np.argmax(v) - 1, -1, 1))
+    return float(np.clip(0.5 * (a - c) / den, -1, 1))
+
+
+def _subset(field, sel):
+    sub = object.__new__(_TangentialField)
+    for name in ("x", "y", "gxx", "gyy", "gxy", "w"):
+        setattr(sub, name, getattr(field, name)[sel])
+    sub.shape = field.shape
+    return sub
+
+
+def _dip(lags, corr, angle_range):
+    """Location (sub-sample, radians) and depth of the deepest minimum of ``corr`` within ``angle_range``."""
+    lo, hi = angle_range
+    sel = np.flatnonzero((lags >= lo) & (lags <= hi))
+    sel = sel[(sel > 0) & (sel < lags.size - 1)]
+    if sel.size == 0:
+        return float(lo), 0.0
+    # local minima only
+    loc = sel[(corr[sel] <= corr[sel - 1]) & (corr[sel] <= corr[sel + 1])]
+    if loc.size == 0:
+        k = sel[np.argmin(corr[sel])]
+    else:
+        k = loc[np.argmin(corr[loc])]
+    a, b, c = corr[k - 1], corr[k], corr[k + 1]
+    den = a - 2 * b + c
+    off = 0.5 * (a - c) / den if den > 0 else 0.0
+    step = lags[1] - lags[0]
+    depth = float(-b)
+    return float(lags[k] + np.clip(off, -0.5, 0.5) * step), depth
