@@ -21,6 +21,12 @@ strongly regularised one. ``--settings`` lists the non-blind settings, each
 Usage::
 
     python benchmarks/levin_blind.py --images 01 02 03 04 --settings tv:1 tv:2.55 --out docs/results
+
+The parametric estimators are measured by the same script::
+
+    python benchmarks/levin_blind.py --task noise     # NoiseEstimator vs pnp.noise.estimate_noise
+    python benchmarks/levin_blind.py --task gaussian  # GaussianBlurEstimator, Gaussian and disk
+    python benchmarks/levin_blind.py --task motion    # LinearMotionEstimator, 20 random cases
 """
 
 from __future__ import annotations
@@ -69,10 +75,107 @@ def ssd_up_to_shift(x, ref, crop=20, max_shift=6, step=0.25):
     return best
 
 
+def _test_images():
+    """Six bundled scikit-image photographs (gray, 0-1), large ones halved."""
+    from skimage import color, data
+
+    return {
+        "camera": data.camera() / 255.0,
+        "astronaut": color.rgb2gray(data.astronaut())[::2, ::2],
+        "coins": data.coins() / 255.0,
+        "moon": data.moon()[::2, ::2] / 255.0,
+        "brick": data.brick()[::2, ::2] / 255.0,
+        "chelsea": color.rgb2gray(data.chelsea()),
+    }
+
+
+def task_noise(blurred=False):
+    """Noise level at 1, 2.55, 7.65, 15, 25 /255 on the six images (optionally Gaussian-blurred, sigma 1.5)."""
+    from pnp.estimate import NoiseEstimator
+    from pnp.kernels import gaussian_kernel
+    from pnp.noise import estimate_noise
+
+    levels = [1.0, 2.55, 7.65, 15.0, 25.0]
+    est = NoiseEstimator()
+    res = {"levels": levels, "ours": {}, "wavelet_mad": {}}
+    for name, x in _test_images().items():
+        if blurred:
+            x = pnp.blur(x, gaussian_kernel(1.5), boundary="reflect")
+        res["ours"][name], res["wavelet_mad"][name] = [], []
+        for i, s in enumerate(levels):
+            y = pnp.add_noise(x, s / 255, seed=i)
+            res["ours"][name].append(255 * est.estimate(y))
+            res["wavelet_mad"][name].append(255 * estimate_noise(y[None]))
+        print(f"{name:10s} ours " + " ".join(f"{v:6.2f}" for v in res["ours"][name])
+              + "   MAD " + " ".join(f"{v:6.2f}" for v in res["wavelet_mad"][name]), flush=True)
+    for key in ("ours", "wavelet_mad"):
+        rel = np.array([[abs(v - s) / s for v, s in zip(vals, levels)] for vals in res[key].values()])
+        res[key + "_median_rel_error"] = float(np.median(rel))
+        res[key + "_median_rel_error_per_level"] = np.median(rel, axis=0).tolist()
+        print(key, "median relative error", round(float(np.median(rel)), 4),
+              "per level", np.round(np.median(rel, axis=0), 4).tolist())
+    return res
+
+
+def task_gaussian():
+    """Gaussian sigma 1, 1.5, 2, 3, 4 and disk radius 2, 3, 4.5, 6, 8 on the six images, noise 1/255."""
+    from pnp.estimate import GaussianBlurEstimator
+    from pnp.kernels import disk_kernel, gaussian_kernel
+
+    res = {}
+    for kind, widths, make in (("gaussian", [1.0, 1.5, 2.0, 3.0, 4.0], gaussian_kernel),
+                               ("disk", [2.0, 3.0, 4.5, 6.0, 8.0], disk_kernel)):
+        est = GaussianBlurEstimator(kind=kind)
+        rel, rows, times = [], {}, []
+        for name, x in _test_images().items():
+            rows[name] = []
+            for i, w in enumerate(widths):
+                y = pnp.add_noise(pnp.blur(x, make(w), boundary="reflect"), 1 / 255, seed=i)
+                t0 = time.perf_counter()
+                est.estimate(y)
+                times.append(time.perf_counter() - t0)
+                rows[name].append(est.width_)
+                rel.append(abs(est.width_ - w) / w)
+            print(f"{kind:8s} {name:10s} " + " ".join(f"{v:5.2f}" for v in rows[name]), flush=True)
+        rel = np.array(rel)
+        res[kind] = dict(widths=widths, estimates=rows, median_rel_error=float(np.median(rel)),
+                         max_rel_error=float(rel.max()), within_10_percent=float(np.mean(rel <= 0.10)),
+                         median_time_s=float(np.median(times)))
+        print(kind, {k: v for k, v in res[kind].items() if k not in ("estimates", "widths")})
+    return res
+
+
+def task_motion(n=20, seed=0):
+    """``n`` random linear motions (length 5-25 px, angle 0-180 deg) on the six images, noise 1/255."""
+    from pnp.estimate import LinearMotionEstimator
+    from pnp.kernels import motion_kernel
+
+    imgs = list(_test_images().values())
+    rng = np.random.default_rng(seed)
+    est = LinearMotionEstimator()
+    cases, times = [], []
+    for c in range(n):
+        x = imgs[c % len(imgs)]
+        length, angle = float(rng.uniform(5, 25)), float(rng.uniform(0, 180))
+        y = pnp.add_noise(pnp.blur(x, motion_kernel(length, angle), boundary="reflect"), 1 / 255, seed=c)
+        t0 = time.perf_counter()
+        est.estimate(y)
+        times.append(time.perf_counter() - t0)
+        d_angle = abs((est.angle_ - angle + 90) % 180 - 90)
+        ok = abs(est.length_ - length) <= 1 and d_angle <= 3
+        cases.append(dict(length=length, angle=angle, est_length=est.length_, est_angle=est.angle_, ok=bool(ok)))
+        print(f"{c:2d} L {length:5.2f} -> {est.length_:5.2f}  angle {angle:6.1f} -> {est.angle_:6.1f}"
+              f"  {'ok' if ok else 'FAIL'}", flush=True)
+    res = dict(cases=cases, success=sum(c["ok"] for c in cases), n=n, median_time_s=float(np.median(times)))
+    print(f"{res['success']}/{n} within 1 px and 3 deg; median time {res['median_time_s']:.2f} s")
+    return res
+
+
 def main(argv=None):
     from skimage import io
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--task", choices=["levin", "noise", "noise-blurred", "gaussian", "motion"], default="levin")
     p.add_argument("--images", nargs="+", default=["01", "02", "03", "04"], help="Set12 image names")
     p.add_argument("--kernels", nargs="+", type=int, default=list(range(8)))
     p.add_argument("--settings", nargs="+", default=["tv:1", "tv:2.55"],
@@ -84,6 +187,15 @@ def main(argv=None):
     p.add_argument("--max-shift", type=int, default=6)
     p.add_argument("--out", default=None, help="folder for levin_blind.json and kernel images")
     a = p.parse_args(argv)
+    if a.task != "levin":
+        fn = {"noise": task_noise, "noise-blurred": lambda: task_noise(blurred=True),
+              "gaussian": task_gaussian, "motion": task_motion}[a.task]
+        res = fn()
+        if a.out:
+            Path(a.out).mkdir(parents=True, exist_ok=True)
+            with open(Path(a.out) / f"blind_{a.task}.json", "w") as f:
+                json.dump(res, f, indent=1)
+        return res
 
     kernels = load_kernels("levin09")
     root = data_root()
