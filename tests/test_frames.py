@@ -143,3 +143,22 @@ def test_frame_errors(tmp_path, scene):
         read_frames(blurred, step=0)
     with pytest.raises(ValueError, match="precision must be one of"):
         build_operator(k, blurred[:1], precision="half")
+
+
+def test_fft_plans_are_built_once_per_sequence(tmp_path, scene, monkeypatch):
+    from pnp import fft as pfft
+
+    _, blurred, k = scene
+    built = []
+    original = pfft.FFT2.__init__
+
+    def counting_init(self, shape, *args, **kwargs):
+        built.append(tuple(shape))
+        original(self, shape, *args, **kwargs)
+
+    pfft.clear_cache()
+    monkeypatch.setattr(pfft.FFT2, "__init__", counting_init)
+    deblur_frames(blurred[:1], tmp_path / "one", k, precision="single", progress=False, **SOLVE)
+    after_one = len(built)
+    deblur_frames(blurred, tmp_path / "all", k, precision="single", progress=False, **SOLVE)
+    assert after_one > 0 and len(built) == after_one  # the next frames reuse every plan
