@@ -12,7 +12,10 @@ the model profile, both with their smooth trend removed (the scene's power
 law and the pixel footprint), on a coarse grid and then on a fine grid around
 the best pair. The coarse search is limited to angles near the most
 attenuated direction of the spectrum, which keeps periodic scene content or
-JPEG block patterns from passing for motion stripes.
+JPEG block patterns from passing for motion stripes. For motions of 10 px
+and more the final angle is the most attenuated direction within three
+coarse steps of the best pair (the attenuation is then sharper in angle than
+the stripe correlation); shorter motions keep the fine correlation search.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ __all__ = ["LinearMotionEstimator"]
 
 _DIP_FLOOR = 1e-3  # depth of the model's zeros (log of 0 is not usable)
 _MIN_BINS = 12  # fewest frequency bins an angle needs to be scored
+_LONG_MOTION = 10.0  # px; from here on the attenuation gives the angle more sharply than the stripes
 
 
 def _detrend_basis(t):
@@ -211,14 +215,22 @@ class LinearMotionEstimator:
         i, j = np.unravel_index(np.argmax(score), score.shape)
         a0, l0 = angles[i], self.lengths[j]
         step_l = np.min(np.diff(self.lengths)) if self.lengths.size > 1 else 0.5
-        fine_a = a0 + np.arange(-self.angle_step, self.angle_step + 1e-9, self.angle_step / 10)
         fine_l = l0 + np.arange(-step_l, step_l + 1e-9, 0.05)
         fine_l = fine_l[fine_l >= self.lengths.min()]
+        if l0 >= _LONG_MOTION:
+            # long motions: the most attenuated direction within 3 coarse steps of the best pair
+            local = a0 + np.arange(-3 * self.angle_step, 3 * self.angle_step + 1e-9, self.angle_step / 10)
+            local_prof = self._profiles(P, fy, fx, local, t_edges)
+            local_energy = np.nanmean(np.log(np.maximum(local_prof[:, mid], 1e-20)), axis=1)
+            fine_a = np.array([local[int(np.argmin(local_energy))]])
+        else:
+            # short motions attenuate too little for that: refine the stripe correlation instead
+            fine_a = a0 + np.arange(-self.angle_step, self.angle_step + 1e-9, self.angle_step / 10)
         fine, _ = self._search(P, floor, fy, fx, fine_a, fine_l, t_edges)
         fi, fj = np.unravel_index(np.argmax(fine), fine.shape)
-
+        a1 = float(fine_a[fi])
         self.angles_, self.lengths_, self.score_ = angles, self.lengths, score
-        self.angle_ = float(fine_a[fi] % 180.0)
+        self.angle_ = float(a1 % 180.0)
         self.length_ = float(fine_l[fj])
         self.confidence_ = float(fine[fi, fj])
         self.noise_level_ = sigma_n
