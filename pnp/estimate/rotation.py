@@ -100,7 +100,7 @@ class _OrientationVotes:
     Hough transform).
     """
 
-    def __init__(self, img, sigma=1.0, window=2.0, n_samples=20000, seed=0):
+    def __init__(self, img, sigma=1.0, window=3.0, n_samples=30000, seed=0):
         gx, gy = _gradients(img, sigma)
         Jxx = ndimage.gaussian_filter(gx * gx, window)
         Jyy = ndimage.gaussian_filter(gy * gy, window)
@@ -112,7 +112,7 @@ class _OrientationVotes:
         b = int(np.ceil(3 * sigma + 2 * window))
         sl = (slice(b, H - b), slice(b, W - b))
         yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
-        w = (coh * tr)[sl].ravel()
+        w = (coh**2 * np.sqrt(tr))[sl].ravel()
         rng = np.random.default_rng(seed)
         n = min(int(n_samples), int((w > 0).sum()))
         idx = rng.choice(w.size, n, replace=False, p=w / w.sum()) if n else np.zeros(0, dtype=int)
@@ -122,7 +122,7 @@ class _OrientationVotes:
         self.y = yy[sl].ravel()[idx]
         self.r_min = 0.05 * max(H, W)
 
-    def __call__(self, cx, cy, width=0.1):
+    def __call__(self, cx, cy, width=0.07):
         dx, dy = self.x - cx, self.y - cy
         r = np.hypot(dx, dy)
         sn = (-dy * self.nx + dx * self.ny) / np.maximum(r, 1e-9)
@@ -309,23 +309,52 @@ class _RingStatistics:
             K = np.where(mean[idx] <= 0.5 * low, K, -np.inf)
         return self.lags[idx], K
 
-    def score(self, angle_range):
-        """``(score, angle)``: the strongest kink and its lag (sub-sample), less the bands' spread there."""
-        lags, K = self.kink(angle_range)
-        if K.size < 3:
-            return -1.0, float(angle_range[0])
+    def locate(self, angle_range, sel=None):
+        """The blur angle: the strongest kink (:meth:`kink`) near the minimum of the mean autocorrelation.
+
+        The minimum is robust but biased by image structure (flat or shifted
+        bottoms); the kink is exact but can be faked by structure far from the
+        dip. The kink is therefore searched between 0.5 and 1.3 times the
+        lag of the minimum.
+
+        Returns
+        -------
+        angle : float
+            Radians (sub-sample precision).
+        strength : float
+            The kink strength there (``-inf`` if none was found).
+        """
+        mean = self.mean(sel)
+        tau0, _ = _dip(self.lags, mean, angle_range)
+        window = (max(angle_range[0], 0.5 * tau0), min(angle_range[1], 1.3 * tau0))
+        lags, K = self.kink(window, sel)
+        if K.size == 0 or not np.isfinite(K).any():
+            return float(tau0), -np.inf
         k = int(np.argmax(K))
         angle = lags[k]
-        if 0 < k < K.size - 1:
+        if 0 < k < K.size - 1 and np.all(np.isfinite(K[k - 1:k + 2])):
             a, b, c = K[k - 1], K[k], K[k + 1]
             den = a - 2 * b + c
             if den < 0:
                 angle = lags[k] + np.clip(0.5 * (a - c) / den, -0.5, 0.5) * (lags[1] - lags[0])
-        bands = np.array([self.kink(angle_range, g)[1][k] for g in self.groups()])
-        bands = bands[np.isfinite(bands)]
+        return float(angle), float(K[k])
+
+    def score(self, angle_range):
+        """``(score, angle)``: the kink strength at the located angle, less half the spread over radial bands."""
+        angle, strength = self.locate(angle_range)
+        if not np.isfinite(strength):
+            return -1.0, angle
+        k = int(np.argmin(np.abs(self.lags - angle)))
+        mean_k = []
+        for g in self.groups():
+            m = self.mean(g)
+            d = int(max(2, round(0.15 * self.lags[k] / (self.lags[1] - self.lags[0]))))
+            if k - d >= 0 and k + d < m.size:
+                mean_k.append(0.5 * (m[k - d] + m[k + d]) - m[k])
+        bands = np.array(mean_k)
         if bands.size == 0:
-            return float(K[k]), float(angle)
-        return float(bands.mean() - 0.5 * bands.std()), float(angle)
+            return strength, angle
+        return float(bands.mean() - 0.5 * bands.std()), angle
 
 
 class RotationalBlurEstimator:
@@ -394,7 +423,7 @@ class RotationalBlurEstimator:
     """
 
     def __init__(self, center=None, angle_range=(np.deg2rad(1), np.deg2rad(45)), search_margin=0.0,
-                 grid=49, refine=True, refine_size=256, refine_radius=8.0, radius=None, frames=None, sign=1):
+                 grid=49, refine=True, refine_size=256, refine_radius=12.0, radius=None, frames=None, sign=1):
         self.center = None if center is None else tuple(float(c) for c in center)
         lo, hi = (float(a) for a in angle_range)
         if not 0 < lo < hi <= np.pi / 2:
@@ -536,9 +565,9 @@ class RotationalBlurEstimator:
         groups = []
         window = (max(self.angle_range[0], 0.7 * angle), min(self.angle_range[1], 1.3 * angle))
         for g in st.groups():
-            lags, K = st.kink(window, g)
-            if K.size and np.isfinite(K).any():
-                groups.append(lags[int(np.argmax(K))])
+            a_g, strength = st.locate(window, g)
+            if np.isfinite(strength):
+                groups.append(a_g)
         self.center_ = center
         self.angle_ = float(angle)
         self.score_ = float(max(depth, 0.0))
