@@ -97,6 +97,7 @@ def test_gaussian_width_median_error_below_10_percent(images):
     assert np.median(errs) < 0.10
     assert max(errs) < 0.30
     assert est.noise_level_ == pytest.approx(1 / 255, rel=0.3)
+    assert est.edge_width_ is not None and est.spectral_width_ > 0
 
 
 def test_disk_radius_within_10_percent():
@@ -112,6 +113,10 @@ def test_gaussian_estimator_validation():
         GaussianBlurEstimator(kind="box")
     with pytest.raises(ValueError, match="widths"):
         GaussianBlurEstimator(widths=[-1.0])
+    with pytest.raises(ValueError, match="method"):
+        GaussianBlurEstimator(method="fourier")
+    with pytest.raises(ValueError, match="combined"):
+        GaussianBlurEstimator(kind="disk", method="combined")
     with pytest.raises(ValueError, match="too small"):
         GaussianBlurEstimator().estimate(np.zeros((16, 16)))
 
