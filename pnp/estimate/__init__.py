@@ -11,10 +11,10 @@ keeps diagnostics as attributes ending in ``_`` after the call
 
 ==================================  ===========================================================
 :class:`NoiseEstimator`             Gaussian noise level (PCA of weak-texture patches)
-:class:`GaussianBlurEstimator` isotropic Gaussian or disk (defocus) width from the spectrum  
-:class:`LinearMotionEstimator` linear motion length and angle from the power spectrum  
+:class:`GaussianBlurEstimator`      isotropic Gaussian or disk (defocus) width from the spectrum
+:class:`LinearMotionEstimator`      linear motion length and angle from the power spectrum
 :class:`CameraShakeEstimator`       general kernels: coarse-to-fine L0 alternating MAP
-:class:`RotationalBlurEstimator` rotational blur (see :mod:`pnp.estimate.rotation`)  
+:class:`RotationalBlurEstimator`    rotational blur (see :mod:`pnp.estimate.rotation`)
 ==================================  ===========================================================
 
 Submodules load on first use, so ``import pnp.estimate`` is cheap.
