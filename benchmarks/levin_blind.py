@@ -194,16 +194,18 @@ def main(argv=None):
     p.add_argument("--kernel-size", type=int, default=31)
     p.add_argument("--crop", type=int, default=20)
     p.add_argument("--max-shift", type=int, default=6)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random motions (--task motion)")
     p.add_argument("--out", default=None, help="folder for levin_blind.json and kernel images")
     a = p.parse_args(argv)
     if a.task != "levin":
         fn = {"noise": task_noise, "noise-blurred": lambda: task_noise(blurred=True),
               "noise-textured": lambda: task_noise(textured=True),
-              "gaussian": task_gaussian, "motion": task_motion}[a.task]
+              "gaussian": task_gaussian, "motion": lambda: task_motion(seed=a.seed)}[a.task]
         res = fn()
         if a.out:
             Path(a.out).mkdir(parents=True, exist_ok=True)
-            with open(Path(a.out) / f"blind_{a.task}.json", "w") as f:
+            suffix = f"_seed{a.seed}" if a.task == "motion" else ""
+            with open(Path(a.out) / f"blind_{a.task}{suffix}.json", "w") as f:
                 json.dump(res, f, indent=1)
         return res
 

@@ -73,6 +73,20 @@ def test_noise_estimator_layouts_and_diagnostics():
         NoiseEstimator(patch_size=1)
 
 
+def test_colour_noise_level_is_per_channel():
+    """Independent noise of sigma in each channel: sigma, not the lower noise of the luminance."""
+    rgb = data.astronaut()[::2, ::2] / 255.0
+    y = pnp.add_noise(rgb, 10 / 255, seed=6)
+    est = NoiseEstimator()
+    assert est.estimate(y) * 255 == pytest.approx(10, rel=0.1)
+    assert len(est.channel_noise_levels_) == 3
+    motion = LinearMotionEstimator()
+    yb = pnp.add_noise(pnp.blur(rgb, K.motion_kernel(12, 60), boundary="reflect"), 2 / 255, seed=7)
+    motion.estimate(yb)
+    assert motion.noise_level_ * 255 == pytest.approx(2, rel=0.15)
+    assert abs(motion.length_ - 12) <= 1
+
+
 def test_luminance_layouts():
     rgb = data.astronaut()[:16, :16]
     lum = luminance(rgb)
@@ -189,7 +203,7 @@ def test_camera_shake_error_ratio_small_case():
     assert ratio < RATIO_THRESHOLD
 
 
-RATIO_THRESHOLD = 3.0
+RATIO_THRESHOLD = 3.0  # measured 2.19 for this case (seed 5) on the dev machine
 
 
 def test_camera_shake_validation():

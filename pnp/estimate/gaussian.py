@@ -181,7 +181,8 @@ class GaussianBlurEstimator:
         The kernel of that width (:func:`pnp.kernels.gaussian_kernel` or
         :func:`pnp.kernels.disk_kernel`).
     noise_level_ : float
-        Noise level estimated on the way (0-1 scale).
+        Noise level estimated on the way (0-1 scale; mean of the per-channel
+        levels for colour images, the sigma :func:`pnp.solve` expects).
     score_ : ndarray
         Residual of the fit per candidate width (lower is better).
     alpha_ : float
@@ -244,7 +245,8 @@ class GaussianBlurEstimator:
         if min(img.shape) < 32:
             raise ValueError(f"y of shape {np.shape(y)} is too small; need at least 32x32 pixels")
         noise = self.noise_estimator or NoiseEstimator()
-        sigma_n = float(noise.estimate(img))
+        sigma_n = float(noise.estimate(img))  # noise of the luminance: the spectrum's floor
+        noise_level = sigma_n if np.ndim(y) == 2 else float(noise.estimate(y))  # per channel, for pnp.solve
         P, fy, fx = power_spectrum(img)
         n_bins = max(16, min(img.shape) // 4)
         rho, prof = radial_profile(P, fy, fx, n_bins=n_bins)
@@ -276,7 +278,7 @@ class GaussianBlurEstimator:
             self.width_ = self.spectral_width_
         self.alpha_ = float(alphas[best])
         self.score_ = scores
-        self.noise_level_ = sigma_n
+        self.noise_level_ = noise_level
         if self.kind == "gaussian":
             self.kernel_ = gaussian_kernel(self.width_)
         else:

@@ -78,7 +78,8 @@ class LinearMotionEstimator:
     kernel_ : ndarray
         :func:`pnp.kernels.motion_kernel` of that length and angle.
     noise_level_ : float
-        Noise level (0-1 scale) estimated on the way.
+        Noise level estimated on the way (0-1 scale; mean of the per-channel
+        levels for colour images, the sigma :func:`pnp.solve` expects).
     score_ : ndarray, shape (n_angles, n_lengths)
         Correlation scores of the coarse search (higher is better).
     angles_, lengths_ : ndarray
@@ -195,7 +196,8 @@ class LinearMotionEstimator:
         if min(img.shape) < 32:
             raise ValueError(f"y of shape {np.shape(y)} is too small; need at least 32x32 pixels")
         noise = self.noise_estimator or NoiseEstimator()
-        sigma_n = float(noise.estimate(img))
+        sigma_n = float(noise.estimate(img))  # noise of the luminance: the spectrum's floor
+        noise_level = sigma_n if np.ndim(y) == 2 else float(noise.estimate(y))  # per channel, for pnp.solve
         P, fy, fx = power_spectrum(img)
         floor = max(sigma_n**2, 1e-10)
         lo, hi = self.t_range
@@ -233,6 +235,6 @@ class LinearMotionEstimator:
         self.angle_ = float(a1 % 180.0)
         self.length_ = float(fine_l[fj])
         self.confidence_ = float(fine[fi, fj])
-        self.noise_level_ = sigma_n
+        self.noise_level_ = noise_level
         self.kernel_ = motion_kernel(self.length_, self.angle_)
         return self.kernel_

@@ -88,9 +88,12 @@ class NoiseEstimator:
     noise_level_ : float
         Estimated sigma on the 0-1 intensity scale (after :meth:`estimate`).
     eigenvalues_ : ndarray
-        Ascending eigenvalues of the weak-texture patch covariance.
+        Ascending eigenvalues of the weak-texture patch covariance (first
+        channel).
     n_patches_ : int
-        Number of patches behind the final estimate.
+        Number of patches behind the final estimate (first channel).
+    channel_noise_levels_ : list of float
+        Per-channel estimates (one entry for gray images).
 
     Notes
     -----
@@ -159,24 +162,8 @@ class NoiseEstimator:
         eigs = np.linalg.eigvalsh(cov)
         return _mean_median_split(eigs), eigs
 
-    def estimate(self, y):
-        """Estimate the noise level of ``y``.
-
-        Parameters
-        ----------
-        y : ndarray, shape (H, W) or (H, W, C)
-            uint8, uint16 or float (0-1) image; colour images are reduced to
-            luminance, whose noise is lower than the per-channel noise when the
-            channels' noises are independent.
-
-        Returns
-        -------
-        float
-            Estimated noise standard deviation on the 0-1 scale.
-        """
-        img = luminance(y)
-        if min(img.shape) < 2 * self.patch_size:
-            raise ValueError(f"y of shape {np.shape(y)} is too small for patch_size={self.patch_size}")
+    def _estimate_channel(self, img):
+        """``(sigma, eigenvalues, n_patches)`` of one 2-D channel."""
         rng = np.random.default_rng(self.seed)
         X = _patches(img, self.patch_size, self.max_patches, rng)
         s2, eigs = self._chen(X)
@@ -191,7 +178,29 @@ class NoiseEstimator:
                     break
                 s2, eigs = self._chen(X[keep])
                 selected = int(keep.sum())
-        self.eigenvalues_ = eigs
-        self.n_patches_ = selected
-        self.noise_level_ = float(np.sqrt(max(s2, 0.0)))
+        return float(np.sqrt(max(s2, 0.0))), eigs, selected
+
+    def estimate(self, y):
+        """Estimate the noise level of ``y``.
+
+        Parameters
+        ----------
+        y : ndarray, shape (H, W) or (H, W, C)
+            uint8, uint16 or float (0-1) image. For colour images the result
+            is the mean of the per-channel estimates (the per-channel sigma
+            that :func:`pnp.solve` expects).
+
+        Returns
+        -------
+        float
+            Estimated noise standard deviation on the 0-1 scale.
+        """
+        x, _ = to_internal(y, "y")
+        if min(x.shape[1:]) < 2 * self.patch_size:
+            raise ValueError(f"y of shape {np.shape(y)} is too small for patch_size={self.patch_size}")
+        results = [self._estimate_channel(c) for c in x]
+        self.channel_noise_levels_ = [r[0] for r in results]
+        self.eigenvalues_ = results[0][1]
+        self.n_patches_ = results[0][2]
+        self.noise_level_ = float(np.mean(self.channel_noise_levels_))
         return self.noise_level_

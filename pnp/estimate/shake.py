@@ -182,7 +182,8 @@ class CameraShakeEstimator:
     latent_ : ndarray, shape (H, W)
         The sparse-gradient latent image of the finest level (luminance).
     noise_level_ : float
-        Noise level of ``y`` (0-1 scale).
+        Noise level of ``y`` (0-1 scale; mean of the per-channel levels for
+        colour images, the sigma :func:`pnp.solve` expects).
     kernels_ : list of ndarray
         The kernel at the end of every pyramid level (coarse to fine).
     time_ : float
@@ -338,7 +339,8 @@ class CameraShakeEstimator:
             raise ValueError(f"y of shape {np.shape(y)} is too small for kernel_size={self.kernel_size}; "
                              "it must be at least twice the kernel size")
         noise = self.noise_estimator or NoiseEstimator()
-        self.noise_level_ = float(noise.estimate(img))
+        # per-channel noise level (what pnp.solve expects)
+        self.noise_level_ = float(noise.estimate(img if np.ndim(y) == 2 else y))
 
         ks_full = self.kernel_size
         down = 1.0
