@@ -1,37 +1,39 @@
 """Blind estimation of a rotational blur: the rotation centre and the angle turned during the exposure.
 
-Centre
-    A rotational blur smears every point along the circle through it around the
-    centre, so derivatives along that circle (tangential) are suppressed while
-    radial derivatives survive. For a candidate centre ``c`` let ``t_c(p)`` be
-    the unit tangent of the circle through ``p``; the fraction of the image's
-    gradient energy that is tangential,
+Centre, coarse: a vote of local orientations
+    A rotational blur smears every point along the circle through it, so in a
+    coherent region of the blurred image the dominant gradient orientation
+    (structure tensor) is radial, and the line through the region along it
+    passes near the centre. Candidate centres on a grid are scored by how many
+    (coherence-weighted, randomly sampled) pixels point at them, with a narrow
+    Gaussian kernel on the sine of the angle between the pixel's orientation
+    and the direction to the candidate (a soft Hough transform, robust to the
+    many edges of the scene that do not point at the centre). A finer grid
+    follows around the best candidate. Typical error: 3-12 pixels.
 
-    .. math:: T(c) = \\frac{\\sum_p w_p\\,(t_c(p) \\cdot \\nabla y(p))^2}{\\sum_p w_p\\,|\\nabla y(p)|^2},
+Angle: the kink of the angular autocorrelation
+    On rings around the centre the blur is a box of width ``angle`` along the
+    polar angle, at every radius. The derivative along the ring of a
+    box-blurred signal is the difference of two copies of the sharp signal
+    ``angle`` apart, so the autocorrelation of the derivative is
+    ``2 R(tau) - R(tau - angle) - R(tau + angle)`` with ``R`` the sharp
+    signal's autocorrelation, which has a cusp at 0 for natural images: the
+    curve, averaged over all rings (weighted by radius), has a V-shaped
+    corner at ``tau = angle``. The corner is located by a second difference
+    with a step proportional to the lag, near the curve's minimum
+    (:meth:`_RingStatistics.locate`).
 
-    is lowest at the true centre (about 1/2 elsewhere for natural images,
-    whose gradients have no preferred direction on average). ``T`` is
-    minimised by a grid search on a reduced image followed by a local
-    refinement at full resolution. Gradients are Gaussian derivatives
-    (noise-robust); ``w_p`` is ``|\\nabla y|`` (so that no few strong edges
-    dominate) and pixels close to the candidate centre, which barely move, are
-    left out.
+Centre, fine: the sharpness of that corner
+    The corner is sharp only when the rings follow the blur arcs, i.e. around
+    the true centre. The kink strength (less half its spread over four bands
+    of radii) is maximised by a bounded Nelder-Mead search around the voted
+    centre, and polished by fitting a quadratic to it on a 5x5 stencil; the
+    fit's residuals give ``center_std_``.
 
-Angle
-    In polar coordinates around the centre the blur is a box of width
-    ``angle`` along the polar angle at every radius. The derivative along the
-    angle of a box-blurred signal is a difference of two copies of the sharp
-    signal ``angle`` apart, so its autocorrelation has a deep negative dip at
-    lag ``angle``, at every radius. The normalised autocorrelations of the
-    rings (masked to the part of each ring inside the frame) are averaged and
-    the dip is located with sub-sample precision.
-
-Quality
-    ``score_`` is ``1 - T(center)/T_ref`` where ``T_ref`` is the median of
-    ``T`` over the search grid (0: no rotational structure, towards 1: a clear
-    one); ``angle_depth_`` is the depth of the autocorrelation dip;
-    ``angle_std_`` and ``center_std_`` are spreads of the estimates over
-    independent groups of rings / image quadrants (a rough uncertainty).
+Limits: the centre must lie inside the frame (rings that are less than half
+inside are not used), angles between about 1 and 45 degrees, and the scene
+must have texture at most radii. The direction of rotation is not observable
+from one exposure.
 """
 
 from __future__ import annotations
@@ -43,50 +45,13 @@ from scipy import fft as sfft
 from ..operators.rotational import RotationalBlur
 from .noise import luminance
 
-__all__ = ["RotationalBlurEstimator", "tangential_fraction", "angle_autocorrelation"]
+__all__ = ["RotationalBlurEstimator", "angle_autocorrelation"]
 
 
 def _gradients(img, sigma):
     gx = ndimage.gaussian_filter(img, sigma, order=(0, 1), mode="reflect")
     gy = ndimage.gaussian_filter(img, sigma, order=(1, 0), mode="reflect")
     return gx, gy
-
-
-class _TangentialField:
-    """Precomputed gradient products for fast evaluation of ``T(c)``."""
-
-    def __init__(self, img, sigma=1.0, border=None, max_pixels=None, rng=None):
-        gx, gy = _gradients(img, sigma)
-        H, W = img.shape
-        b = int(np.ceil(3 * sigma)) if border is None else int(border)
-        sl = (slice(b, H - b), slice(b, W - b))
-        yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
-        gx, gy, xx, yy = gx[sl].ravel(), gy[sl].ravel(), xx[sl].ravel(), yy[sl].ravel()
-        mag = np.hypot(gx, gy)
-        keep = mag > 0
-        if max_pixels is not None and keep.sum() > max_pixels:
-            idx = np.flatnonzero(keep)
-            rng = np.random.default_rng(0) if rng is None else rng
-            keep = np.zeros_like(keep)
-            keep[rng.choice(idx, size=max_pixels, replace=False)] = True
-        self.x, self.y = xx[keep], yy[keep]
-        m = mag[keep]
-        w = m  # weight |g|: each pixel's direction counts with its contrast, not its energy
-        self.gxx = w * gx[keep] ** 2 / m**2
-        self.gyy = w * gy[keep] ** 2 / m**2
-        self.gxy = w * gx[keep] * gy[keep] / m**2
-        self.w = w
-        self.shape = (H, W)
-
-    def __call__(self, cx, cy, r_min):
-        dx, dy = self.x - cx, self.y - cy
-        r2 = dx * dx + dy * dy
-        use = r2 > r_min * r_min
-        if not use.any():
-            return 1.0
-        dx, dy, r2 = dx[use], dy[use], r2[use]
-        tang = (dy * dy * self.gxx[use] - 2 * dx * dy * self.gxy[use] + dx * dx * self.gyy[use]) / r2
-        return float(tang.sum() / self.w[use].sum())
 
 
 class _OrientationVotes:
@@ -127,26 +92,6 @@ class _OrientationVotes:
         r = np.hypot(dx, dy)
         sn = (-dy * self.nx + dx * self.ny) / np.maximum(r, 1e-9)
         return float(np.exp(-(sn / width) ** 2)[r > self.r_min].sum() / max(self.x.size, 1))
-
-
-def tangential_fraction(image, center, sigma=1.0, r_min=None):
-    """``T(c)``: the weighted fraction of gradient energy along the circles around ``center``.
-
-    Parameters
-    ----------
-    image : ndarray, (H, W) or (H, W, C)
-    center : (float, float)
-        ``(x, y)`` in pixels.
-    sigma : float
-        Scale of the Gaussian derivatives (pixels).
-    r_min : float, optional
-        Pixels closer than this to the centre are ignored (default 5 % of the
-        image size).
-    """
-    img = luminance(image, "image")
-    f = _TangentialField(img, sigma)
-    r_min = 0.05 * max(img.shape) if r_min is None else float(r_min)
-    return f(float(center[0]), float(center[1]), r_min)
 
 
 def _polar_rings(img, center, radii, n_angles, shift=None):
@@ -360,17 +305,9 @@ class _RingStatistics:
 class RotationalBlurEstimator:
     """Estimate the centre and angle of a rotational blur from the blurred image(s).
 
-    Use it as ``pnp.solve(y, kernel=RotationalBlurEstimator())`` or call
-    :meth:`estimate` first.
-
-    Method: for a candidate centre, the angular derivative of the image on
-    rings around it is autocorrelated (see :func:`angle_autocorrelation`); at
-    the true centre every ring shows the same deep negative dip at a lag equal
-    to the blur angle, elsewhere the dips are shallower and smeared. The
-    centre maximises the depth of the dip of the ring-averaged
-    autocorrelation (grid search on a reduced image, a finer grid, then a
-    Nelder-Mead refinement at full resolution) and the angle is the dip's
-    location there.
+    Use it as ``pnp.solve(y, kernel=RotationalBlurEstimator())`` (the solver
+    calls :meth:`estimate` on the observation) or call :meth:`estimate` first.
+    The method is described in :mod:`pnp.estimate.rotation`.
 
     Parameters
     ----------
@@ -380,15 +317,18 @@ class RotationalBlurEstimator:
         Range of the angle searched (radians); default 1 to 45 degrees.
     search_margin : float
         The centre is searched in the frame extended by this fraction of its
-        size on every side (a centre far outside the frame is not supported:
-        at least a quarter of the rings must lie in the frame).
+        size on every side (0 by default: the rings must be at least half
+        inside the frame).
     grid : int
-        Candidates per side of the coarse centre search.
-    coarse_size : int
-        Largest side (pixels) of the reduced image of the coarse search; the
-        local searches and the refinement use twice that size.
-    n_candidates : int
-        Local maxima of the coarse search examined further.
+        Candidates per side (of the longer side) of the coarse vote.
+    refine : bool
+        Refine the voted centre with the kink sharpness (slower, far more
+        precise); False returns the voted centre.
+    refine_size : int
+        Largest side (pixels) of the image used by the refinement (larger
+        images are reduced).
+    refine_radius : float
+        The refinement stays within this many pixels of the voted centre.
     radius : float, (float, float) or "auto", optional
         Rotating disk or annulus of the returned operator; ``"auto"``
         estimates a disk radius as the largest radius whose rings still show
@@ -408,22 +348,34 @@ class RotationalBlurEstimator:
     angle_ : float
         Radians (positive; see ``sign``).
     score_ : float
-        Depth of the autocorrelation dip at the estimate (0: no rotational
-        blur found; about 0.5 for a clean uniform blur of a textured scene).
+        Kink strength at the estimate (about 0 when no rotational blur is
+        found; 0.05-0.1 for a clear one).
     center_std_ : float
-        Spread (pixels) of the centres preferred by four interleaved groups of
-        rings around the estimate (a rough uncertainty).
+        Standard deviation (pixels) of the centre from the quadratic fit of
+        the refinement (NaN without refinement or if the fit failed).
     angle_std_ : float
-        Spread (radians) of the angles found by the same groups.
+        Spread (radians) of the angles found in four bands of radii, divided
+        by 2 (a rough standard error).
     radius_ : float or None
         With ``radius="auto"``.
     autocorrelation_ : (ndarray, ndarray)
         Lags (radians) and the mean autocorrelation at the estimate.
     operator_ : RotationalBlur
+
+    Examples
+    --------
+    >>> import numpy as np, pnp
+    >>> from pnp.estimate.rotation import RotationalBlurEstimator
+    >>> from pnp.synthetic import synthesize_rotational_blur
+    >>> from skimage import data
+    >>> syn = synthesize_rotational_blur(data.camera()[::2, ::2], (130, 120), np.deg2rad(12), seed=0)
+    >>> est = RotationalBlurEstimator()
+    >>> op = est.estimate(syn.blurred)  # doctest: +SKIP
+    >>> x_hat = pnp.solve(syn.blurred, op, prior="tv")  # doctest: +SKIP
     """
 
     def __init__(self, center=None, angle_range=(np.deg2rad(1), np.deg2rad(45)), search_margin=0.0,
-                 grid=49, refine=True, refine_size=256, refine_radius=12.0, radius=None, frames=None, sign=1):
+                 grid=49, refine=True, refine_size=512, refine_radius=12.0, radius=None, frames=None, sign=1):
         self.center = None if center is None else tuple(float(c) for c in center)
         lo, hi = (float(a) for a in angle_range)
         if not 0 < lo < hi <= np.pi / 2:
@@ -501,24 +453,14 @@ class RotationalBlurEstimator:
         r = self.refine_radius
         h0 = r / 2
         res = optimize.minimize(cost, c0, method="Nelder-Mead", bounds=[(c0[0] - r, c0[0] + r), (c0[1] - r, c0[1] + r)],
-                                options=dict(xatol=0.2, fatol=1e-5, maxfev=40,
+                                options=dict(xatol=0.2, fatol=1e-5, maxfev=30,
                                              initial_simplex=[c0, c0 + [h0, 0], c0 + [0, h0]]))
         self._trace["refined"] = res.x
-        return (float(res.x[0]), float(res.x[1]))
-
-    def _center_spread(self, imgs, center, h=2.0):
-        """Spread of the best stencil point (with a parabolic refinement) over groups of rings."""
-        offs = np.array([-h, 0.0, h])
-        stats = [[_RingStatistics(imgs, (center[0] + dx, center[1] + dy), self._max_lag) for dx in offs]
-                 for dy in offs]
-        n_groups = stats[0][0].n_groups
-        picks = []
-        for g in range(n_groups):
-            D = np.array([[_dip(st.lags, st.mean(st.groups()[g]), self.angle_range)[1] for st in row]
-                          for row in stats])
-            picks.append([center[0] + _parabola_peak(D[1, :]) * h, center[1] + _parabola_peak(D[:, 1]) * h])
-        picks = np.array(picks)
-        return float(np.sqrt(np.mean(np.sum((picks - picks.mean(axis=0)) ** 2, axis=1)) / n_groups))
+        # polish: a quadratic fitted to the (noisy) score on a 5x5 stencil, 2 px apart
+        c1, std = _quadratic_peak(lambda c: -cost(c), res.x, h=2.0)
+        self._trace["polished"] = c1
+        self.center_std_ = std
+        return (float(c1[0]), float(c1[1]))
 
     def _estimate_radius(self, st, angle):
         """Largest radius whose rings still show the dip at ``angle`` (end of the rotating disk)."""
@@ -554,8 +496,8 @@ class RotationalBlurEstimator:
                 raise ValueError(f"frames[{k}] has size {im.shape}, expected {imgs[0].shape} like y")
             imgs.append(im)
         if self.center is None:
+            self.center_std_ = float("nan")
             center = self._estimate_center(imgs)
-            self.center_std_ = self._center_spread(imgs, center)
         else:
             center = self.center
             self.center_std_ = 0.0
@@ -582,21 +524,29 @@ class RotationalBlurEstimator:
         return self.operator_
 
 
-def _parabola_peak(v):
-    """Offset in [-1, 1] of the maximum of a parabola through three equally spaced values."""
-    a, b, c = v
-    den = a - 2 * b + c
-    if den >= 0:
-        return float(np.clip(np.argmax(v) - 1, -1, 1))
-    return float(np.clip(0.5 * (a - c) / den, -1, 1))
+def _quadratic_peak(f, c, h=2.0):
+    """Maximum of a quadratic fitted to ``f`` on a 5x5 stencil of spacing ``h`` around ``c``.
 
-
-def _subset(field, sel):
-    sub = object.__new__(_TangentialField)
-    for name in ("x", "y", "gxx", "gyy", "gxy", "w"):
-        setattr(sub, name, getattr(field, name)[sel])
-    sub.shape = field.shape
-    return sub
+    Returns the peak (``c`` itself if the fit is not concave; moved by at
+    most ``2 h``) and its standard deviation (pixels) propagated from the
+    residuals of the fit (NaN if not concave).
+    """
+    offs = np.arange(-2, 3) * h
+    P = np.array([(dx, dy) for dy in offs for dx in offs])
+    V = np.array([f(c + p) for p in P])
+    A = np.stack([np.ones(len(P)), P[:, 0], P[:, 1], P[:, 0] ** 2, P[:, 0] * P[:, 1], P[:, 1] ** 2], axis=1)
+    coef, *_ = np.linalg.lstsq(A, V, rcond=None)
+    Hm = np.array([[2 * coef[3], coef[4]], [coef[4], 2 * coef[5]]])
+    if not np.all(np.linalg.eigvalsh(Hm) < 0):
+        return np.asarray(c, dtype=float), float("nan")
+    g = coef[1:3]
+    d = np.clip(-np.linalg.solve(Hm, g), -2 * h, 2 * h)
+    dof = max(len(V) - A.shape[1], 1)
+    sigma2 = float(np.sum((A @ coef - V) ** 2) / dof)
+    cov_g = sigma2 * np.linalg.inv(A.T @ A)[1:3, 1:3]
+    Hi = np.linalg.inv(Hm)
+    std = float(np.sqrt(np.trace(Hi @ cov_g @ Hi)))
+    return np.asarray(c, dtype=float) + d, std
 
 
 def _dip(lags, corr, angle_range):
