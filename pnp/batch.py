@@ -33,6 +33,20 @@ the spec once and keeps it in a per-worker cache (a
 :class:`PriorCache` worker plugin), so a network is loaded once per worker
 whatever the number of frames; FFT plans are cached per shape in each worker
 process by :mod:`pnp.fft`.
+
+Worker settings
+---------------
+Use one thread per worker process (``threads_per_worker=1``) and as many
+processes as cores. Dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` in the
+environment of the workers it spawns; that switches off glibc's dynamic mmap
+threshold, and numpy code that allocates many arrays above 128 KB (as every
+solve does) then spends its time in page faults: measured 3x the CPU time of
+a small TV solve (``docs/benchmarks_scale.md``). Drop it before starting the
+cluster::
+
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    env.pop("MALLOC_TRIM_THRESHOLD_", None)
+    dask.config.set({"distributed.nanny.pre-spawn-environ": env})
 """
 
 from __future__ import annotations
