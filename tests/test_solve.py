@@ -188,3 +188,8 @@ def test_warns_on_periodic_observation_with_default_boundary(small):
         pnp.solve(y_circ, k, prior="tv", noise_level=0.01, iters=1, boundary="taper")  # explicit choice
         y_real = pnp.blur(x, k, boundary="reflect")
         pnp.solve(y_real, k, prior="tv", noise_level=0.01, iters=1)
+
+
+def test_public_exports_resolve():
+    for name in pnp.__all__:
+        assert getattr(pnp, name) is not None, name
