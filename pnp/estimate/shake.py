@@ -203,7 +203,7 @@ class CameraShakeEstimator:
     """
 
     def __init__(self, kernel_size=31, iters_per_scale=30, lambda_grad=4e-3, lambda_intensity=0.0, lambda_min=1e-4, lambda_decay=1.1, gamma=2e-3,
-                 threshold=0.05, edge_ratio=0.0, max_size=None, coarsest_kernel=5, noise_estimator=None):
+                 threshold=0.03, edge_ratio=0.0, max_size=None, coarsest_kernel=5, noise_estimator=None):
         if isinstance(kernel_size, bool) or not isinstance(kernel_size, numbers.Integral) or kernel_size < 3:
             raise ValueError(f"kernel_size must be an integer >= 3, got {kernel_size!r}")
         if kernel_size % 2 == 0:
