@@ -203,7 +203,7 @@ def test_camera_shake_error_ratio_small_case():
     assert ratio < RATIO_THRESHOLD
 
 
-RATIO_THRESHOLD = 3.0  # measured 2.19 for this case (seed 5) on the dev machine
+RATIO_THRESHOLD = 3.0  # measured 2.25 for this case (seed 5) on the dev machine
 
 
 def test_camera_shake_validation():
