@@ -194,9 +194,10 @@ def angle_autocorrelation(image, center, n_angles=None, r_range=(0.15, 1.0), max
 class _RingStatistics:
     """Pooled angular-derivative autocorrelations of one or more frames around a centre."""
 
-    def __init__(self, imgs, center, max_lag, n_groups=4, fast=False):
+    def __init__(self, imgs, center, max_lag, n_groups=4, fast=False, min_inside=0.5):
         cs, ws, rs = [], [], []
         opts = dict(ring_step=2.0, arc_spacing=1.0) if fast else {}
+        opts["min_inside"] = min_inside
         for im in imgs:
             lags, corr, w, radii = angle_autocorrelation(im, center, max_lag=max_lag, **opts)
             cs.append(corr)
@@ -440,7 +441,9 @@ class RotationalBlurEstimator:
         fine = np.arange(-step, step + 1e-9, 1.5)
         V2 = np.array([[vote(xs[j] + dx, ys[i] + dy) for dx in fine] for dy in fine])
         i2, j2 = np.unravel_index(np.argmax(V2), V2.shape)
-        c0 = np.array([xs[j] + fine[j2], ys[i] + fine[i2]])
+        lo = np.array([-mx, -my])
+        hi = np.array([W - 1 + mx, H - 1 + my])
+        c0 = np.clip([xs[j] + fine[j2], ys[i] + fine[i2]], lo, hi)
         self._trace = dict(votes=V, hough=c0.copy())
         if not self.refine:
             return (float(c0[0]), float(c0[1]))
@@ -452,24 +455,32 @@ class RotationalBlurEstimator:
 
         r = self.refine_radius
         h0 = r / 2
-        res = optimize.minimize(cost, c0, method="Nelder-Mead", bounds=[(c0[0] - r, c0[0] + r), (c0[1] - r, c0[1] + r)],
+        bounds = [(max(c0[0] - r, lo[0]), min(c0[0] + r, hi[0])), (max(c0[1] - r, lo[1]), min(c0[1] + r, hi[1]))]
+        res = optimize.minimize(cost, c0, method="Nelder-Mead", bounds=bounds,
                                 options=dict(xatol=0.2, fatol=1e-5, maxfev=30,
                                              initial_simplex=[c0, c0 + [h0, 0], c0 + [0, h0]]))
         self._trace["refined"] = res.x
         # polish: a quadratic fitted to the (noisy) score on a 5x5 stencil, 2 px apart
         c1, std = _quadratic_peak(lambda c: -cost(c), res.x, h=2.0)
+        c1 = np.clip(c1, lo, hi)
         self._trace["polished"] = c1
         self.center_std_ = std
         return (float(c1[0]), float(c1[1]))
 
     def _estimate_radius(self, st, angle):
-        """Largest radius whose rings still show the dip at ``angle`` (end of the rotating disk)."""
+        """Largest radius whose rings still show the dip at ``angle`` (the end of the rotating disk).
+
+        The autocorrelation at lag ``angle`` of each ring, smoothed over 9
+        rings, is compared with its mean over the inner half of the rings;
+        the disk ends at the last radius where it is below half of that mean.
+        None if the inner rings show no clear dip.
+        """
         k = int(np.argmin(np.abs(st.lags - angle)))
         order = np.argsort(st.radii)
         r = st.radii[order]
-        v = ndimage.uniform_filter1d(st.corr[order, k], 9)
-        inner = np.median(v[: max(1, v.size // 3)])
-        if not inner < -0.05:
+        v = ndimage.uniform_filter1d(st.corr[order, k], 9, mode="nearest")
+        inner = float(np.mean(v[: max(1, v.size // 2)]))
+        if not inner < -0.03:
             return None
         dipped = np.flatnonzero(v < 0.5 * inner)
         return float(r[dipped.max()]) if dipped.size else None
@@ -501,7 +512,10 @@ class RotationalBlurEstimator:
         else:
             center = self.center
             self.center_std_ = 0.0
-        st = _RingStatistics(imgs, center, self._max_lag)
+        try:
+            st = _RingStatistics(imgs, center, self._max_lag)
+        except ValueError:  # a centre at the frame border: accept rings that are mostly outside
+            st = _RingStatistics(imgs, center, self._max_lag, min_inside=0.1)
         mean = st.mean()
         depth, angle = st.score(self.angle_range)
         groups = []
