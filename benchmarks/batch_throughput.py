@@ -12,10 +12,10 @@ Configurations: ``sync`` (this process, one frame after the other), and a
 (Dask sets ``OMP_NUM_THREADS=1`` in its workers).
 
 Dask also sets ``MALLOC_TRIM_THRESHOLD_=65536`` in its workers by default
-(``distributed.nanny.pre-spawn-environ``). Setting it switches off glibc's
-dynamic mmap threshold, so every array above 128 KB is a fresh ``mmap`` with
-page faults: measured here, a 128x128 TV solve costs 3x the CPU time and 5x
-the wall time in such a process. ``--malloc glibc`` (default) removes that
+(``distributed.nanny.pre-spawn-environ``). Measured here, a 128x128 TV solve
+costs 3x the CPU time and 5x the wall time in a process with that variable
+(probably because it switches off glibc's dynamic mmap threshold, so every
+array above 128 KB is a fresh ``mmap`` to fault in). ``--malloc glibc`` (default) removes that
 variable from the workers' environment; ``--malloc dask`` keeps Dask's default.
 
 Usage::

@@ -38,10 +38,10 @@ Worker settings
 ---------------
 Use one thread per worker process (``threads_per_worker=1``) and as many
 processes as cores. Dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` in the
-environment of the workers it spawns; that switches off glibc's dynamic mmap
-threshold, and numpy code that allocates many arrays above 128 KB (as every
-solve does) then spends its time in page faults: measured 3x the CPU time of
-a small TV solve (``docs/benchmarks_scale.md``). Drop it before starting the
+environment of the workers it spawns. Measured here, a small TV solve then
+costs 3x the CPU time (``docs/benchmarks_scale.md``); the likely cause is that
+setting it switches off glibc's dynamic mmap threshold, so every array above
+128 KB (a solve allocates many) is a fresh ``mmap`` that must be faulted in. Drop it before starting the
 cluster::
 
     env = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
