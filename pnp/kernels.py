@@ -4,7 +4,7 @@ Every generator returns a float64 array that sums to 1 and follows the
 centring convention of :mod:`pnp.psf` (origin at ``(kh // 2, kw // 2)``):
 kernels that are symmetric about a point are centred on the origin, so they do
 not shift the image; camera-shake kernels have their centre of mass on the
-origin (to the nearest sub-pixel position the grid allows).
+origin (bilinear splatting preserves the centroid of the trajectory).
 
 Geometry: ``angle`` is in degrees, counter-clockwise from the positive column
 (x) axis with the row axis pointing *down* (image convention), so

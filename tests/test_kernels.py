@@ -105,7 +105,7 @@ def test_camera_shake_deterministic_and_varied():
     assert not np.allclose(a, c)
     assert a.shape == (21, 21)
     centre, _ = _moments(a)
-    assert np.all(np.abs(centre) <= 0.5)
+    np.testing.assert_allclose(centre, 0, atol=1e-9)  # bilinear splatting keeps the centroid
     # the trajectory stays off the outer ring and covers more than a few pixels
     assert a[0].sum() == 0 and a[-1].sum() == 0 and a[:, 0].sum() == 0 and a[:, -1].sum() == 0
     assert np.count_nonzero(a) > 10
