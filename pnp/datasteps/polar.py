@@ -155,7 +155,7 @@ class PolarDataStep:
     search, i.e. the pure polar closed form with one exact correction factor.
     """
 
-    def __init__(self, operator, y, observed=None, tol=1e-3, maxiter=3, oversample=1.5, order=3, polar=True):
+    def __init__(self, operator, y, observed=None, tol=1e-3, maxiter=3, oversample=1.0, order=3, polar=True):
         y = np.asarray(y, dtype=np.float64)
         if y.ndim != 3:
             raise ValueError(f"y must have shape (C, H, W), got {y.shape}")
