@@ -216,3 +216,15 @@ def test_solve_with_tv_gains(solver):
 
 # measured gains on this case (see docs/benchmarks_rotation.md), thresholds with margin
 GAIN_DB = {"hqs": 8.0, "admm": 7.0}  # measured 11.0 and 9.8 dB
+
+
+def test_pickle_drops_the_cached_matrix():
+    import pickle
+
+    op = RotationalBlur((10.0, 12.0), 0.2)
+    x = np.random.default_rng(8).random((1, 24, 24))
+    y = op.forward(x)
+    assert op._cache
+    op2 = pickle.loads(pickle.dumps(op))
+    assert op2._cache == {}
+    np.testing.assert_array_equal(op2.forward(x), y)
