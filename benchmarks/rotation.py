@@ -51,16 +51,18 @@ NOISE = 2.55 / 255
 
 
 def load_images(subset, n_cbsd):
+    """``(name, image, seed)`` with the seed = position in Set3C + CBSD68[:n_cbsd] (same for any subset)."""
     import imageio.v3 as iio
 
     from pnp.data import list_images
 
-    paths = []
-    if subset in ("all", "Set3C"):
-        paths += list_images("Set3C")
-    if subset in ("all", "CBSD68"):
-        paths += list_images("CBSD68")[:n_cbsd]
-    return [(p.stem, iio.imread(p)[..., :3] / 255.0) for p in paths]
+    paths = list_images("Set3C") + list_images("CBSD68")[:n_cbsd]
+    set3c = {p.stem for p in list_images("Set3C")}
+    out = []
+    for seed, p in enumerate(paths):
+        if subset == "all" or (subset == "Set3C") == (p.stem in set3c):
+            out.append((p.stem, iio.imread(p)[..., :3] / 255.0, seed))
+    return out
 
 
 def synthesize(name, x, angle_deg, seed, cache):
@@ -150,10 +152,10 @@ def run_quality(args):
     images = load_images(args.subset, args.n_cbsd)[: args.limit]
     cache = args.cache or os.path.join(tempfile.gettempdir(), "pnp_rotation_bench")
     rows = []
-    for idx, (name, x) in enumerate(images):
+    for name, x, seed in images:
         for angle in args.angles:
             t0 = time.time()
-            y, xs, center = synthesize(name, x, angle, idx, cache)
+            y, xs, center = synthesize(name, x, angle, seed, cache)
             t_syn = time.time() - t0
             rim = rim_mask(y.shape, center)
             row = dict(image=name, angle=angle, shape=list(y.shape))
