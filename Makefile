@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export PNP_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install demo test bench docs clean
+.PHONY: install demo test bench bench-scale docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python benchmarks/engine_acceptance.py --priors bm3d default
 	$(BIN)/python benchmarks/dpir_levin.py --prior bm3d --out docs/results
+
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/large_images.py scaling --sizes 512 1024 2048 4096 --iters 2 --weights priors/weights/drunet_small_color.pt
+	$(BIN)/python benchmarks/large_images.py tiling --size 1024 --tile 256 --overlap 32 --iters 2 --weights priors/weights/drunet_small_color.pt
+	$(BIN)/python benchmarks/batch_throughput.py --prior tv --frames 12 --size 128 --iters 4
 
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html

@@ -22,6 +22,7 @@ _EXPORTS = {
     "NoiseEstimator": "pnp.estimate.noise:NoiseEstimator",
     "deblur_frames": "pnp.frames:deblur_frames",
     "deblur_batch": "pnp.batch:deblur_batch",
+    "ClosedFormBlur": "pnp.datasteps.fft:ClosedFormBlur",
     "FFTDataStep": "pnp.datasteps.fft:FFTDataStep",
     "CGDataStep": "pnp.datasteps.cg:CGDataStep",
     "DPIRSchedule": "pnp.schedules:DPIRSchedule",

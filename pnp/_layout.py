@@ -123,7 +123,11 @@ def from_internal(x, layout):
     """
     out = chw_to_public(x, layout.ndim)
     if layout.dtype in _INT_SCALES:
-        out = np.clip(np.rint(out * layout.scale), 0, layout.scale).astype(layout.dtype)
+        # in place on one temporary: keeps the peak memory of large images low
+        out = np.multiply(out, layout.scale)
+        np.rint(out, out=out)
+        np.clip(out, 0, layout.scale, out=out)
+        out = out.astype(layout.dtype)
     else:
         out = np.ascontiguousarray(out, dtype=layout.dtype)
     return out

@@ -39,7 +39,9 @@ noise level:
 
 inputs and outputs:
   INPUT is an image file (PNG, JPEG, TIFF; 8 or 16 bit), a folder (all images
-  in it) or a quoted glob pattern ('blurred/*.png'). With several inputs,
+  in it), a quoted glob pattern ('blurred/*.png') or a video (.mp4, .avi, ...;
+  OUTPUT is then a folder of PNG frames or a video file; frames already in the
+  folder are skipped, so an interrupted run continues). With several inputs,
   OUTPUT is a folder (created if missing) and each result keeps its input's
   file name. Outputs keep the input's bit depth (JPEG is always 8 bit), are
   written atomically, and may never be one of the inputs.
@@ -90,7 +92,7 @@ def build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     d.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="image file, folder of images, or quoted glob pattern")
+                   help="image file, folder of images, quoted glob pattern, or a video file")
     d.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                    help="output file (one input) or folder (several inputs)")
     d.add_argument("-k", "--kernel", default="estimate", metavar="FILE|estimate",
@@ -341,8 +343,41 @@ def _run_priors(args):
     return EXIT_OK
 
 
+def _run_video(args):
+    """``pnp deblur video.mp4 -o out/``: every frame, one operator/prior/plan set, one progress bar."""
+    from .frames import VIDEO_SUFFIXES, deblur_frames
+
+    src, out = Path(args.inputs[0]), Path(args.output)
+    if not src.is_file():
+        raise UsageError(f"input file not found: {src}")
+    if out.suffix and out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise UsageError(f"a video's OUTPUT is a folder (one PNG per frame) or a video file "
+                         f"({', '.join(VIDEO_SUFFIXES)}), got {out}")
+    if _same_file(src, out):
+        raise UsageError(f"output {out} would overwrite the input")
+    if args.compare or args.reference or args.save_kernel:
+        raise UsageError("--compare, --reference and --save-kernel work with single images, not videos")
+    kernel = _load_kernel(args)
+    noise = None if args.noise_level is None else args.noise_level / 255.0
+    options = {} if args.device is None else {"device": args.device}
+    try:
+        result = deblur_frames(src, out, kernel, prior=args.prior, iters=args.iters, noise_level=noise,
+                               solver=args.solver, scale=args.scale, boundary=args.boundary,
+                               skip_existing=True, progress=args.progress, **options)
+    except NotImplementedError as exc:
+        raise Failure(f"{src.name}: kernel estimation is not available ({exc}); give --kernel FILE") from exc
+    except (ValueError, TypeError, OSError, ImportError, RuntimeError, MemoryError) as exc:
+        raise Failure(f"{src.name}: {exc}") from exc
+    _say(args, f"wrote {out}: {result['frames']} frames restored, {result['skipped']} already done")
+    return EXIT_OK
+
+
 def _run_deblur(args):
     _check_options(args)
+    from .frames import VIDEO_SUFFIXES
+
+    if len(args.inputs) == 1 and Path(args.inputs[0]).suffix.lower() in VIDEO_SUFFIXES:
+        return _run_video(args)
     files, batch = _expand_inputs(args.inputs)
     if batch and (args.reference or args.save_kernel):
         raise UsageError("--reference and --save-kernel work with a single input image")

@@ -31,9 +31,11 @@ class AttentionUNetPrior(TorchDenoiser):
         Torch device.
     threads : int, optional
         Torch CPU threads.
+    tile, overlap, memory_budget_mb : optional
+        Tiled inference for large images (see :class:`priors.torch_adapter.TorchDenoiser`).
     """
 
-    def __init__(self, weights="ours", device="cpu", threads=None):
+    def __init__(self, weights="ours", device="cpu", threads=None, tile="auto", overlap=32, memory_budget_mb=256):
         if weights != "ours":
             if not isinstance(weights, (str, os.PathLike)) or not Path(weights).is_file():
                 raise FileNotFoundError(f"attention U-Net weights file not found: {weights}")
@@ -44,7 +46,8 @@ class AttentionUNetPrior(TorchDenoiser):
             )
         self.weights = weights
         super().__init__(self._load, device=device, multiple=8, min_size=8, threads=threads,
-                         name=f"AttentionUNet[{weights}]")
+                         name=f"AttentionUNet[{weights}]", tile=tile, overlap=overlap,
+                         memory_budget_mb=memory_budget_mb)
 
     def _load(self, channels):
         import torch

@@ -76,9 +76,12 @@ class DRUNet(TorchDenoiser):
         With ``weights="official"``, try to download missing files.
     threads : int, optional
         Torch CPU threads.
+    tile, overlap, memory_budget_mb : optional
+        Tiled inference for large images (see :class:`priors.torch_adapter.TorchDenoiser`).
     """
 
-    def __init__(self, weights="ours", device="cpu", allow_download=True, threads=None):
+    def __init__(self, weights="ours", device="cpu", allow_download=True, threads=None,
+                 tile="auto", overlap=32, memory_budget_mb=256):
         self.weights = weights
         self.allow_download = allow_download
         if isinstance(weights, str) and weights in ("ours", "official"):
@@ -96,7 +99,8 @@ class DRUNet(TorchDenoiser):
                     "train them with `python -m priors.train --arch drunet` or use weights='official'"
                 )
         super().__init__(self._load, device=device, multiple=8, min_size=32, threads=threads,
-                         name=f"DRUNet[{weights}]")
+                         name=f"DRUNet[{weights}]", tile=tile, overlap=overlap,
+                         memory_budget_mb=memory_budget_mb)
 
     def _load(self, channels):
         import torch

@@ -137,3 +137,32 @@ def test_kernel_estimate_fails_cleanly_or_works(scene):
         assert not (scene / "est.png").exists()
     else:
         assert io.read_image(scene / "est.png").shape == (48, 48)
+
+
+def test_deblur_video_to_frames(tmp_path):
+    """`pnp deblur video.mp4 -o folder/` restores every frame; a rerun skips the frames already done."""
+    import subprocess
+
+    import imageio.v3 as iio
+    from skimage import data
+
+    import pnp
+
+    x = data.camera()[100:164, 100:164] / 255.0
+    k = np.ones((3, 3)) / 9
+    frames = [(np.clip(pnp.add_noise(pnp.blur(np.roll(x, i, axis=1), k, boundary="reflect"), 0.01, seed=i), 0, 1)
+               * 255).astype(np.uint8) for i in range(3)]
+    video = tmp_path / "clip.avi"
+    iio.imwrite(video, np.stack([np.stack([f] * 3, -1) for f in frames]), plugin="FFMPEG", fps=5, codec="ffv1")
+    np.save(tmp_path / "k.npy", k)
+    exe = Path(sys.executable).with_name("pnp")
+    cmd = [str(exe), "deblur", str(video), "-o", str(tmp_path / "out"), "--kernel", str(tmp_path / "k.npy"),
+           "--prior", "tv", "--iters", "2", "--noise-level", "2.55"]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    written = sorted((tmp_path / "out").iterdir())
+    assert len(written) == 3 and "3 frames restored" in run.stderr
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.returncode == 0 and "3 already done" in again.stderr
+    bad = subprocess.run(cmd[:4] + [str(tmp_path / "out.txt")] + cmd[5:], capture_output=True, text=True)
+    assert bad.returncode == 2 and "folder" in bad.stderr
