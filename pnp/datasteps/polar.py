@@ -11,8 +11,16 @@ interpolations, which are not exact inverses. :class:`PolarDataStep` therefore
 uses the polar solve as a preconditioner of a (flexible) conjugate gradient on
 the exact Cartesian normal equations of the sparse operator: the first
 iteration is already the polar closed form applied to the residual, and each
-further iteration removes most of the interpolation error (see
-``docs/benchmarks_rotation.md`` for the measured accuracy and time).
+further iteration removes part of the interpolation error. Rings that the
+frame border cuts are not circular convolutions; pixels outside the largest
+complete ring get a diagonal step instead.
+
+Measured (``docs/benchmarks_rotation.md``): with the default 3 iterations the
+step is about twice as accurate as 3 iterations of plain CG for the same time
+(512x512 colour, 10 degrees: relative error 6.9e-3 vs 1.2e-2 against CG to
+1e-10, 6.0 s vs 6.7 s per call on a loaded 2-core machine, where CG to 1e-6
+took 53 s), and a TV restoration with it gains 1.1 dB over one with 3 plain CG
+iterations at equal time.
 """
 
 from __future__ import annotations
