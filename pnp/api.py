@@ -9,7 +9,6 @@ import numpy as np
 
 from ._layout import chw_to_public, from_internal, public_to_chw, to_internal
 from .boundary import BOUNDARIES, pad_observation, wrap_ratio
-from .noise import estimate_noise
 from .operators.blur import Blur, check_scale
 from .psf import validate_kernel
 from .schedules import resolve_schedule
@@ -117,8 +116,10 @@ def solve(
     solver : {"hqs", "admm"} or callable
         The splitting scheme (see :mod:`solvers`).
     noise_level : float, optional
-        Standard deviation of the noise on the 0-1 scale. ``None`` estimates it
-        from ``y`` with :func:`pnp.noise.estimate_noise`.
+        Standard deviation of the noise on the 0-1 scale. ``None`` takes the
+        level found by a kernel estimator (when ``kernel`` is one), else
+        estimates it from ``y`` with :class:`pnp.estimate.NoiseEstimator`
+        (PCA of weak-texture patches; for colour, the mean of the channels).
     iters : int
         Number of iterations ``K``.
     scale : int
@@ -193,7 +194,9 @@ def solve(
     if noise_level is None:
         noise_level = getattr(estimator, "noise_level_", None)
         if noise_level is None:
-            noise_level = estimate_noise(y_int)
+            from .estimate.noise import NoiseEstimator
+
+            noise_level = NoiseEstimator().estimate(y)
     noise_level = _check_noise_level(noise_level)
     alphas, sigmas = resolve_schedule(schedule, noise_level, int(iters), scale=s)
 

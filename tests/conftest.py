@@ -1,7 +1,12 @@
 import os
 
-import numpy as np
-import pytest
+# Small matrix products in the tests gain nothing from BLAS threads, and threaded OpenBLAS
+# stalls badly when the cores are busy (measured: a 3 s test took 60 s). Set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
