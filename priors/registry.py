@@ -18,7 +18,7 @@ _FACTORIES = {
 }
 
 #: Name used by ``prior="default"``: the best prior whose weights ship with the package.
-DEFAULT_PRIOR = "bm3d"
+DEFAULT_PRIOR = "attention-unet"
 
 
 def register_prior(name, factory):
