@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -10,11 +9,11 @@ from .torch_adapter import TorchDenoiser
 
 __all__ = ["AttentionUNetPrior"]
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-
 
 def _weights_path(channels):
-    return WEIGHTS_DIR / f"attention_unet_{'gray' if channels == 1 else 'color'}.pt"
+    from .attention_unet import weights_path
+
+    return weights_path(channels)
 
 
 class AttentionUNetPrior(TorchDenoiser):
@@ -50,17 +49,12 @@ class AttentionUNetPrior(TorchDenoiser):
                          memory_budget_mb=memory_budget_mb)
 
     def _load(self, channels):
-        import torch
-
-        from .attention_unet import AttentionUNet
+        from .attention_unet import load_attention_unet
 
         path = _weights_path(channels) if self.weights == "ours" else Path(self.weights)
         if not path.is_file():
             raise FileNotFoundError(f"no attention U-Net weights for {channels}-channel images at {path}")
-        config = json.loads(path.with_suffix(".json").read_text())
-        if config.get("channels", channels) != channels:
-            raise ValueError(f"weights {path} are for {config['channels']}-channel images, got {channels}")
-        config["channels"] = channels
-        net = AttentionUNet(**config)
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        net = load_attention_unet(path)
+        if net.channels != channels:
+            raise ValueError(f"weights {path} are for {net.channels}-channel images, got {channels}")
         return net

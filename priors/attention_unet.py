@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["AttentionUNet", "NeighbourhoodAttention", "sigma_map"]
+__all__ = ["AttentionUNet", "NeighbourhoodAttention", "sigma_map", "load_attention_unet", "weights_path"]
 
 
 def sigma_map(x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
@@ -346,51 +346,3 @@ def load_attention_unet(path, map_location="cpu") -> AttentionUNet:
     net = AttentionUNet(**json.loads(sidecar.read_text()))
     net.load_state_dict(torch.load(path, map_location=map_location, weights_only=True))
     return net.eval()
-
-
-def AttentionUNetPrior(weights="ours", device="cpu", threads=None):
-    """The attention U-Net as a prior ``prior(x, sigma)`` on numpy images (gray or colour).
-
-    Parameters
-    ----------
-    weights : "ours" or path-like
-        ``"ours"``: the shipped ``priors/weights/attention_unet_{gray,color}.pt``, picked by the
-        channel count of the image. A path: one weights file (its ``.json`` beside it).
-    device : str
-        Torch device.
-    threads : int, optional
-        ``torch.set_num_threads`` on first use.
-
-    Returns
-    -------
-    priors.torch_adapter.TorchDenoiser
-        Calls the network on (1, C, H, W) tensors; any H, W.
-    """
-    from pathlib import Path
-
-    from priors.torch_adapter import TorchDenoiser
-
-    if weights == "ours":
-        missing = [str(weights_path(c)) for c in (1, 3) if not weights_path(c).is_file()]
-        if len(missing) == 2:
-            raise FileNotFoundError(
-                "the attention U-Net weights are missing (" + ", ".join(missing) + "); train them "
-                "with `python -m priors.train --arch attention-unet ... --export`"
-            )
-
-        def loader(channels):
-            return load_attention_unet(weights_path(channels))
-
-    else:
-        if not Path(weights).is_file():
-            raise FileNotFoundError(f"attention U-Net weights file not found: {weights}")
-
-        def loader(channels):
-            net = load_attention_unet(weights)
-            if net.channels != channels:
-                raise ValueError(f"weights {weights} are for {net.channels}-channel images, "
-                                 f"got {channels}")
-            return net
-
-    return TorchDenoiser(loader, device=device, multiple=1, min_size=1, threads=threads,
-                         name=f"AttentionUNet[{weights}]")

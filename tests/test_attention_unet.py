@@ -127,7 +127,8 @@ def test_no_seams_trained_weights():
 def test_prior_wrapper_runs_on_numpy(tmp_path):
     import json
 
-    from priors.attention_unet import AttentionUNetPrior, load_attention_unet
+    from priors.attention_prior import AttentionUNetPrior
+    from priors.attention_unet import load_attention_unet
 
     net = _tiny(1)
     torch.save(net.state_dict(), tmp_path / "w.pt")
