@@ -53,7 +53,7 @@ print(f"rotational ({prior}): {pnp.psnr(x_rot, x):.2f} dB")
 # flatters the baseline): it cannot match arcs that are short at the centre
 # and long at the rim.
 best = None
-for s in (0.8, 1.6, 3.2):
+for s in (1.0, 2.0):
     r = np.arange(-10, 11)
     k = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * s**2))
     x_si = pnp.solve(y, k / k.sum(), prior=prior, noise_level=2.55 / 255, iters=8)
