@@ -25,6 +25,11 @@ bench: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 	$(BIN)/python benchmarks/engine_acceptance.py --priors bm3d default
 	$(BIN)/python benchmarks/dpir_levin.py --prior bm3d --out docs/results
+	$(BIN)/python benchmarks/dpir_levin.py --prior attention-unet --out docs/results
+	$(BIN)/python benchmarks/rotation.py --priors tv drunet --angles 10 --out docs/results/rotation_10
+	$(BIN)/python benchmarks/rotation.py --priors tv --angles 5 20 --out docs/results/rotation_5_20
+	$(BIN)/python benchmarks/rotation.py --timing --angles 10 --priors tv drunet bm3d --out docs/results/rotation_timing
+	$(BIN)/python benchmarks/levin_blind.py --images 01 02 03 04 05 06 07 --out docs/results/levin_blind
 
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/large_images.py scaling --sizes 512 1024 2048 4096 --iters 2 --weights priors/weights/drunet_small_color.pt

@@ -215,7 +215,7 @@ def solve(
             stacklevel=2,
         )
     if hasattr(operator, "padded") and boundary != "circular":
-        margin = operator.boundary_margin() if hasattr(operator, "boundary_margin") else 16
+        margin = operator.boundary_margin(y_int.shape[-2:]) if hasattr(operator, "boundary_margin") else 16
         y_work, (top, left) = pad_observation(y_int, margin, boundary)
         op_work = operator.padded(margin)
         observed = np.zeros(y_work.shape[-2:], dtype=bool)

@@ -14,7 +14,6 @@ import threading
 from collections import OrderedDict
 
 import numpy as np
-import pyfftw
 
 __all__ = ["FFT2", "get_fft", "clear_cache", "default_threads", "real_dtype", "PRECISIONS"]
 
@@ -101,6 +100,8 @@ class FFT2:
         self.complex_dtype = np.result_type(self.dtype, np.complex64)
         self.threads = int(threads or default_threads(self.shape))
         H, W = self.shape[-2:]
+        import pyfftw  # loaded on first use: importing it also imports dask.array (slow)
+
         if self.real:
             self.spectrum_shape = (*self.shape[:-1], W // 2 + 1)
             self._space = pyfftw.empty_aligned(self.shape, dtype=self.dtype)

@@ -16,4 +16,12 @@ An operator used by :func:`pnp.solve` provides
 
 from .blur import Blur
 
-__all__ = ["Blur"]
+__all__ = ["Blur", "RotationalBlur"]
+
+
+def __getattr__(name):  # RotationalBlur loads scipy.sparse: only on first use
+    if name == "RotationalBlur":
+        from .rotational import RotationalBlur
+
+        return RotationalBlur
+    raise AttributeError(f"module 'pnp.operators' has no attribute {name!r}")

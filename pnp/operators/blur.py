@@ -146,8 +146,12 @@ class Blur:
             out[c] = ndimage.map_coordinates(y[c], grid, order=3, mode="reflect")
         return out
 
-    def boundary_margin(self):
-        """Pad width (observation pixels) used by :func:`pnp.solve` for non-circular boundaries."""
+    def boundary_margin(self, shape=None):
+        """Pad width (observation pixels) used by :func:`pnp.solve` for non-circular boundaries.
+
+        ``shape`` (the observation's ``(h, w)``) is accepted for the operator protocol; a
+        shift-invariant blur's margin depends on the kernel only.
+        """
         from ..boundary import default_margin
 
         return default_margin(self.kernel.shape, self.scale)
