@@ -28,9 +28,17 @@ def test_masked_step_agrees_with_pyfftw(rng):
     y = rng.random((1, 16, 16))
     mask = rng.random((16, 16)) > 0.4
     v = rng.random((1, 16, 16))
-    ref = Blur(k).data_step(y, observed=mask)(v, 0.1)
+    from pnp.datasteps.fft import FFTDataStep
+    from pnp.datasteps.torch_fft import TorchMaskedDataStep
+
+    # the one-pass refill step
+    ref = FFTDataStep(Blur(k), y, observed=mask)(v, 0.1)
     step = TorchFFTDataStep(torch.tensor(k), torch.tensor(y[None]), observed=torch.tensor(mask))
     np.testing.assert_allclose(step(torch.tensor(v[None]), 0.1)[0].numpy(), ref, atol=1e-10)
+    # the exact masked step (preconditioned CG), numpy and torch
+    ref = Blur(k).data_step(y, observed=mask)(v, 0.1)
+    step = TorchMaskedDataStep(torch.tensor(k), torch.tensor(y[None]), torch.tensor(mask))
+    np.testing.assert_allclose(step(torch.tensor(v[None]), 0.1)[0].numpy(), ref, atol=1e-8)
 
 
 def test_batch_with_one_kernel_per_sample(rng):

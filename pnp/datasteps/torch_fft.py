@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["TorchFFTDataStep", "psf2otf_torch"]
+__all__ = ["TorchFFTDataStep", "TorchMaskedDataStep", "psf2otf_torch"]
 
 
 def psf2otf_torch(kernel, shape):
@@ -110,3 +110,71 @@ class TorchFFTDataStep:
         corr = KR_mean / (self.K2_mean + alpha)
         Z = (R - torch.conj(self.K) * corr.repeat(1, 1, s, s)) / alpha
         return torch.fft.ifft2(Z).real
+
+
+class TorchMaskedDataStep:
+    r"""Torch twin of :class:`pnp.datasteps.masked.MaskedDataStep`.
+
+    Minimises :math:`\|M(y - A z)\|^2 + \alpha\|z - v\|^2` by conjugate gradient
+    preconditioned with the closed form :math:`(A^T A + \alpha I)^{-1}`,
+    started from the refill (majorise-minimise) step; a fixed maximum of
+    iterations, so it stays differentiable.
+
+    Parameters
+    ----------
+    kernel, y, scale
+        As for :class:`TorchFFTDataStep`.
+    observed : Tensor of bool, shape (h, w)
+        Really observed pixels.
+    maxiter : int
+    tol : float
+        Relative preconditioned-residual tolerance (checked on the whole batch).
+    """
+
+    def __init__(self, kernel, y, observed, scale=1, maxiter=15, tol=1e-3):
+        self.y = y
+        self.mask = observed.to(y.dtype)
+        self._zero = TorchFFTDataStep(kernel, torch.zeros_like(y), scale=scale)
+        self.shape = self._zero.shape
+        self.maxiter, self.tol = int(maxiter), float(tol)
+        self._Amy = self.adjoint(self.mask * y)
+
+    def forward_model(self, x):
+        return self._zero.forward_model(x)
+
+    def adjoint(self, r):
+        up = self._zero.upsample_zero(r)
+        return torch.fft.ifft2(torch.conj(self._zero.K) * torch.fft.fft2(up)).real
+
+    def _precond(self, r, alpha):
+        return self._zero(r / alpha, alpha)
+
+    def __call__(self, v, alpha):
+        if not torch.is_tensor(alpha):
+            alpha = torch.as_tensor(float(alpha), dtype=v.dtype, device=v.device)
+        if alpha.ndim == 1:
+            alpha = alpha.view(-1, 1, 1, 1)
+        fill = self.mask * self.y + (1 - self.mask) * self.forward_model(v)
+        z = self._precond(self.adjoint(fill) + alpha * v, alpha)
+        b = self._Amy + alpha * v
+
+        def normal(u):
+            return self.adjoint(self.mask * self.forward_model(u)) + alpha * u
+
+        r = b - normal(z)
+        d = self._precond(r, alpha)
+        p = d
+        rd = (r * d).sum()
+        rd0 = rd
+        for _ in range(self.maxiter):
+            if not (rd > (self.tol ** 2) * rd0 and rd > 0):
+                break
+            Ap = normal(p)
+            step = rd / (p * Ap).sum()
+            z = z + step * p
+            r = r - step * Ap
+            d = self._precond(r, alpha)
+            rd_new = (r * d).sum()
+            p = d + (rd_new / rd) * p
+            rd = rd_new
+        return z

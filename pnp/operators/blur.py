@@ -121,14 +121,22 @@ class Blur:
         return MaskedDataStep(self, y, observed)
 
     def torch_data_step(self, y, observed=None):
-        """The same data step in torch for a ``(1, C, h, w)`` tensor (see :mod:`pnp.datasteps.torch_fft`)."""
+        """The same data step in torch for a ``(1, C, h, w)`` tensor (see :mod:`pnp.datasteps.torch_fft`).
+
+        With ``observed``, the exact masked step (:class:`~pnp.datasteps.torch_fft.TorchMaskedDataStep`),
+        as in :meth:`data_step`.
+        """
         import torch
 
         from ..datasteps.torch_fft import TorchFFTDataStep
 
         k = torch.as_tensor(self.kernel, dtype=y.dtype, device=y.device)
-        mask = None if observed is None else torch.as_tensor(observed, device=y.device)
-        return TorchFFTDataStep(k, y, scale=self.scale, observed=mask)
+        if observed is None:
+            return TorchFFTDataStep(k, y, scale=self.scale)
+        from ..datasteps.torch_fft import TorchMaskedDataStep
+
+        mask = torch.as_tensor(observed, device=y.device)
+        return TorchMaskedDataStep(k, y, mask, scale=self.scale)
 
     def initial(self, y):
         """Starting estimate: ``y`` itself for ``scale == 1``, a cubic upsampling otherwise."""
