@@ -33,7 +33,7 @@ from scipy import ndimage
 from scipy.special import j1
 
 from ..kernels import disk_kernel, gaussian_kernel
-from .noise import NoiseEstimator, luminance
+from .noise import luminance_and_noise
 
 __all__ = ["GaussianBlurEstimator", "edge_width", "periodic_component", "power_spectrum", "radial_profile"]
 
@@ -241,12 +241,7 @@ class GaussianBlurEstimator:
         -------
         ndarray, shape (kh, kw), float64, sums to 1
         """
-        img = luminance(y)
-        if min(img.shape) < 32:
-            raise ValueError(f"y of shape {np.shape(y)} is too small; need at least 32x32 pixels")
-        noise = self.noise_estimator or NoiseEstimator()
-        sigma_n = float(noise.estimate(img))  # noise of the luminance: the spectrum's floor
-        noise_level = sigma_n if np.ndim(y) == 2 else float(noise.estimate(y))  # per channel, for pnp.solve
+        img, sigma_n, noise_level = luminance_and_noise(y, self.noise_estimator)
         P, fy, fx = power_spectrum(img)
         n_bins = max(16, min(img.shape) // 4)
         rho, prof = radial_profile(P, fy, fx, n_bins=n_bins)

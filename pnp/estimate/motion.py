@@ -24,7 +24,7 @@ import numpy as np
 
 from ..kernels import motion_kernel
 from .gaussian import power_spectrum
-from .noise import NoiseEstimator, luminance
+from .noise import luminance_and_noise
 
 __all__ = ["LinearMotionEstimator"]
 
@@ -192,12 +192,7 @@ class LinearMotionEstimator:
         -------
         ndarray, shape (kh, kw), float64, sums to 1
         """
-        img = luminance(y)
-        if min(img.shape) < 32:
-            raise ValueError(f"y of shape {np.shape(y)} is too small; need at least 32x32 pixels")
-        noise = self.noise_estimator or NoiseEstimator()
-        sigma_n = float(noise.estimate(img))  # noise of the luminance: the spectrum's floor
-        noise_level = sigma_n if np.ndim(y) == 2 else float(noise.estimate(y))  # per channel, for pnp.solve
+        img, sigma_n, noise_level = luminance_and_noise(y, self.noise_estimator)
         P, fy, fx = power_spectrum(img)
         floor = max(sigma_n**2, 1e-10)
         lo, hi = self.t_range

@@ -204,3 +204,33 @@ class NoiseEstimator:
         self.n_patches_ = results[0][2]
         self.noise_level_ = float(np.mean(self.channel_noise_levels_))
         return self.noise_level_
+
+
+def luminance_and_noise(y, noise_estimator=None, min_size=32):
+    """What the spectral estimators start from: the luminance of ``y`` and two noise levels.
+
+    Parameters
+    ----------
+    y : ndarray, shape (H, W) or (H, W, C)
+        Public-layout image (uint8, uint16 or float 0-1).
+    noise_estimator : object, optional
+        Anything with ``estimate(y) -> sigma``; default :class:`NoiseEstimator`.
+    min_size : int
+        Smallest accepted height and width.
+
+    Returns
+    -------
+    img : ndarray, shape (H, W)
+        The luminance.
+    sigma_n : float
+        Noise level of the luminance (the floor of its power spectrum).
+    noise_level : float
+        Noise level for :func:`pnp.solve`: per channel (their mean) for colour images.
+    """
+    img = luminance(y)
+    if min(img.shape) < min_size:
+        raise ValueError(f"y of shape {np.shape(y)} is too small; need at least {min_size}x{min_size} pixels")
+    noise = noise_estimator or NoiseEstimator()
+    sigma_n = float(noise.estimate(img))
+    noise_level = sigma_n if np.ndim(y) == 2 else float(noise.estimate(y))
+    return img, sigma_n, noise_level
