@@ -141,7 +141,12 @@ def run_one(args):
     if args.lean_layout:
         _patch_from_internal()
     y = np.load(args.y)
-    prior = DRUNet(weights=args.weights, threads=args.threads)
+    if args.weights == "default":  # the package's default prior (its shipped weights)
+        from priors import get_prior
+
+        prior = get_prior("default", threads=args.threads)
+    else:
+        prior = DRUNet(weights=args.weights, threads=args.threads)
     if args.tile == "none":
         prior.tile = None
     elif args.tile != "auto":
