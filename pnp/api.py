@@ -222,6 +222,7 @@ def solve(
         observed[top:top + h, left:left + w] = True
     else:
         y_work, (top, left), op_work = y_int, (0, 0), operator
+    del y_int  # the padded copy (or the same array) is all the loop needs: lower peak memory
     r0, c0 = top * (H // h), left * (W // w)
 
     def crop(x):
