@@ -164,7 +164,7 @@ def test_polar_step_agrees_with_cg_and_beats_plain_cg():
     assert np.linalg.norm(z - z_ref) / np.linalg.norm(z_ref) < 1e-5
 
 
-def test_polar_step_observed_mask_refills_with_prediction():
+def test_polar_step_observed_mask_refill_variant():
     x = _chw(_image(40))
     op = RotationalBlur((19.5, 19.5), np.deg2rad(10))
     y = op.forward(x)
@@ -172,12 +172,38 @@ def test_polar_step_observed_mask_refills_with_prediction():
     observed[5:35, 5:35] = True
     v = x * 0.9
     alpha = 0.2
-    z = op.data_step(y, observed=observed, tol=1e-10, maxiter=500)(v, alpha)
+    z = op.data_step(y, observed=observed, masked="refill", tol=1e-10, maxiter=500)(v, alpha)
     filled = np.where(observed, y, op.forward(v))
     g = _normal_residual(op, filled, z, v, alpha)
     assert np.linalg.norm(g) <= 1e-7 * np.linalg.norm(op.adjoint(filled) + alpha * v)
     with pytest.raises(ValueError, match="observed"):
         op.data_step(y, observed=np.ones((3, 3), dtype=bool))
+    with pytest.raises(ValueError, match="masked"):
+        op.data_step(y, observed=observed, masked="partial")
+
+
+@pytest.mark.parametrize("polar", [True, False])
+def test_polar_step_observed_mask_exact_optimality(polar):
+    # gradient of ||M(y - A z)||^2 + alpha ||z - v||^2 vanishes at the exact masked step
+    x = _chw(_image(40))
+    op = RotationalBlur((19.5, 19.5), np.deg2rad(10))
+    rng = np.random.default_rng(3)
+    y = op.forward(x) + 0.01 * rng.standard_normal(x.shape)
+    observed = np.zeros((40, 40), dtype=bool)
+    observed[5:35, 5:35] = True
+    m = observed.astype(float)
+    v = x * 0.9
+    alpha = 0.05
+    step = op.data_step(y, observed=observed, method="polar" if polar else "cg", tol=1e-10, maxiter=500)
+    z = step(v, alpha)
+    g = op.adjoint(m * (op.forward(z) - y)) + alpha * (z - v)
+    assert np.linalg.norm(g) <= 1e-7 * np.linalg.norm(op.adjoint(m * y) + alpha * v)
+    # the refill variant stops at a different (majorise-minimise) point
+    z_refill = op.data_step(y, observed=observed, masked="refill", tol=1e-10, maxiter=500)(v, alpha)
+    assert np.linalg.norm(z_refill - z) > 1e-3 * np.linalg.norm(z)
+    # default iteration counts: 20 for the exact masked step, 3 otherwise
+    assert op.data_step(y, observed=observed).maxiter == 20
+    assert op.data_step(y).maxiter == 3
 
 
 def test_synthetic_close_to_but_not_the_operator():
@@ -228,3 +254,18 @@ def test_pickle_drops_the_cached_matrix():
     op2 = pickle.loads(pickle.dumps(op))
     assert op2._cache == {}
     np.testing.assert_array_equal(op2.forward(x), y)
+
+
+def test_learned_prior_restores_rotation_with_padding_band():
+    # regression: the padding band that solve() adds must not drift (refill step) and ruin
+    # learned priors; measured 128x128, 10 deg: attention U-Net 26.86 dB (refill step 23.97), TV 25.65 (24.78)
+    from skimage import color, data, transform
+
+    x = color.rgb2gray(transform.resize(data.astronaut() / 255.0, (128, 128), anti_aliasing=True))
+    c = (63.5, 63.5)
+    y = synthesize_rotational_blur(x, c, np.deg2rad(10), noise_level=2.55 / 255, seed=0).blurred
+    op = RotationalBlur(c, np.deg2rad(10))
+    out = {p: pnp.psnr(pnp.solve(y, op, prior=p, noise_level=2.55 / 255, iters=8, progress=False), x)
+           for p in ("tv", "attention-unet")}
+    assert out["attention-unet"] > pnp.psnr(y, x) + 7
+    assert out["attention-unet"] > out["tv"] + 0.6

@@ -87,3 +87,21 @@ def test_one_matrix_per_sample(rng):
     for b, op in enumerate(ops):
         ref = op.data_step(y[b])(v[b], [0.05, 0.1, 0.2][b])
         assert np.linalg.norm(out[b] - ref) <= 1e-7 * np.linalg.norm(ref)
+
+
+@pytest.mark.parametrize("masked", ["exact", "refill"])
+def test_masked_variants_match_numpy_rotational_step(rng, masked):
+    from pnp.operators.rotational import RotationalBlur
+
+    op = RotationalBlur((15.5, 14.5), np.deg2rad(12))
+    y = rng.random((2, 30, 32))
+    v = rng.random((2, 30, 32))
+    observed = np.zeros((30, 32), dtype=bool)
+    observed[4:26, 4:28] = True
+    ref = op.data_step(y, observed=observed, masked=masked, tol=1e-12, maxiter=1000)(v, 0.05)
+    step = TorchCGDataStep(op.matrix((30, 32)), torch.tensor(y[None]), iters=400,
+                           observed=torch.tensor(observed), masked=masked)
+    out = step(torch.tensor(v[None]), 0.05)[0].numpy()
+    assert np.linalg.norm(out - ref) <= 1e-6 * np.linalg.norm(ref)
+    with pytest.raises(ValueError, match="masked"):
+        TorchCGDataStep(op.matrix((30, 32)), torch.tensor(y[None]), masked="nope")

@@ -40,12 +40,17 @@ class TorchCGDataStep:
         CG iterations per call, started from ``v`` (unrolled: fixed count,
         differentiable with respect to ``v``, ``y`` and ``alpha``).
     observed : Tensor of bool, shape (h, w), optional
-        Really observed pixels; the rest is refilled from ``A v`` at each call.
+        Really observed pixels (False in a padding band); see ``masked``.
+    masked : {"exact", "refill"}
+        With ``observed``: ``"exact"`` (default) iterates on the masked normal
+        equations :math:`(A^T M A + \alpha I) z = A^T M y + \alpha v`;
+        ``"refill"`` replaces the unobserved data by ``A v`` once per call (as
+        :class:`pnp.datasteps.polar.PolarDataStep` does with the same option).
     input_shape : tuple (H, W), optional
         Shape of ``z``; default that of ``y``.
     """
 
-    def __init__(self, matrix, y, iters=30, observed=None, input_shape=None):
+    def __init__(self, matrix, y, iters=30, observed=None, input_shape=None, masked="exact"):
         self.per_sample = isinstance(matrix, (list, tuple))
         if self.per_sample:
             if len(matrix) != y.shape[0]:
@@ -57,6 +62,9 @@ class TorchCGDataStep:
         self.At = sparse_to_torch(matrix.T.tocsr(), y.dtype, y.device)
         self.y = y
         self.iters = int(iters)
+        if masked not in ("exact", "refill"):
+            raise ValueError(f"masked must be 'exact' or 'refill', got {masked!r}")
+        self.masked = masked
         self.observed = observed
         self.shape = tuple(y.shape[:2]) + tuple(input_shape or y.shape[-2:])
 
@@ -82,12 +90,19 @@ class TorchCGDataStep:
         if alpha.ndim == 1:
             alpha = alpha.view(-1, 1, 1, 1)
         y = self.y
-        if self.observed is not None:
-            y = torch.where(self.observed, y, self.forward_model(v))
-        b = self.adjoint(y) + alpha * v
+        if self.observed is not None and self.masked == "exact":
+            m = self.observed.to(v.dtype)
+            b = self.adjoint(m * y) + alpha * v
 
-        def normal(z):
-            return self.adjoint(self.forward_model(z)) + alpha * z
+            def normal(z):
+                return self.adjoint(m * self.forward_model(z)) + alpha * z
+        else:
+            if self.observed is not None:
+                y = torch.where(self.observed, y, self.forward_model(v))
+            b = self.adjoint(y) + alpha * v
+
+            def normal(z):
+                return self.adjoint(self.forward_model(z)) + alpha * z
 
         dims = tuple(range(1, v.ndim))
         z = v
