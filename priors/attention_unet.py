@@ -141,26 +141,33 @@ class NeighbourhoodAttention(nn.Module):
         self.rel_bias = nn.Parameter(torch.zeros(heads, window * window))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Attend over neighbourhoods; input and output shape (B, C, H, W)."""
+        """Attend over neighbourhoods; input and output shape (B, C, H, W).
+
+        The window is visited offset by offset on zero-padded keys and values
+        (``window**2`` shifted views, each an element-wise product summed over
+        the head dimension), which avoids materialising the unfolded
+        ``(B, C * window**2, H * W)`` tensors: the same result as an
+        ``F.unfold`` formulation, several times faster on CPU.
+        """
         b, c, h, w = x.shape
-        k2 = self.window * self.window
+        n = self.window
         hd = c // self.heads
+        pad = n // 2
         q, k, v = self.qkv(x).chunk(3, dim=1)
-        pad = self.window // 2
-        L = h * w
-        # unfold: (B, C*k2, L) -> (B, heads, hd, k2, L) -> (B, heads, L, hd, k2) / (.., k2, hd)
-        k = F.unfold(k, self.window, padding=pad).view(b, self.heads, hd, k2, L)
-        v = F.unfold(v, self.window, padding=pad).view(b, self.heads, hd, k2, L)
-        k = k.permute(0, 1, 4, 2, 3)
-        v = v.permute(0, 1, 4, 3, 2)
-        q = q.reshape(b, self.heads, hd, L).transpose(2, 3).unsqueeze(3) * hd**-0.5
-        logits = torch.matmul(q, k).squeeze(3)  # (B, heads, L, k2)
-        logits = logits + self.rel_bias[None, :, None, :]
-        inside = F.unfold(x.new_ones(1, 1, h, w), self.window, padding=pad)  # (1, k2, L)
-        logits = logits.masked_fill(inside.transpose(1, 2)[:, None] == 0, float("-inf"))
-        attn = torch.softmax(logits, dim=-1).unsqueeze(3)  # (B, heads, L, 1, k2)
-        out = torch.matmul(attn, v).squeeze(3)  # (B, heads, L, hd)
-        out = out.transpose(2, 3)
+        q = q.reshape(b, self.heads, hd, h, w) * hd**-0.5
+        k = F.pad(k, (pad, pad, pad, pad)).reshape(b, self.heads, hd, h + 2 * pad, w + 2 * pad)
+        v = F.pad(v, (pad, pad, pad, pad)).reshape(b, self.heads, hd, h + 2 * pad, w + 2 * pad)
+        # out-of-image neighbours: -inf logits (the window offsets are row-major: dy * n + dx)
+        inside = F.pad(x.new_ones(1, 1, h, w), (pad, pad, pad, pad))
+        offsets = [(dy, dx) for dy in range(n) for dx in range(n)]
+        logits = torch.stack([(q * k[..., dy:dy + h, dx:dx + w]).sum(dim=2) for dy, dx in offsets], dim=2)
+        mask = torch.stack([inside[0, 0, dy:dy + h, dx:dx + w] for dy, dx in offsets], dim=0)  # (n2, h, w)
+        logits = logits + self.rel_bias[None, :, :, None, None]  # (B, heads, n2, h, w)
+        logits = logits.masked_fill(mask[None, None] == 0, float("-inf"))
+        attn = torch.softmax(logits, dim=2)
+        out = attn[:, :, 0:1] * v[..., 0:h, 0:w]
+        for o, (dy, dx) in enumerate(offsets[1:], start=1):
+            out = out + attn[:, :, o:o + 1] * v[..., dy:dy + h, dx:dx + w]
         return self.proj(out.reshape(b, c, h, w))
 
 
