@@ -141,3 +141,35 @@ def test_prior_wrapper_runs_on_numpy(tmp_path):
     np.testing.assert_allclose(out, img, atol=1e-6)  # zero-initialised tail: identity
     with pytest.raises(FileNotFoundError, match="not found"):
         AttentionUNetPrior(weights=tmp_path / "missing.pt")
+
+
+def test_neighbourhood_attention_matches_direct_per_token_computation():
+    import torch
+
+    from priors.attention_unet import NeighbourhoodAttention
+
+    torch.manual_seed(0)
+    att = NeighbourhoodAttention(8, heads=2, window=3).double()
+    with torch.no_grad():
+        att.rel_bias.normal_()
+    x = torch.randn(1, 8, 5, 6, dtype=torch.float64)
+    with torch.no_grad():
+        out = att(x)
+        q, k, v = att.qkv(x).chunk(3, dim=1)
+        ref = torch.zeros_like(q)
+        for hh in range(2):
+            sl = slice(4 * hh, 4 * hh + 4)
+            for i in range(5):
+                for j in range(6):
+                    logits, vals = [], []
+                    for dy in range(3):
+                        for dx in range(3):
+                            ii, jj = i + dy - 1, j + dx - 1
+                            if 0 <= ii < 5 and 0 <= jj < 6:
+                                logits.append((q[0, sl, i, j] * k[0, sl, ii, jj]).sum() / 2.0
+                                              + att.rel_bias[hh, dy * 3 + dx])
+                                vals.append(v[0, sl, ii, jj])
+                    wts = torch.softmax(torch.stack(logits), 0)
+                    ref[0, sl, i, j] = (wts[:, None] * torch.stack(vals)).sum(0)
+        ref = att.proj(ref)
+    assert torch.allclose(out, ref, atol=1e-12)
