@@ -10,6 +10,8 @@ training learns corrections to it.
 
 :class:`LearnedSchedule` wraps a trained network as an ordinary schedule
 object: ``pnp.solve(y, k, schedule=LearnedSchedule.load(path))``.
+``LearnedSchedule.load()`` without a path loads the schedule shipped with the
+package (:data:`SHIPPED_SCHEDULE`, model card ``priors/weights/learned_schedule.md``).
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ import numpy as np
 
 from .schedules import DPIRSchedule
 
-__all__ = ["HyperNet", "LearnedSchedule", "kernel_descriptor"]
+__all__ = ["HyperNet", "LearnedSchedule", "kernel_descriptor", "SHIPPED_SCHEDULE"]
 
 _SOFTPLUS0 = math.log(2.0)
+
+#: The shipped learned schedule (K = 8, colour attention U-Net prior, 289 training steps; see
+#: ``priors/weights/learned_schedule.md``): ``.pt`` state dict with its ``.json`` configuration.
+SHIPPED_SCHEDULE = Path(__file__).resolve().parents[1] / "priors" / "weights" / "learned_schedule_K8.pt"
 
 
 def kernel_descriptor(kernel):
@@ -223,10 +229,13 @@ class LearnedSchedule:
         path.with_suffix(".json").write_text(json.dumps(self.net.config(), indent=1))
 
     @classmethod
-    def load(cls, path, descriptor=None):
-        """Load a schedule saved with :meth:`save` (``.pt`` + ``.json`` beside it)."""
+    def load(cls, path=None, descriptor=None):
+        """Load a schedule saved with :meth:`save` (``.pt`` + ``.json`` beside it).
+
+        Without ``path``, the schedule shipped with the package (:data:`SHIPPED_SCHEDULE`).
+        """
         torch = _torch()
-        path = Path(path)
+        path = Path(SHIPPED_SCHEDULE if path is None else path)
         if not path.is_file():
             raise FileNotFoundError(f"learned schedule not found: {path}")
         cfg = json.loads(path.with_suffix(".json").read_text())

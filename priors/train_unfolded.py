@@ -6,7 +6,8 @@ Run as a module (also reachable as ``python -m priors.train --arch unfolded ...`
         --channels 3 --iters 8 --steps 400 --batch 4 --patch 96 --out checkpoints/unfolded_color_K8
     # continue exactly where it stopped:
     python -m priors.train_unfolded ... --out checkpoints/unfolded_color_K8 --resume
-    # write the learned schedule to priors/weights/learned_schedule_K8.pt (+ .json):
+    # write the learned schedule to priors/weights/learned_schedule_K8.pt (+ .json) without
+    # training further (reads the checkpoint only: no data, no prior, checkpoint left untouched):
     python -m priors.train_unfolded ... --resume --stop-after 0 --export priors/weights/learned_schedule_K8.pt
 
 Each training sample is a random patch of ``$PNP_DATA/train`` blurred with a kernel
@@ -39,7 +40,7 @@ from pnp.learned_schedule import HyperNet, LearnedSchedule
 from pnp.unfolded import UnfoldedHQS
 from priors.datasets import PatchSampler, load_training_images
 
-__all__ = ["random_kernel", "make_batch", "train", "main"]
+__all__ = ["random_kernel", "make_batch", "train", "export_checkpoint", "main"]
 
 KSIZE = 25
 
@@ -125,6 +126,22 @@ def _save(path, model, opt, step, rng, extra):
                     optimizer=opt.state_dict(), step=step, numpy_rng=rng.bit_generator.state,
                     torch_rng=torch.get_rng_state(), extra=extra), tmp)
     tmp.replace(path)
+
+
+def export_checkpoint(ckpt, path):
+    """Write the hyper-parameter network of checkpoint ``ckpt`` as a learned schedule at ``path``.
+
+    Reads ``ckpt`` only (no training data, no prior) and returns the :class:`LearnedSchedule`.
+    """
+    blob = torch.load(ckpt, map_location="cpu", weights_only=False)
+    cfg = dict(blob["hyper_config"])
+    from pnp.schedules import DPIRSchedule
+
+    net = HyperNet(base=DPIRSchedule(**cfg.pop("base")), **cfg)
+    net.load_state_dict(blob["hypernet"])
+    sched = LearnedSchedule(net)
+    sched.save(path)
+    return sched
 
 
 def train(args):
@@ -217,6 +234,15 @@ def main(argv=None):
         ap.error(f"--patch must be at least the kernel size {KSIZE}")
     if any(args.patch % s for s in args.scales):
         ap.error(f"--patch {args.patch} must be a multiple of every scale in {args.scales}")
+    if args.stop_after == 0 and args.export:
+        if not args.resume:
+            ap.error("--stop-after 0 --export exports an existing checkpoint: add --resume")
+        ckpt = Path(args.out) / "ckpt.pt"
+        if not ckpt.exists():
+            ap.error(f"no checkpoint to export: {ckpt}")
+        export_checkpoint(ckpt, args.export)
+        print(f"wrote {args.export} (from {ckpt})")
+        return
     train(args)
 
 

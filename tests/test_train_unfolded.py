@@ -51,3 +51,17 @@ def test_resume_is_exact_and_export(fake_data):
     sched = LearnedSchedule.load(fake_data / "ls.pt")
     a, s = sched.params(0.01, 3)
     assert np.all(a > 0) and np.all(s > 0)
+
+
+def test_export_from_checkpoint_without_training(fake_data):
+    blob = _run(fake_data, fake_data / "c", "--stop-after", "2")
+    ckpt = fake_data / "c" / "ckpt.pt"
+    before = ckpt.read_bytes()
+    _run(fake_data, fake_data / "c", "--resume", "--stop-after", "0", "--export", str(fake_data / "ex.pt"))
+    assert ckpt.read_bytes() == before  # the checkpoint is only read
+    sched = LearnedSchedule.load(fake_data / "ex.pt")
+    assert sched.iters == 3
+    for k, v in blob["hypernet"].items():
+        torch.testing.assert_close(sched.net.state_dict()[k].float(), v)
+    with pytest.raises(SystemExit):  # exporting needs an existing checkpoint
+        _run(fake_data, fake_data / "d", "--stop-after", "0", "--export", str(fake_data / "ex2.pt"))

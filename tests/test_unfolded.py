@@ -60,6 +60,21 @@ def test_learned_schedule_in_solve():
     np.testing.assert_allclose(a, b, atol=1e-9)
 
 
+def test_shipped_schedule_loads_by_default():
+    from pnp.learned_schedule import SHIPPED_SCHEDULE
+
+    assert SHIPPED_SCHEDULE.is_file() and SHIPPED_SCHEDULE.with_suffix(".json").is_file()
+    ls = LearnedSchedule.load()
+    assert ls.iters == 8 and ls.net.descriptor_dim == 0
+    a, s = ls.params(2.55 / 255)
+    a0, s0 = DPIRSchedule().params(2.55 / 255, 8)
+    assert np.all(a > 0) and np.all(s > 0)
+    assert not np.allclose(s, s0, rtol=1e-3)  # trained: not the DPIR starting point
+    np.testing.assert_allclose(LearnedSchedule.load(SHIPPED_SCHEDULE).params(2.55 / 255)[1], s)
+    # the shipped file is the 289-step checkpoint's network (values measured at export)
+    assert 255 * s[0] == pytest.approx(58.08, abs=0.01) and 255 * s[-1] == pytest.approx(1.839, abs=1e-3)
+
+
 def test_kernel_descriptor():
     d_small = kernel_descriptor(np.pad(np.ones((1, 1)), 3))
     d_big = kernel_descriptor(np.ones((7, 7)))
