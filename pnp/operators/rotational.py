@@ -445,8 +445,10 @@ class RotationalBlur:
         ----------
         y : ndarray, shape (C, H, W)
         observed : ndarray of bool, shape (H, W), optional
-            Pixels really observed (False in a padding band); the others are
-            refilled with the current prediction at each call.
+            Pixels really observed (False in a padding band). By default the
+            step then solves the masked normal equations exactly (up to
+            ``tol``); ``masked="refill"`` (a keyword of the data step class)
+            refills them with the current prediction once per call instead.
         method : {"polar", "cg"}
             ``"polar"`` (default): :class:`pnp.datasteps.polar.PolarDataStep`,
             conjugate gradient preconditioned by the closed-form solve in
