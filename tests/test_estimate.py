@@ -122,11 +122,23 @@ def test_disk_radius_within_10_percent():
     assert abs(est.width_ - 4.5) / 4.5 < 0.10
 
 
+def test_gaussian_texture_does_not_fool_the_edge_estimate(images):
+    """On brick the edge width is far too small (texture); the combined estimate drops it."""
+    y = pnp.add_noise(pnp.blur(images["brick"], K.gaussian_kernel(3.0), boundary="reflect"), 1 / 255, seed=1)
+    est = GaussianBlurEstimator()
+    est.estimate(y)
+    assert est.edge_width_ is not None and est.edge_width_ < est.spectral_width_ / 1.4
+    assert not est.edge_used_ and est.width_ == est.spectral_width_
+    assert abs(est.width_ - 3.0) <= 0.3
+
+
 def test_gaussian_estimator_validation():
     with pytest.raises(ValueError, match="kind"):
         GaussianBlurEstimator(kind="box")
     with pytest.raises(ValueError, match="widths"):
         GaussianBlurEstimator(widths=[-1.0])
+    with pytest.raises(ValueError, match="max_disagreement"):
+        GaussianBlurEstimator(max_disagreement=0.5)
     with pytest.raises(ValueError, match="method"):
         GaussianBlurEstimator(method="fourier")
     with pytest.raises(ValueError, match="combined"):

@@ -19,7 +19,12 @@ gradient maximum by ``R = sqrt(sigma^2 + s0^2) / sigma``, so
 ``sigma = s0 / sqrt(R^2 - 1)``; the median over strong Canny edges is used.
 The two fail differently (the spectrum on scenes far from a power law, edges
 on textures), and their geometric mean is more accurate than either on our
-test images (see ``docs/benchmarks_blind.md``).
+test images (see ``docs/benchmarks_blind.md``). Texture fails the edge
+estimate in one direction only: fine texture is sharper than a blurred step,
+so its re-blur ratio is large and the width comes out too *small*. When the
+edge width is below the spectral one by more than a factor
+``max_disagreement`` (1.4), the edge estimate is taken to be fooled by
+texture and the spectral width is used alone.
 
 This module also holds the spectral helpers shared with
 :mod:`pnp.estimate.motion`.
@@ -170,6 +175,9 @@ class GaussianBlurEstimator:
     rho_min : float
         Lowest frequency used (cycles per pixel); the lowest frequencies
         follow the scene rather than the blur.
+    max_disagreement : float
+        ``"combined"`` only: an edge width smaller than the spectral width
+        divided by this (texture) is not used.
     noise_estimator : object, optional
         Anything with ``estimate(y) -> sigma``; default :class:`NoiseEstimator`.
 
@@ -189,7 +197,9 @@ class GaussianBlurEstimator:
         Fitted spectral slope of the scene at the chosen width.
     spectral_width_, edge_width_ : float or None
         The two estimates behind ``width_`` (``edge_width_`` is None when not
-        used or not available).
+        computed or not available).
+    edge_used_ : bool
+        Whether ``edge_width_`` entered ``width_``.
 
     Examples
     --------
@@ -205,7 +215,7 @@ class GaussianBlurEstimator:
     """
 
     def __init__(self, kind="gaussian", method="auto", widths=None, snr_floor=4.0, rho_min=0.03,
-                 noise_estimator=None):
+                 max_disagreement=1.4, noise_estimator=None):
         if kind not in ("gaussian", "disk"):
             raise ValueError(f"kind must be 'gaussian' or 'disk', got {kind!r}")
         if method not in ("auto", "spectrum", "combined"):
@@ -224,6 +234,9 @@ class GaussianBlurEstimator:
         self.widths = widths
         self.snr_floor = float(snr_floor)
         self.rho_min = float(rho_min)
+        if not float(max_disagreement) >= 1:
+            raise ValueError(f"max_disagreement must be >= 1, got {max_disagreement}")
+        self.max_disagreement = float(max_disagreement)
         self.noise_estimator = noise_estimator
 
     def __repr__(self):
@@ -267,7 +280,9 @@ class GaussianBlurEstimator:
         best = int(np.argmin(scores))
         self.spectral_width_ = float(self.widths[best])
         self.edge_width_ = edge_width(img) if self.method == "combined" else None
-        if self.edge_width_ is not None:
+        self.edge_used_ = (self.edge_width_ is not None
+                           and self.spectral_width_ <= self.max_disagreement * self.edge_width_)
+        if self.edge_used_:
             self.width_ = float(np.sqrt(self.spectral_width_ * self.edge_width_))
         else:
             self.width_ = self.spectral_width_
