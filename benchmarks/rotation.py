@@ -220,10 +220,8 @@ def run_estimate(args):
                        center_err=float(np.hypot(est.center_[0] - center[0], est.center_[1] - center[1])),
                        angle_err_pct=float(100 * (est.angle_ / np.deg2rad(angle) - 1)), score=est.score_,
                        time_s=dt)
-            for k in ("residual_", "reliable_"):
-                if hasattr(est, k):
-                    v = getattr(est, k)
-                    row[k.rstrip("_")] = v if isinstance(v, bool) else float(v)
+            if hasattr(est, "reliable_"):
+                row["reliable"] = bool(est.reliable_)
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows
@@ -240,12 +238,19 @@ def summarize_estimate(rows):
                       ("time_s", "median time per image (s)", lambda v: f"{np.median(v):.1f}")]:
         cells = [f(np.abs(np.array([r[k] for r in rows if r["angle"] == a]))) for a in angles]
         lines.append(f"| {lab} | " + " | ".join(cells) + " |")
-    has_res = "residual" in rows[0]
+    has_rel = "reliable" in rows[0]
+    if has_rel:
+        rel = {a: [r for r in rows if r["angle"] == a and r["reliable"]] for a in angles}
+        lines.append("| flagged reliable (n) | " + " | ".join(str(len(rel[a])) for a in angles) + " |")
+        for lab, f in [("median", np.median), ("max", np.max)]:
+            lines.append(f"| {lab} centre error, reliable only (px) | "
+                         + " | ".join(f"{f([r['center_err'] for r in rel[a]]):.2f}" if rel[a] else "-" for a in angles)
+                         + " |")
     lines += ["", "| image | angle | centre err. (px) | angle est. (deg) | angle err. (%) | score |"
-              + (" residual | reliable |" if has_res else "") + " time (s) |",
-              "| --- | --- | --- | --- | --- | --- |" + (" --- | --- |" if has_res else "") + " --- |"]
+              + (" reliable |" if has_rel else "") + " time (s) |",
+              "| --- | --- | --- | --- | --- | --- |" + (" --- |" if has_rel else "") + " --- |"]
     for r in rows:
-        extra = f" {r['residual']:.3f} | {r.get('reliable', '')} |" if has_res else ""
+        extra = f" {'yes' if r['reliable'] else 'no'} |" if has_rel else ""
         lines.append(f"| {r['image']} | {r['angle']:g} | {r['center_err']:.2f} | {r['angle_est_deg']:.2f} | "
                      f"{r['angle_err_pct']:.1f} | {r['score']:.3f} |{extra} {r['time_s']:.1f} |")
     n = len({r["image"] for r in rows})
