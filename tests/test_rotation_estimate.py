@@ -30,6 +30,7 @@ def test_recovers_center_and_angle(scene):
     assert est.score_ > 0
     assert np.isfinite(est.angle_std_) and np.isfinite(est.center_std_)
     assert est.reliable_ and 0 <= est.angle_spread_ <= est.max_spread
+    assert not est.second_start_used_  # reliable at once: no second start
 
 
 @pytest.mark.xfail(strict=True, reason="known limitation: on the unblurred astronaut the estimator finds a 23.5 degree "
@@ -104,3 +105,14 @@ def test_solve_with_estimator_object(scene):
 def test_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
         RotationalBlurEstimator(**kwargs)
+
+
+def test_second_start_kept_only_if_reliable(scene):
+    # min_score = inf: the voted estimate is unreliable, so the second start runs, but it cannot be
+    # reliable either, so the voted estimate is kept
+    base = RotationalBlurEstimator()
+    base.estimate(scene.blurred)
+    est = RotationalBlurEstimator(min_score=np.inf)
+    est.estimate(scene.blurred)
+    assert not est.second_start_used_ and "second" in est._trace
+    assert est.center_ == base.center_ and est.angle_ == base.angle_

@@ -30,6 +30,15 @@ Centre, fine: the sharpness of that corner
     centre, and polished by fitting a quadratic to it on a 5x5 stencil; the
     fit's residuals give ``center_std_``.
 
+Reliability and a second start
+    An estimate is flagged reliable (``reliable_``) when the kink score is
+    at least 0.03 and the angles located in four bands of radii agree within
+    4 % (thresholds chosen on the benchmark images). When the voted centre
+    is not reliable, a second centre is refined from the minimum of the
+    structure-tensor energy along the circles around the candidates (blur
+    removes detail along the circles around its centre) and replaces it if
+    it is reliable and scores higher.
+
 Limits: the centre must lie inside the frame (rings that are less than half
 inside are not used), angles between about 1 and 45 degrees, and the scene
 must have texture at most radii. The direction of rotation is not observable
@@ -342,6 +351,11 @@ class RotationalBlurEstimator:
         Direction of rotation given to the returned operator. A single
         exposure does not reveal it; it only matters for non-uniform shutter
         profiles and for which pose (start or end of the exposure) is restored.
+    second_start : bool
+        When the estimate from the vote is not reliable (``reliable_``),
+        refine a second one from the minimum of the gradient energy along
+        the circles around the candidates, and keep it if it is reliable and
+        scores higher (about doubles the time of those cases).
     min_score, max_spread : float
         Thresholds of ``reliable_``. The defaults were chosen on the 39
         blurred images of ``benchmarks/rotation.py --estimate-only`` (13
@@ -359,6 +373,8 @@ class RotationalBlurEstimator:
     angle_spread_ : float
         Standard deviation of the angles located in four bands of radii,
         divided by the angle (the bands agree around the true centre).
+    second_start_used_ : bool
+        Whether the second start (``second_start``) replaced the voted estimate.
     reliable_ : bool
         ``score_ >= min_score and angle_spread_ <= max_spread``: False flags
         a likely failure (a weak corner of the autocorrelation, or bands of
@@ -389,7 +405,7 @@ class RotationalBlurEstimator:
 
     def __init__(self, center=None, angle_range=(np.deg2rad(1), np.deg2rad(45)), search_margin=0.0,
                  grid=49, refine=True, refine_size=512, refine_radius=12.0, radius=None, frames=None, sign=1,
-                 min_score=0.03, max_spread=0.04):
+                 min_score=0.03, max_spread=0.04, second_start=True):
         self.center = None if center is None else tuple(float(c) for c in center)
         lo, hi = (float(a) for a in angle_range)
         if not 0 < lo < hi <= np.pi / 2:
@@ -413,6 +429,7 @@ class RotationalBlurEstimator:
         self.sign = sign
         self.min_score = float(min_score)
         self.max_spread = float(max_spread)
+        self.second_start = bool(second_start)
 
     def __repr__(self):
         return f"RotationalBlurEstimator(center={self.center}, grid={self.grid}, radius={self.radius!r})"
@@ -439,27 +456,36 @@ class RotationalBlurEstimator:
         h, w = out[0].shape
         return out, W / w, H / h
 
-    def _estimate_center(self, imgs):
-        """Soft Hough vote of local orientations (coarse, then fine grid), then the dip depth (local refinement)."""
-        H, W = imgs[0].shape
-        votes = [_OrientationVotes(im) for im in imgs]
-
-        def vote(cx, cy):
-            return sum(v(cx, cy) for v in votes)
-
+    def _search_grid(self, shape):
+        H, W = shape
         mx, my = self.search_margin * W, self.search_margin * H
         step = max(H, W) / (self.grid - 1)
         xs = np.arange(-mx, W - 1 + mx + 1e-9, step)
         ys = np.arange(-my, H - 1 + my + 1e-9, step)
-        V = np.array([[vote(x, y) for x in xs] for y in ys])
-        i, j = np.unravel_index(np.argmax(V), V.shape)
-        fine = np.arange(-step, step + 1e-9, 1.5)
-        V2 = np.array([[vote(xs[j] + dx, ys[i] + dy) for dx in fine] for dy in fine])
-        i2, j2 = np.unravel_index(np.argmax(V2), V2.shape)
-        lo = np.array([-mx, -my])
-        hi = np.array([W - 1 + mx, H - 1 + my])
-        c0 = np.clip([xs[j] + fine[j2], ys[i] + fine[i2]], lo, hi)
-        self._trace = dict(votes=V, hough=c0.copy())
+        return xs, ys, step, np.array([-mx, -my]), np.array([W - 1 + mx, H - 1 + my])
+
+    def _estimate_center(self, imgs, start=None):
+        """Soft Hough vote of local orientations (coarse, then fine grid), then the dip depth (local refinement).
+
+        With ``start``, the vote is skipped and the refinement starts there.
+        """
+        xs, ys, step, lo, hi = self._search_grid(imgs[0].shape)
+        if start is None:
+            votes = [_OrientationVotes(im) for im in imgs]
+
+            def vote(cx, cy):
+                return sum(v(cx, cy) for v in votes)
+
+            V = np.array([[vote(x, y) for x in xs] for y in ys])
+            i, j = np.unravel_index(np.argmax(V), V.shape)
+            fine = np.arange(-step, step + 1e-9, 1.5)
+            V2 = np.array([[vote(xs[j] + dx, ys[i] + dy) for dx in fine] for dy in fine])
+            i2, j2 = np.unravel_index(np.argmax(V2), V2.shape)
+            c0 = np.clip([xs[j] + fine[j2], ys[i] + fine[i2]], lo, hi)
+            self._trace = dict(votes=V, hough=c0.copy())
+        else:
+            c0 = np.clip(np.asarray(start, dtype=float), lo, hi)
+            self._trace = dict(start=c0.copy())
         if not self.refine:
             return (float(c0[0]), float(c0[1]))
         # refinement: the depth of the autocorrelation dip, within a few pixels
@@ -481,6 +507,61 @@ class RotationalBlurEstimator:
         self._trace["polished"] = c1
         self.center_std_ = std
         return (float(c1[0]), float(c1[1]))
+
+    def _tangential_start(self, imgs, sigma=1.0, window=3.0):
+        """Second starting centre: the grid point around which the circles carry the least gradient energy.
+
+        A rotational blur removes detail along the circles around its centre,
+        so the structure-tensor energy along them (``t^T J t / tr J`` with
+        ``t`` the unit tangent, averaged over pixels with equal weights,
+        pixels closer than 5 % of the size to the candidate excluded) is
+        lowest there. It fails differently from the vote of
+        :class:`_OrientationVotes` (which counts orientations pointing
+        exactly at the candidate), hence its use as a second start.
+        """
+        xs, ys, _, _, _ = self._search_grid(imgs[0].shape)
+        H, W = imgs[0].shape
+        b = int(np.ceil(3 * sigma + 2 * window))
+        yy, xx = np.mgrid[b:H - b:2, b:W - b:2].astype(np.float64)
+        X, Y = xx.ravel(), yy.ravel()
+        E = np.zeros((ys.size, xs.size))
+        r_min2 = (0.05 * max(H, W)) ** 2
+        for im in imgs:
+            gx, gy = _gradients(im, sigma)
+            Jxx, Jxy, Jyy = (ndimage.gaussian_filter(g, window)[b:H - b:2, b:W - b:2].ravel()
+                             for g in (gx * gx, gx * gy, gy * gy))
+            tr = Jxx + Jyy + 1e-12
+            a, c, d = Jxx / tr, Jxy / tr, Jyy / tr
+            for i, cy in enumerate(ys):
+                dy = Y - cy
+                for j, cx in enumerate(xs):
+                    dx = X - cx
+                    r2 = dx * dx + dy * dy
+                    ok = r2 > r_min2
+                    et = (dy * dy * a - 2 * dx * dy * c + dx * dx * d)[ok] / r2[ok]
+                    E[i, j] += et.mean() if et.size else np.inf
+        i, j = np.unravel_index(np.argmin(E), E.shape)
+        return np.array([xs[j], ys[i]])
+
+    def _assess(self, imgs, center):
+        """``(st, score, angle, band angles, band spread)`` of the ring statistics around ``center``."""
+        try:
+            st = _RingStatistics(imgs, center, self._max_lag)
+        except ValueError:  # a centre at the frame border: accept rings that are mostly outside
+            st = _RingStatistics(imgs, center, self._max_lag, min_inside=0.1)
+        depth, angle = st.score(self.angle_range)
+        groups = []
+        window = (max(self.angle_range[0], 0.7 * angle), min(self.angle_range[1], 1.3 * angle))
+        for g in st.groups():
+            a_g, strength = st.locate(window, g)
+            if np.isfinite(strength):
+                groups.append(a_g)
+        # around a wrong centre the bands of radii disagree on the angle, or the corner is weak
+        spread = float(np.std(groups) / angle) if len(groups) > 1 else float("inf")
+        return st, float(max(depth, 0.0)), float(angle), groups, spread
+
+    def _is_reliable(self, score, spread):
+        return bool(score >= self.min_score and spread <= self.max_spread)
 
     def _estimate_radius(self, st, angle):
         """Largest radius whose rings still show the dip at ``angle`` (the end of the rotating disk).
@@ -527,24 +608,27 @@ class RotationalBlurEstimator:
         else:
             center = self.center
             self.center_std_ = 0.0
-        try:
-            st = _RingStatistics(imgs, center, self._max_lag)
-        except ValueError:  # a centre at the frame border: accept rings that are mostly outside
-            st = _RingStatistics(imgs, center, self._max_lag, min_inside=0.1)
+        st, score, angle, groups, spread = self._assess(imgs, center)
+        self.second_start_used_ = False
+        if self.center is None and self.refine and self.second_start and not self._is_reliable(score, spread):
+            # the voted centre looks wrong: refine from the tangential-energy minimum instead and keep
+            # that estimate if it is reliable and scores higher
+            first = (self._trace, self.center_std_)
+            alt = self._estimate_center(imgs, start=self._tangential_start(imgs))
+            res = self._assess(imgs, alt)
+            if self._is_reliable(res[1], res[4]) and res[1] > score:
+                center, (st, score, angle, groups, spread) = alt, res
+                self.second_start_used_ = True
+                self._trace["first"] = first[0]
+            else:
+                first[0]["second"] = alt
+                self._trace, self.center_std_ = first
         mean = st.mean()
-        depth, angle = st.score(self.angle_range)
-        groups = []
-        window = (max(self.angle_range[0], 0.7 * angle), min(self.angle_range[1], 1.3 * angle))
-        for g in st.groups():
-            a_g, strength = st.locate(window, g)
-            if np.isfinite(strength):
-                groups.append(a_g)
         self.center_ = center
         self.angle_ = float(angle)
-        self.score_ = float(max(depth, 0.0))
-        # around a wrong centre the bands of radii disagree on the angle, or the corner is weak
-        self.angle_spread_ = float(np.std(groups) / angle) if len(groups) > 1 else float("inf")
-        self.reliable_ = bool(self.score_ >= self.min_score and self.angle_spread_ <= self.max_spread)
+        self.score_ = score
+        self.angle_spread_ = spread
+        self.reliable_ = self._is_reliable(score, spread)
         self.angle_std_ = float(np.std(groups) / np.sqrt(len(groups))) if groups else float("nan")
         self.autocorrelation_ = (st.lags, mean)
         radius = self.radius
