@@ -222,6 +222,8 @@ def run_estimate(args):
                        time_s=dt)
             if hasattr(est, "reliable_"):
                 row["reliable"] = bool(est.reliable_)
+            if hasattr(est, "second_start_used_"):
+                row["second_start_used"] = bool(est.second_start_used_)
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows
