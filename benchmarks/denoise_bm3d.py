@@ -1,0 +1,58 @@
+"""BM3D on the denoising test sets with exactly the noise protocol of ``priors.train --measure``.
+
+The same ``torch.Generator`` (seed 0, drawn per sigma then per image in file order) and the same
+PSNR (0-1 scale, output clipped to [0, 1]) as the trained priors' measurement, so the rows of
+``docs/benchmarks_priors.md`` compare like with like. BM3D is the optional ``bm3d`` package
+(non-commercial licence), called through :mod:`priors.bm3d` with the true sigma.
+
+Usage::
+
+    python benchmarks/denoise_bm3d.py --channels 1            # BSD68, all 68 images
+    python benchmarks/denoise_bm3d.py --channels 3 --images 10  # CBSD68, first 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+from priors.datasets import list_images, load_image
+from priors.registry import get_prior
+from priors.train import data_root, validate
+
+
+class _BM3DModule(torch.nn.Module):
+    """``model(x, sigma)`` interface around the numpy BM3D prior, for :func:`priors.train.validate`."""
+
+    def __init__(self):
+        super().__init__()
+        self.prior = get_prior("bm3d")
+
+    def forward(self, x, sigma):
+        img = x[0].numpy().transpose(1, 2, 0).astype(np.float64)
+        out = self.prior(img[..., 0] if img.shape[-1] == 1 else img, float(sigma))
+        out = np.asarray(out, dtype=np.float32).reshape(img.shape)
+        return torch.from_numpy(out.transpose(2, 0, 1).copy())[None]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--channels", type=int, choices=[1, 3], default=1)
+    ap.add_argument("--images", type=int, default=0, help="first N images (0: all)")
+    args = ap.parse_args(argv)
+    files = list_images(data_root() / "val" / ("BSD68" if args.channels == 1 else "CBSD68"))
+    if args.images:
+        files = files[: args.images]
+    images = [load_image(f, args.channels) for f in files]
+    t = time.time()
+    psnr = validate(_BM3DModule(), images, seed=0)
+    print(json.dumps({"prior": "bm3d", "set": "BSD68" if args.channels == 1 else "CBSD68",
+                      "images": len(images), "psnr": psnr, "wall_s": time.time() - t}))
+
+
+if __name__ == "__main__":
+    main()
