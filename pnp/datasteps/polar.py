@@ -191,19 +191,19 @@ class PolarDataStep:
         if masked not in ("exact", "refill"):
             raise ValueError(f"masked must be 'exact' or 'refill', got {masked!r}")
         self.masked = masked
-        exact = self.observed is not None and masked == "exact"
+        # 0/1 mask of the exact masked normal equations; None: unmasked (or the refill variant)
+        self._mask = self.observed.astype(np.float64) if self.observed is not None and masked == "exact" else None
         self.tol = float(tol)
-        self.maxiter = (20 if exact else 3) if maxiter is None else int(maxiter)
+        self.maxiter = (20 if self._mask is not None else 3) if maxiter is None else int(maxiter)
         if self.maxiter < 1:
             raise ValueError(f"maxiter must be >= 1, got {maxiter}")
         self.polar = bool(polar)
-        if self.observed is None:
-            self._Aty = operator.adjoint(y)
-        elif exact:
-            self._mask = self.observed.astype(np.float64)
+        if self._mask is not None:
             self._Aty = operator.adjoint(self._mask * y)
+        elif self.observed is None:
+            self._Aty = operator.adjoint(y)
         else:
-            self._Aty = None
+            self._Aty = None  # refill: depends on v, computed per call
         self.last_iterations = 0
         self.last_residual = np.nan
         if not self.polar:
@@ -213,11 +213,12 @@ class PolarDataStep:
         ring = self.grid.forward(operator.region(y.shape[-2:])[None])[0]
         self._ring = np.clip(ring.mean(axis=1), 0, 1)[:, None]
         self._interior = _interior(operator, y.shape[-2:])[None]
-        ones = np.ones((1,) + y.shape[-2:])
-        if self.observed is not None and masked == "exact":
-            self._colsum = operator.adjoint(self._mask * operator.forward(ones))
-        else:
-            self._colsum = operator.normal(ones)
+        self._colsum = self._normal(np.ones((1,) + y.shape[-2:]))
+
+    def _normal(self, u):
+        """``A^T M A u`` for the exact masked step, ``A^T A u`` otherwise."""
+        A = self.operator
+        return A.normal(u) if self._mask is None else A.adjoint(self._mask * A.forward(u))
 
     def precondition(self, r, alpha):
         """Approximate ``(A^T A + alpha I)^{-1} r``.
@@ -243,21 +244,11 @@ class PolarDataStep:
             raise ValueError(f"v has shape {v.shape}, expected {self.shape}")
         A = self.operator
         Av = A.forward(v)
-        exact = self.observed is not None and self.masked == "exact"
-        if exact:
-            mask = self._mask
+        if self._mask is not None:
             Aty = self._Aty
-
-            def normal(u):
-                return A.adjoint(mask * A.forward(u))
-
-            r = Aty - A.adjoint(mask * Av)  # b - (A^T M A + alpha) v
+            r = Aty - A.adjoint(self._mask * Av)  # b - (A^T M A + alpha) v
         else:
-            normal = A.normal
-            if self.observed is not None:
-                Aty = A.adjoint(np.where(self.observed, self.y, Av))
-            else:
-                Aty = self._Aty
+            Aty = self._Aty if self.observed is None else A.adjoint(np.where(self.observed, self.y, Av))
             r = Aty - A.adjoint(Av)  # b - (A^T A + alpha) v
         b = Aty + alpha * v
         bnorm = float(np.linalg.norm(b)) or 1.0
@@ -275,7 +266,7 @@ class PolarDataStep:
                 beta = float(np.vdot(s_new, r - r_old)) / rs
                 p = s_new + max(beta, 0.0) * p
             rs = float(np.vdot(s_new, r))
-            q = normal(p) + alpha * p
+            q = self._normal(p) + alpha * p
             step = float(np.vdot(p, r)) / float(np.vdot(p, q))
             z += step * p
             r_old = r
