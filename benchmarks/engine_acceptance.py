@@ -18,22 +18,12 @@ import os
 import time
 
 import numpy as np
-from skimage import data, restoration, transform
+from skimage import data, transform
 
 import pnp
+from pnp.baselines import best_wiener
 
 NOISE = 2.55 / 255
-
-
-def wiener_best(y, k, x):
-    best = -np.inf
-    for balance in (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1):
-        if y.ndim == 3:
-            w = np.stack([restoration.wiener(y[..., c], k, balance) for c in range(3)], -1)
-        else:
-            w = restoration.wiener(y, k, balance)
-        best = max(best, pnp.psnr(np.clip(w, 0, 1), x))
-    return best
 
 
 def main(argv=None):
@@ -50,7 +40,7 @@ def main(argv=None):
     for name, x in cases.items():
         rng = np.random.default_rng(0)
         y = pnp.blur(x, k) + NOISE * rng.standard_normal(x.shape)
-        pb, pw = pnp.psnr(np.clip(y, 0, 1), x), wiener_best(y, k, x)
+        pb, pw = pnp.psnr(np.clip(y, 0, 1), x), best_wiener(y, k, x)
         for prior_name in args.priors:
             prior = get_prior(prior_name)
             t0 = time.perf_counter()
