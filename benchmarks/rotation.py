@@ -149,55 +149,63 @@ def baseline_candidates(y, x):
             ("no deblurring (identity kernel)", delta, 2.55)]
 
 
+def estimate_errors(est, center, angle_deg):
+    """Centre error (px), angle error (%) and score of a fitted ``RotationalBlurEstimator``."""
+    return dict(center_err=float(np.hypot(est.center_[0] - center[0], est.center_[1] - center[1])),
+                angle_err_pct=float(100 * (est.angle_ / np.deg2rad(angle_deg) - 1)), score=est.score_)
+
+
+def observations(args):
+    """``(name, angle, y, sharp, center, synth_seconds)`` for every image and angle (cached synthesis)."""
+    cache = args.cache or os.path.join(tempfile.gettempdir(), "pnp_rotation_bench")
+    for name, x, seed in load_images(args.subset, args.n_cbsd)[: args.limit]:
+        for angle in args.angles:
+            t0 = time.time()
+            y, xs, center = synthesize(name, x, angle, seed, cache)
+            yield name, angle, y, xs, center, time.time() - t0
+
+
 def run_quality(args):
     import pnp
     from pnp.estimate.rotation import RotationalBlurEstimator
     from pnp.operators.rotational import RotationalBlur
 
-    images = load_images(args.subset, args.n_cbsd)[: args.limit]
-    cache = args.cache or os.path.join(tempfile.gettempdir(), "pnp_rotation_bench")
     rows = []
-    for name, x, seed in images:
-        for angle in args.angles:
-            t0 = time.time()
-            y, xs, center = synthesize(name, x, angle, seed, cache)
-            t_syn = time.time() - t0
-            rim = rim_mask(y.shape, center)
-            row = dict(image=name, angle=angle, shape=list(y.shape))
-            row["blurred"] = psnr_pair(y, xs, rim)
-            op = RotationalBlur(center, np.deg2rad(angle))
-            times = {}
-            for prior in args.priors:
-                t = time.time()
-                xh = pnp.solve(y, op, prior=prior, noise_level=NOISE, iters=args.iters)
-                times[prior] = time.time() - t
-                row[f"rot_{prior}"] = psnr_pair(xh, xs, rim)
-            if args.baseline:
-                t = time.time()
-                best = None
-                for label, k, nl in baseline_candidates(y, xs):
-                    xb = pnp.solve(y, k, prior=args.baseline_prior, noise_level=nl / 255, iters=args.iters)
-                    res = psnr_pair(xb, xs, rim)
-                    if best is None or res[0] > best[0][0]:
-                        best = (res, f"{label}, noise {nl}/255")
-                times["si"] = time.time() - t
-                row[f"si_{args.baseline_prior}"] = best[0]
-                row["si_choice"] = best[1]
-            if args.blind:
-                est = RotationalBlurEstimator()
-                t = time.time()
-                op_b = est.estimate(y)
-                times["estimate"] = time.time() - t
-                row["center_err"] = float(np.hypot(est.center_[0] - center[0], est.center_[1] - center[1]))
-                row["angle_err_pct"] = float(100 * (est.angle_ / np.deg2rad(angle) - 1))
-                row["score"] = est.score_
-                t = time.time()
-                xh = pnp.solve(y, op_b, prior="tv", noise_level=NOISE, iters=args.iters)
-                times["blind_tv"] = time.time() - t
-                row["blind_tv"] = psnr_pair(xh, xs, rim)
-            row["times_s"] = dict(synth=t_syn, **times)
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+    for name, angle, y, xs, center, t_syn in observations(args):
+        rim = rim_mask(y.shape, center)
+        row = dict(image=name, angle=angle, shape=list(y.shape))
+        row["blurred"] = psnr_pair(y, xs, rim)
+        op = RotationalBlur(center, np.deg2rad(angle))
+        times = {}
+        for prior in args.priors:
+            t = time.time()
+            xh = pnp.solve(y, op, prior=prior, noise_level=NOISE, iters=args.iters)
+            times[prior] = time.time() - t
+            row[f"rot_{prior}"] = psnr_pair(xh, xs, rim)
+        if args.baseline:
+            t = time.time()
+            best = None
+            for label, k, nl in baseline_candidates(y, xs):
+                xb = pnp.solve(y, k, prior=args.baseline_prior, noise_level=nl / 255, iters=args.iters)
+                res = psnr_pair(xb, xs, rim)
+                if best is None or res[0] > best[0][0]:
+                    best = (res, f"{label}, noise {nl}/255")
+            times["si"] = time.time() - t
+            row[f"si_{args.baseline_prior}"] = best[0]
+            row["si_choice"] = best[1]
+        if args.blind:
+            est = RotationalBlurEstimator()
+            t = time.time()
+            op_b = est.estimate(y)
+            times["estimate"] = time.time() - t
+            row.update(estimate_errors(est, center, angle))
+            t = time.time()
+            xh = pnp.solve(y, op_b, prior="tv", noise_level=NOISE, iters=args.iters)
+            times["blind_tv"] = time.time() - t
+            row["blind_tv"] = psnr_pair(xh, xs, rim)
+        row["times_s"] = dict(synth=t_syn, **times)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     return rows
 
 
@@ -205,27 +213,21 @@ def run_estimate(args):
     """Blind estimation only: centre error (px), angle error (%), scores and time per image and angle."""
     from pnp.estimate.rotation import RotationalBlurEstimator
 
-    images = load_images(args.subset, args.n_cbsd)[: args.limit]
-    cache = args.cache or os.path.join(tempfile.gettempdir(), "pnp_rotation_bench")
     rows = []
-    for name, x, seed in images:
-        for angle in args.angles:
-            y, _, center = synthesize(name, x, angle, seed, cache)
-            est = RotationalBlurEstimator()
-            t = time.time()
-            est.estimate(y)
-            dt = time.time() - t
-            row = dict(image=name, angle=angle, shape=list(y.shape), center=list(center),
-                       center_est=[float(c) for c in est.center_], angle_est_deg=float(np.rad2deg(est.angle_)),
-                       center_err=float(np.hypot(est.center_[0] - center[0], est.center_[1] - center[1])),
-                       angle_err_pct=float(100 * (est.angle_ / np.deg2rad(angle) - 1)), score=est.score_,
-                       time_s=dt)
-            if hasattr(est, "reliable_"):
-                row["reliable"] = bool(est.reliable_)
-            if hasattr(est, "second_start_used_"):
-                row["second_start_used"] = bool(est.second_start_used_)
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+    for name, angle, y, _, center, _ in observations(args):
+        est = RotationalBlurEstimator()
+        t = time.time()
+        est.estimate(y)
+        dt = time.time() - t
+        row = dict(image=name, angle=angle, shape=list(y.shape), center=list(center),
+                   center_est=[float(c) for c in est.center_], angle_est_deg=float(np.rad2deg(est.angle_)),
+                   **estimate_errors(est, center, angle), time_s=dt)
+        if hasattr(est, "reliable_"):
+            row["reliable"] = bool(est.reliable_)
+        if hasattr(est, "second_start_used_"):
+            row["second_start_used"] = bool(est.second_start_used_)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     return rows
 
 
