@@ -14,6 +14,7 @@ from pnp.estimate import (
     default_estimator,
     luminance,
 )
+from pnp.estimate.gaussian import spectral_weight
 from pnp.estimate.shake import _Grid, center_kernel, project_kernel
 
 
@@ -130,6 +131,19 @@ def test_gaussian_texture_does_not_fool_the_edge_estimate(images):
     assert est.edge_width_ is not None and est.edge_width_ < est.spectral_width_ / 1.4
     assert not est.edge_used_ and est.width_ == est.spectral_width_
     assert abs(est.width_ - 3.0) <= 0.3
+
+
+def test_gaussian_wide_blur_leans_on_the_spectrum(images):
+    """Moon at 4 px: few edges, the edge estimate is low (~3.2 px); the width-weighted mean stays within 10 %."""
+    y = pnp.add_noise(pnp.blur(images["moon"], K.gaussian_kernel(4.0), boundary="reflect"), 1 / 255, seed=4)
+    est = GaussianBlurEstimator()
+    est.estimate(y)
+    assert est.edge_used_ and est.edge_width_ < 0.85 * 4.0
+    assert abs(est.width_ - 4.0) / 4.0 <= 0.10
+    # the spectral weight: equal up to 1.5 px, 0.8 from 4 px, monotone between
+    ws = [spectral_weight(w) for w in (0.5, 1.5, 2.0, 3.0, 4.0, 8.0)]
+    assert ws[0] == ws[1] == 0.5 and ws[-2] == ws[-1] == pytest.approx(0.8)
+    assert np.all(np.diff(ws) >= 0)
 
 
 def test_gaussian_estimator_validation():
