@@ -11,8 +11,8 @@ through K = 8 HQS iterations with the prior frozen. This example loads the
 schedule shipped with the package, draws it beside DPIR's and restores the same
 image with both.
 
-The shipped schedule is an early one (289 training steps on 2 CPU cores): on
-the DPIR benchmark (Set3C x 8 Levin kernels) it is still 0.25-0.29 dB *worse*
+The shipped schedule is an early one (812 training steps on 2 CPU cores): on
+the DPIR benchmark (Set3C x 8 Levin kernels) it is still 0.21-0.27 dB *worse*
 than the hand schedule. See ``priors/weights/learned_schedule.md`` for how it
 was trained and how to continue training it.
 """
@@ -52,7 +52,7 @@ x = data.astronaut()[40:168, 180:308] / 255.0
 k = sample_kernel()
 y = pnp.add_noise(pnp.blur(x, k, boundary="reflect"), noise, seed=0)
 
-schedules = {"DPIR (hand)": DPIRSchedule(), "learned (289 steps)": learned}
+schedules = {"DPIR (hand)": DPIRSchedule(), "learned (812 steps)": learned}
 histories, results = {}, {}
 for label, schedule in schedules.items():
     x_hat, info = pnp.solve(y, k, noise_level=noise, iters=learned.iters, schedule=schedule,

@@ -28,7 +28,7 @@ __all__ = ["HyperNet", "LearnedSchedule", "kernel_descriptor", "SHIPPED_SCHEDULE
 
 _SOFTPLUS0 = math.log(2.0)
 
-#: The shipped learned schedule (K = 8, colour attention U-Net prior, 289 training steps; see
+#: The shipped learned schedule (K = 8, colour attention U-Net prior, 812 training steps; see
 #: ``priors/weights/learned_schedule.md``): ``.pt`` state dict with its ``.json`` configuration.
 SHIPPED_SCHEDULE = Path(__file__).resolve().parents[1] / "priors" / "weights" / "learned_schedule_K8.pt"
 

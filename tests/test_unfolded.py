@@ -71,8 +71,8 @@ def test_shipped_schedule_loads_by_default():
     assert np.all(a > 0) and np.all(s > 0)
     assert not np.allclose(s, s0, rtol=1e-3)  # trained: not the DPIR starting point
     np.testing.assert_allclose(LearnedSchedule.load(SHIPPED_SCHEDULE).params(2.55 / 255)[1], s)
-    # the shipped file is the 289-step checkpoint's network (values measured at export)
-    assert 255 * s[0] == pytest.approx(58.08, abs=0.01) and 255 * s[-1] == pytest.approx(1.839, abs=1e-3)
+    # the shipped file is the 812-step checkpoint's network (values measured at export)
+    assert 255 * s[0] == pytest.approx(74.43, abs=0.01) and 255 * s[-1] == pytest.approx(1.629, abs=1e-3)
 
 
 def test_kernel_descriptor():
