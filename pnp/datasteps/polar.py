@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import fft as sfft
+from scipy import sparse
 
 __all__ = ["PolarDataStep", "PolarGrid"]
 
@@ -43,22 +44,33 @@ class PolarGrid:
         Samples per pixel along the radius, and along the arc at the largest radius.
     order : {1, 3}
         Interpolation order of both resamplings (bilinear or Keys bicubic).
+    r_max : float, optional
+        Cover only the pixels within ``r_max`` pixels of the centre (the grid
+        stops a few samples beyond it; :meth:`backward` returns 0 farther
+        out). Default: the whole frame.
 
     Attributes
     ----------
     radii : ndarray, shape (J,)
     n_angles : int
         ``M`` angles ``2 pi m / M`` (``phi = atan2(y - cy, x - cx)``, image ``y`` down).
-    to_polar : scipy.sparse.csr_matrix, shape (J M, H W)
+    to_polar : scipy.sparse.csc_matrix, shape (J M, H W)
         Cartesian -> polar interpolation (outside the frame: the nearest border pixel,
         the edge extension of the operator).
     inside : ndarray of bool, shape (J, M)
         Polar samples that fall inside the frame.
-    to_cartesian : scipy.sparse.csr_matrix, shape (H W, J M)
+    to_cartesian : scipy.sparse.csc_matrix, shape (H W, J M)
         Polar -> Cartesian interpolation (periodic in ``phi``).
+
+    Notes
+    -----
+    Both matrices are stored column-compressed: their products with the
+    ``(H W, C)`` blocks of :meth:`forward` and :meth:`backward` were 15 % and
+    35 % faster than with row-compressed storage on the 2-core test machine
+    (648x648 grid, 3 channels).
     """
 
-    def __init__(self, center, shape, oversample=1.5, order=3):
+    def __init__(self, center, shape, oversample=1.5, order=3, r_max=None):
         from ..operators.rotational import interpolation_matrix
 
         H, W = (int(s) for s in shape)
@@ -68,7 +80,8 @@ class PolarGrid:
         dr = 1.0 / oversample
         pad = 2 * dr if order == 1 else 3 * dr
         r_lo = max(0.0, float(r.min()) - pad)
-        r_hi = float(r.max()) + pad
+        covered = np.ones((H, W), dtype=bool) if r_max is None else r <= r_max
+        r_hi = float(r[covered].max() if covered.any() else r.min()) + pad
         J = int(np.ceil((r_hi - r_lo) / dr)) + 1
         M = sfft.next_fast_len(int(np.ceil(2 * np.pi * r_hi * oversample)), real=True)
         M = max(M, 8)
@@ -81,10 +94,14 @@ class PolarGrid:
         py = cy + self.radii[:, None] * np.sin(phi)[None, :]
         P = interpolation_matrix(py.ravel(), px.ravel(), (H, W), order=order)
         self.inside = ((px >= -0.5) & (px <= W - 0.5) & (py >= -0.5) & (py <= H - 0.5))
-        self.to_polar = P
-        jj = (r - r_lo) / dr
+        self.to_polar = P.tocsc()
+        jj = np.where(covered, (r - r_lo) / dr, 0.0)
         mm = np.mod(np.arctan2(yy - cy, xx - cx), 2 * np.pi) * M / (2 * np.pi)
-        self.to_cartesian = interpolation_matrix(jj.ravel(), mm.ravel(), (J, M), order=order, wrap_cols=True)
+        Q = interpolation_matrix(jj.ravel(), mm.ravel(), (J, M), order=order, wrap_cols=True)
+        if not covered.all():
+            Q = sparse.diags(covered.ravel().astype(np.float64)) @ Q
+            Q.eliminate_zeros()
+        self.to_cartesian = Q.tocsc()
 
     def forward(self, x):
         """``(C, H, W)`` -> ``(C, J, M)`` polar samples."""
@@ -169,6 +186,12 @@ class PolarDataStep:
 
     Notes
     -----
+    The exact masked step only needs the rows of ``A`` of observed pixels:
+    it keeps them as a separate matrix (column-compressed, as is its
+    transpose: both products were about twice as fast as with the
+    row-compressed operator on the 2-core test machine) and its polar grid
+    only covers the inscribed disk where the preconditioner uses it.
+
     With ``maxiter=1`` the step is ``v + s`` where ``s`` is the polar solve
     applied to the residual ``A^T (y - A v)`` and scaled by an exact line
     search, i.e. the pure polar closed form with one exact correction factor.
@@ -199,6 +222,10 @@ class PolarDataStep:
             raise ValueError(f"maxiter must be >= 1, got {maxiter}")
         self.polar = bool(polar)
         if self._mask is not None:
+            # M A keeps only the observed rows: store them (and the transpose) column-compressed
+            rows = operator.matrix(y.shape[-2:])[np.flatnonzero(self.observed.ravel())]
+            self._fwd = rows.tocsc()
+            self._adj = rows.T  # column-compressed view of the transposed rows
             self._Aty = operator.adjoint(self._mask * y)
         elif self.observed is None:
             self._Aty = operator.adjoint(y)
@@ -208,17 +235,27 @@ class PolarDataStep:
         self.last_residual = np.nan
         if not self.polar:
             return
-        self.grid = PolarGrid(operator.center, y.shape[-2:], oversample=oversample, order=order)
+        self._interior = _interior(operator, y.shape[-2:])[None]
+        # the polar solve is only used inside the inscribed disk: no grid beyond it
+        self.grid = PolarGrid(operator.center, y.shape[-2:], oversample=oversample, order=order,
+                              r_max=_inscribed_radius(operator, y.shape[-2:]))
         self._H2 = angular_transfer(operator, self.grid.n_angles)[None, :]
+        # exact masked step: back to the pixels with the adjoint of the sampling, weighted by the area of
+        # each polar sample, which keeps the preconditioner symmetric positive definite (see precondition)
+        g = self.grid
+        self._area = (g.dr * g.radii * 2 * np.pi / g.n_angles)[:, None]
+        self._splat = g.to_polar.T.tocsc() if self._mask is not None else None
         ring = self.grid.forward(operator.region(y.shape[-2:])[None])[0]
         self._ring = np.clip(ring.mean(axis=1), 0, 1)[:, None]
-        self._interior = _interior(operator, y.shape[-2:])[None]
         self._colsum = self._normal(np.ones((1,) + y.shape[-2:]))
 
     def _normal(self, u):
         """``A^T M A u`` for the exact masked step, ``A^T A u`` otherwise."""
-        A = self.operator
-        return A.normal(u) if self._mask is None else A.adjoint(self._mask * A.forward(u))
+        if self._mask is None:
+            return self.operator.normal(u)
+        C = u.shape[0]
+        out = self._adj @ (self._fwd @ u.reshape(C, -1).T)  # one product per matrix for all channels
+        return np.ascontiguousarray(out.T).reshape(u.shape)
 
     def precondition(self, r, alpha):
         """Approximate ``(A^T A + alpha I)^{-1} r``.
@@ -226,13 +263,29 @@ class PolarDataStep:
         The closed form on the polar grid for the pixels whose arcs stay inside
         the frame; for the others, a division by ``(A^T A 1 + alpha)`` (exact for
         locally constant images).
+
+        For the exact masked step the polar solve is :math:`S^T D F^{-1} G F
+        S` with ``S`` the sampling onto the polar grid, ``D`` the area of each
+        polar sample and ``G`` the inverse transfer function: symmetric
+        positive definite, so the conjugate gradient converges steadily.
+        Interpolating back with :meth:`PolarGrid.backward` instead (not
+        ``S^T D``; the unmasked step does this, it is slightly more accurate
+        in its 3 iterations) made the masked step stall at small ``alpha`` on
+        the padded grid: relative residual 2e-3 and 10-14 % error after 20-40
+        iterations at alpha 6e-4 (512x512 colour, 10 degrees).
         """
         w = self._interior
-        p = self.grid.forward(r)
+        g = self.grid
+        p = g.forward(r if self._splat is None else w * r)
         G = 1.0 / (self._ring * self._H2 + (1.0 - self._ring) + alpha)
         P = sfft.rfft(p, axis=-1, workers=-1)
-        p = sfft.irfft(P * G[None], n=self.grid.n_angles, axis=-1, workers=-1)
-        return w * self.grid.backward(p) + (1 - w) * r / (self._colsum + alpha)
+        p = sfft.irfft(P * G[None], n=g.n_angles, axis=-1, workers=-1)
+        if self._splat is None:
+            back = g.backward(p)
+        else:
+            C = r.shape[0]
+            back = np.ascontiguousarray((self._splat @ (p * self._area[None]).reshape(C, -1).T).T).reshape(r.shape)
+        return w * back + (1 - w) * r / (self._colsum + alpha)
 
     def __call__(self, v, alpha):
         """Return ``argmin_z ||y - A z||^2 + alpha ||z - v||^2`` (approximately, see ``tol``)."""
@@ -284,7 +337,11 @@ def _interior(operator, shape):
     Only there is the blur a circular convolution along the angle; rings cut
     by the frame border are not.
     """
+    return (operator.radii(shape) <= _inscribed_radius(operator, shape)).astype(np.float64)
+
+
+def _inscribed_radius(operator, shape):
+    """Radius (pixels) of the largest circle around the centre whose pixels all lie inside the frame."""
     H, W = shape
     cx, cy = operator.center
-    inscribed = min(cx, cy, W - 1 - cx, H - 1 - cy) - 1.0
-    return (operator.radii(shape) <= inscribed).astype(np.float64)
+    return min(cx, cy, W - 1 - cx, H - 1 - cy) - 1.0
