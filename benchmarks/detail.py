@@ -13,8 +13,8 @@ Levin's 8 kernels in turn, noise 2.55/255.
 
 Usage::
 
-    python benchmarks/detail.py --prior drunet --images 10
-    python benchmarks/detail.py --prior drunet --schedule priors/weights/learned_schedule_K8.pt --tag _learned
+    python benchmarks/detail.py --images 10
+    python benchmarks/detail.py --schedule priors/weights/learned_schedule_K8.pt --tag _learned
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def seam_ratio(x, ref, period):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--prior", default="drunet")
+    ap.add_argument("--prior", default="attention-unet", help="prior name (default: the default prior of pnp.solve)")
     ap.add_argument("--schedule", default=None)
     ap.add_argument("--images", type=int, default=10)
     ap.add_argument("--iters", type=int, default=8)
