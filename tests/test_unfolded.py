@@ -118,3 +118,18 @@ def test_unfolded_matches_numpy_hqs():
     with torch.no_grad():
         out = model(torch.tensor(y)[None, None], torch.tensor(k)[None], torch.tensor([0.01], dtype=torch.float64))
     np.testing.assert_allclose(out[0, 0].numpy(), ref, atol=1e-9)
+
+
+def test_shipped_k4_schedule_loads():
+    from pnp.learned_schedule import SHIPPED_SCHEDULE
+
+    path = SHIPPED_SCHEDULE.with_name("learned_schedule_K4.pt")
+    ls = LearnedSchedule.load(path)
+    assert ls.iters == 4
+    a, s = ls.params(2.55 / 255)
+    assert a.shape == (4,) and s.shape == (4,) and np.all(a > 0) and np.all(s > 0)
+    assert np.all(np.diff(s) < 0)  # noise levels decrease over the iterations
+    a0, s0 = DPIRSchedule().params(2.55 / 255, 4)
+    assert not np.allclose(s, s0, rtol=1e-3)  # trained: not the DPIR starting point
+    # values measured at export (1500-step checkpoint)
+    assert 255 * s[0] == pytest.approx(64.275, abs=0.01) and 255 * s[-1] == pytest.approx(3.194, abs=1e-3)
