@@ -105,15 +105,17 @@ class PolarGrid:
 
     def forward(self, x):
         """``(C, H, W)`` -> ``(C, J, M)`` polar samples."""
-        C = x.shape[0]
-        out = self.to_polar @ x.reshape(C, -1).T
-        return np.ascontiguousarray(out.T).reshape(C, self.radii.size, self.n_angles)
+        return _per_channel(self.to_polar, x, (self.radii.size, self.n_angles))
 
     def backward(self, p):
         """``(C, J, M)`` polar samples -> ``(C, H, W)``."""
-        C = p.shape[0]
-        out = self.to_cartesian @ p.reshape(C, -1).T
-        return np.ascontiguousarray(out.T).reshape(C, *self.shape)
+        return _per_channel(self.to_cartesian, p, self.shape)
+
+
+def _per_channel(mat, x, shape):
+    """``mat`` applied to every channel of ``x`` (``(C, ...)``) in one product; result ``(C, *shape)``."""
+    C = x.shape[0]
+    return np.ascontiguousarray((mat @ x.reshape(C, -1).T).T).reshape(C, *shape)
 
 
 def angular_transfer(operator, n_angles):
@@ -283,8 +285,7 @@ class PolarDataStep:
         if self._splat is None:
             back = g.backward(p)
         else:
-            C = r.shape[0]
-            back = np.ascontiguousarray((self._splat @ (p * self._area[None]).reshape(C, -1).T).T).reshape(r.shape)
+            back = _per_channel(self._splat, p * self._area[None], r.shape[1:])
         return w * back + (1 - w) * r / (self._colsum + alpha)
 
     def __call__(self, v, alpha):
@@ -296,11 +297,11 @@ class PolarDataStep:
         if v.shape != self.shape:
             raise ValueError(f"v has shape {v.shape}, expected {self.shape}")
         A = self.operator
-        Av = A.forward(v)
         if self._mask is not None:
             Aty = self._Aty
-            r = Aty - A.adjoint(self._mask * Av)  # b - (A^T M A + alpha) v
+            r = Aty - self._normal(v)  # b - (A^T M A + alpha) v
         else:
+            Av = A.forward(v)
             Aty = self._Aty if self.observed is None else A.adjoint(np.where(self.observed, self.y, Av))
             r = Aty - A.adjoint(Av)  # b - (A^T A + alpha) v
         b = Aty + alpha * v
