@@ -28,6 +28,7 @@ from skimage import io
 
 import pnp
 from pnp.data import list_images, load_kernels
+from priors.registry import DEFAULT_PRIOR
 
 
 def gradient_ratio(x, ref):
@@ -53,7 +54,7 @@ def seam_ratio(x, ref, period):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--prior", default="attention-unet", help="prior name (default: the default prior of pnp.solve)")
+    ap.add_argument("--prior", default=DEFAULT_PRIOR, help="prior name (default: the default prior of pnp.solve)")
     ap.add_argument("--schedule", default=None)
     ap.add_argument("--images", type=int, default=10)
     ap.add_argument("--iters", type=int, default=8)

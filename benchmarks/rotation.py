@@ -57,6 +57,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from priors.registry import DEFAULT_PRIOR  # noqa: E402  (after the path set-up)
+
 NOISE = 2.55 / 255
 
 
@@ -310,9 +312,6 @@ def summarize(rows, args):
     lines.append("")
     lines.append(f"Mean PSNR (dB) over {n} images; rim: radius > 0.7 x min(H, W)/2 from the centre.")
     return "\n".join(lines)
-
-
-DEFAULT_PRIOR = "attention-unet"
 
 
 def solve_timed(y, op, sharp, prior_name=DEFAULT_PRIOR):

@@ -23,11 +23,12 @@ from skimage import io
 
 import pnp
 from pnp.data import list_images, load_kernels
+from priors.registry import DEFAULT_PRIOR
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--prior", default="attention-unet", help="prior name (default: the default prior of pnp.solve)")
+    ap.add_argument("--prior", default=DEFAULT_PRIOR, help="prior name (default: the default prior of pnp.solve)")
     ap.add_argument("--schedule", default=None, help="learned schedule .pt (default DPIR)")
     ap.add_argument("--images", type=int, default=10, help="first N images of CBSD68")
     ap.add_argument("--scales", type=int, nargs="+", default=[2, 3, 4])
