@@ -298,3 +298,24 @@ def test_polar_grid_r_max_covers_only_the_disk():
     img = np.cos(r / 5.0)[None]
     err = np.abs(part.backward(part.forward(img)) - img)[0][r <= 10]
     assert err.max() < 0.05
+
+
+def test_exact_masked_step_linear_sampling_by_default():
+    # the exact masked step samples its polar grid linearly (<= 4 pixels per sample), the unmasked one cubically
+    x = _chw(_image(40))
+    op = RotationalBlur((19.5, 19.5), np.deg2rad(10))
+    y = op.forward(x)
+    observed = np.zeros((40, 40), dtype=bool)
+    observed[5:35, 5:35] = True
+    taps = lambda step: np.diff(step.grid.to_polar.tocsr().indptr).max()  # noqa: E731
+    assert taps(PolarDataStep(op, y, observed=observed)) <= 4
+    assert taps(PolarDataStep(op, y)) > 4
+    cubic = PolarDataStep(op, y, observed=observed, order=3, tol=1e-10, maxiter=500)
+    assert taps(cubic) > 4
+    # both orders converge to the same exact masked solution
+    v, alpha = 0.9 * x, 0.05
+    linear = PolarDataStep(op, y, observed=observed, tol=1e-10, maxiter=500)
+    z1, z3 = linear(v, alpha), cubic(v, alpha)
+    assert np.linalg.norm(z1 - z3) <= 1e-6 * np.linalg.norm(z3)
+    with pytest.raises(ValueError, match="order must be 1 or 3"):
+        PolarDataStep(op, y, order=2)

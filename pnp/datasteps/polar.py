@@ -174,8 +174,13 @@ class PolarDataStep:
         10 degrees, see ``docs/benchmarks_rotation.md``).
     oversample : float
         Polar grid density (see :class:`PolarGrid`).
-    order : {1, 3}
-        Interpolation order between the grids.
+    order : {1, 3}, optional
+        Interpolation order between the grids. Default: 1 for the exact
+        masked step (its conjugate gradient corrects the interpolation error;
+        the linear sampling has 4 times fewer non-zeros than the cubic one,
+        needs as many iterations and restored slightly better, see
+        ``docs/benchmarks_rotation.md``), 3 otherwise (the unmasked step stops
+        after 3 iterations and profits from the more accurate interpolation).
     polar : bool
         Use the polar preconditioner (default); False runs plain conjugate
         gradient (the generic fallback, with the same handling of ``observed``).
@@ -199,7 +204,7 @@ class PolarDataStep:
     search, i.e. the pure polar closed form with one exact correction factor.
     """
 
-    def __init__(self, operator, y, observed=None, tol=1e-3, maxiter=None, oversample=1.0, order=3, polar=True,
+    def __init__(self, operator, y, observed=None, tol=1e-3, maxiter=None, oversample=1.0, order=None, polar=True,
                  masked="exact"):
         y = np.asarray(y, dtype=np.float64)
         if y.ndim != 3:
@@ -223,6 +228,10 @@ class PolarDataStep:
         if self.maxiter < 1:
             raise ValueError(f"maxiter must be >= 1, got {maxiter}")
         self.polar = bool(polar)
+        if order is None:
+            order = 1 if self._mask is not None else 3
+        if order not in (1, 3):
+            raise ValueError(f"order must be 1 or 3, got {order!r}")
         if self._mask is not None:
             # M A keeps only the observed rows: store them (and the transpose) column-compressed
             rows = operator.matrix(y.shape[-2:])[np.flatnonzero(self.observed.ravel())]
