@@ -177,6 +177,11 @@ def run_quality(args):
     from pnp.estimate.rotation import RotationalBlurEstimator
     from pnp.operators.rotational import RotationalBlur
 
+    schedule = None
+    if args.schedule:
+        from pnp.learned_schedule import LearnedSchedule
+
+        schedule = LearnedSchedule.load(args.schedule)
     rows = []
     for name, angle, y, xs, center, t_syn in observations(args):
         rim = rim_mask(y.shape, center)
@@ -186,7 +191,7 @@ def run_quality(args):
         times = {}
         for prior in args.priors:
             t = time.time()
-            xh = pnp.solve(y, op, prior=prior, noise_level=NOISE, iters=args.iters)
+            xh = pnp.solve(y, op, prior=prior, noise_level=NOISE, iters=args.iters, schedule=schedule)
             times[prior] = time.time() - t
             row[f"rot_{prior}"] = psnr_pair(xh, xs, rim)
         if args.baseline:
@@ -278,7 +283,8 @@ def summarize(rows, args):
         labels[f"si_{p}"] = f"shift-invariant, best of 5 kernels/levels ({p})"
     for p in args.priors:
         keys.append(f"rot_{p}")
-        labels[f"rot_{p}"] = f"rotational, true parameters ({p})"
+        sched = f", schedule {Path(args.schedule).name}" if args.schedule else ""
+        labels[f"rot_{p}"] = f"rotational, true parameters ({p}{sched})"
     if args.blind:
         keys.append("blind_tv")
         labels["blind_tv"] = "rotational, blind estimate (tv)"
@@ -551,6 +557,8 @@ def main(argv=None):
     ap.add_argument("--n-cbsd", type=int, default=10)
     ap.add_argument("--limit", type=int, default=None, help="only the first N images (smoke test)")
     ap.add_argument("--iters", type=int, default=8)
+    ap.add_argument("--schedule", default=None,
+                    help="a learned schedule .pt for the rotational rows (default: the DPIR schedule)")
     ap.add_argument("--no-baseline", dest="baseline", action="store_false")
     ap.add_argument("--no-blind", dest="blind", action="store_false")
     ap.add_argument("--cache", default=None, help="folder for the synthetic observations (default: a temp folder)")
