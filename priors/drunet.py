@@ -104,7 +104,8 @@ class DRUNet(TorchDenoiser):
 
     def _load(self, channels):
         import torch
-        from deepinv.models import DRUNet as _Net
+
+        from .residual_drunet import build_drunet
 
         if self.weights == "official":
             path, arch = _fetch_official(channels, self.allow_download), dict(_OFFICIAL_ARCH)
@@ -118,7 +119,7 @@ class DRUNet(TorchDenoiser):
             arch.pop("out_channels", None)
             if arch_channels != channels:
                 raise ValueError(f"weights {path} are for {arch_channels}-channel images, got {channels}")
-        net = _Net(in_channels=channels, out_channels=channels, pretrained=None, **arch)
+        net = build_drunet(in_channels=channels, out_channels=channels, **arch)
         state = torch.load(path, map_location="cpu", weights_only=True)
         net.load_state_dict(state, strict=True)
         return net

@@ -92,7 +92,7 @@ def default_config(arch: str, channels: int) -> dict:
         JSON-serialisable keyword arguments; written next to the exported weights.
     """
     if arch == "drunet":
-        return dict(DRUNET_SMALL, in_channels=channels, out_channels=channels)
+        return dict(DRUNET_SMALL, in_channels=channels, out_channels=channels, residual=True)
     if arch == "attention-unet":
         from priors.attention_unet import AttentionUNet
 
@@ -116,9 +116,9 @@ def build_model(arch: str, config: dict) -> nn.Module:
         Maps a (B, C, H, W) noisy image and ``sigma`` (0-1 scale) to a (B, C, H, W) estimate.
     """
     if arch == "drunet":
-        from deepinv.models import DRUNet
+        from priors.residual_drunet import build_drunet
 
-        return DRUNet(**config, pretrained=None)
+        return build_drunet(**config)
     if arch == "attention-unet":
         from priors.attention_unet import AttentionUNet
 

@@ -90,6 +90,31 @@ def test_drunet_missing_path():
         DRUNet(weights="/nonexistent/weights.pt")
 
 
+def test_residual_drunet_sidecar(tmp_path):
+    """A sidecar with ``residual: true`` loads the noise-predicting form: output = x - DRUNet(x)."""
+    import torch
+    from deepinv.models import DRUNet as Net
+
+    from priors.drunet import DRUNet
+    from priors.residual_drunet import ResidualDRUNet
+
+    arch = dict(nc=[8, 16, 32, 64], nb=1)
+    torch.manual_seed(0)
+    net = ResidualDRUNet(in_channels=1, out_channels=1, **arch)
+    plain = Net(in_channels=1, out_channels=1, pretrained=None, **arch)
+    plain.load_state_dict(net.state_dict())  # same layers, same keys
+    path = tmp_path / "res.pt"
+    torch.save(net.state_dict(), path)
+    (tmp_path / "res.json").write_text(json.dumps(dict(arch, in_channels=1, out_channels=1, residual=True)))
+    x = np.random.default_rng(1).random((40, 48))
+    out = DRUNet(weights=path)(x, 0.1)
+    with torch.no_grad():
+        t = torch.from_numpy(x).float()[None, None]
+        ref = (t - plain.eval()(t, 0.1))[0, 0].numpy()
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+    assert np.abs(out - plain.eval()(torch.from_numpy(x).float()[None, None], 0.1)[0, 0].detach().numpy()).max() > 0.1
+
+
 def test_drunet_from_state_dict_file(tmp_path):
     """Weights saved from deepinv's DRUNet with a JSON architecture sidecar load and run at odd sizes."""
     import torch

@@ -130,11 +130,13 @@ def test_export_writes_loadable_weights(data_dir, tmp_path, arch, channels, stem
     cfg = json.loads((dest / f"{stem}.json").read_text())
     state = torch.load(dest / f"{stem}.pt", weights_only=True)
     if arch == "drunet":
-        from deepinv.models import DRUNet
+        from priors.residual_drunet import ResidualDRUNet, build_drunet
 
         assert {"nc", "nb", "in_channels", "out_channels", "act_mode", "downsample_mode",
                 "upsample_mode"} <= set(cfg)
-        net = DRUNet(**cfg, pretrained=None)
+        assert cfg["residual"] is True  # new runs train the residual (noise-predicting) form
+        net = build_drunet(**cfg)
+        assert isinstance(net, ResidualDRUNet)
     else:
         from priors.attention_unet import AttentionUNet
 
