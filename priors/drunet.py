@@ -69,7 +69,9 @@ class DRUNet(TorchDenoiser):
         full-size weights, looked up in :func:`cache_dir` and downloaded there
         when the network allows. A path: a ``state_dict`` file; a JSON file of
         the same name with suffix ``.json`` gives the architecture (``nc``,
-        ``nb``, ...), else the official architecture is assumed.
+        ``nb``, ..., and ``"residual": true`` for weights of
+        :class:`priors.residual_drunet.ResidualDRUNet`, as ours are), else the
+        official architecture is assumed.
     device : str
         Torch device.
     allow_download : bool
