@@ -3,12 +3,12 @@
 Run as a module::
 
     python -m priors.train --arch drunet --channels 1 --steps 20000 --batch 16 --patch 64 \\
-        --out checkpoints/drunet_small_gray
+        --out checkpoints/drunet_res_gray
     # later, continue exactly where it stopped:
     python -m priors.train --arch drunet --channels 1 --steps 20000 --batch 16 --patch 64 \\
-        --out checkpoints/drunet_small_gray --resume
+        --out checkpoints/drunet_res_gray --resume
     # copy the best weights to priors/weights/ (drunet_small_gray.pt + .json):
-    python -m priors.train --arch drunet --channels 1 --out checkpoints/drunet_small_gray \\
+    python -m priors.train --arch drunet --channels 1 --out checkpoints/drunet_res_gray \\
         --resume --stop-after 0 --export
     # test-set PSNR (BSD68 / CBSD68, sigma 15/25/50) and seconds per 256^2 and 1024^2 image:
     python -m priors.train --measure --arch drunet --channels 1 --threads 2
