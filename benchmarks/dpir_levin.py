@@ -97,10 +97,12 @@ def main(argv=None):
 
         schedule = LearnedSchedule.load(args.schedule)
     prior = args.prior
-    if prior in ("drunet", "default", "attention-unet"):
+    from priors.registry import split_ensemble
+
+    if split_ensemble(prior)[0] in ("drunet", "default", "attention-unet"):
         from priors import get_prior
 
-        prior = get_prior(prior)  # load the network once for all images
+        prior = get_prior(prior)  # load the network once for all images (also "drunet+x8" etc.)
     rows = run(prior, args.noise, args.iters, args.images, kernels, args.solver,
                partial=out / f"{stem}.partial.json", schedule=schedule)
     md = table(rows, args.prior + (f" ({args.tag.strip('_')})" if args.tag else ""))

@@ -6,7 +6,7 @@ import importlib
 
 from .base import check_prior
 
-__all__ = ["register_prior", "get_prior", "available_priors", "DEFAULT_PRIOR"]
+__all__ = ["register_prior", "get_prior", "available_priors", "split_ensemble", "DEFAULT_PRIOR"]
 
 # name -> "module:attribute" of a factory, imported on first use (keeps ``import pnp`` light)
 _FACTORIES = {
@@ -36,6 +36,18 @@ def available_priors():
     return sorted(_FACTORIES)
 
 
+def split_ensemble(name):
+    """Split a prior name into its base name and self-ensemble size.
+
+    ``"drunet+x8"`` gives ``("drunet", 8)``, ``"drunet"`` gives ``("drunet", 1)``;
+    suffixes other than ``+x2``, ``+x4`` and ``+x8`` are left in the name.
+    """
+    base, plus, times = name.rpartition("+x")
+    if plus and base and times in ("2", "4", "8"):
+        return base, int(times)
+    return name, 1
+
+
 def _load(spec):
     if isinstance(spec, str):
         module, _, attr = spec.partition(":")
@@ -50,16 +62,25 @@ def get_prior(prior="default", **kwargs):
     ----------
     prior : str or callable
         A registered name (see :func:`available_priors`), ``"default"``, or a
-        callable ``prior(x, sigma)``.
+        callable ``prior(x, sigma)``. A name may end in ``"+x2"``, ``"+x4"``
+        or ``"+x8"`` (e.g. ``"drunet+x8"``): the prior averaged over that many
+        flips / quarter turns of its input (:class:`priors.ensemble.SelfEnsemble`,
+        that many times slower).
     **kwargs
         Passed to the factory of a named prior.
     """
     if isinstance(prior, str):
         name = prior.lower()
+        base, n = split_ensemble(name)
+        if n > 1:
+            from .ensemble import SelfEnsemble
+
+            return SelfEnsemble(get_prior(base, **kwargs), n=n)
         if name == "default":
             name = DEFAULT_PRIOR
         if name not in _FACTORIES:
-            raise ValueError(f"unknown prior {prior!r}; choose one of {available_priors()} or pass a callable")
+            raise ValueError(f"unknown prior {prior!r}; choose one of {available_priors()} (optionally with the "
+                             f"self-ensemble suffix '+x2', '+x4' or '+x8') or pass a callable")
         return _load(_FACTORIES[name])(**kwargs)
     if kwargs:
         raise TypeError("prior options can only be given with a prior name")

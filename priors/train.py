@@ -309,6 +309,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights", default=None, help="weights .pt (with .json sidecar) for --measure")
     p.add_argument("--test-images", type=int, default=0, help="--measure: first N images (0: all)")
     p.add_argument("--sizes", default="256,1024", help="--measure: square sizes to time")
+    p.add_argument("--ensemble", type=int, default=1, choices=(1, 2, 4, 8),
+                   help="--measure: average over this many flips / quarter turns (priors.ensemble)")
     args = p.parse_args(argv)
     if args.measure:
         return args
@@ -565,6 +567,10 @@ def measure(args: argparse.Namespace) -> dict:
         stem = "drunet_small" if args.arch == "drunet" else "attention_unet"
         weights = WEIGHTS_DIR / f"{stem}_{color}.pt"
     model = load_exported(args.arch, weights)
+    if args.ensemble > 1:
+        from priors.ensemble import torch_self_ensemble
+
+        model = torch_self_ensemble(model, args.ensemble)
     root = Path(args.data) if args.data else data_root()
     files = list_images(root / "val" / ("BSD68" if args.channels == 1 else "CBSD68"))
     if args.test_images:
@@ -575,6 +581,7 @@ def measure(args: argparse.Namespace) -> dict:
         "set": "BSD68" if args.channels == 1 else "CBSD68",
         "images": len(images),
         "threads": torch.get_num_threads(),
+        "ensemble": args.ensemble,
         "params": sum(p.numel() for p in model.parameters()),
         "psnr": validate(model, images, seed=0) if images else {},
         "seconds": {},

@@ -155,6 +155,11 @@ def test_measure_reports_psnr_and_speed(data_dir, tmp_path):
                 "--weights", str(dest / "drunet_small_gray.pt"), "--sizes", "32", "--threads", "1"])
     assert res["set"] == "BSD68" and res["images"] == 2
     assert set(res["psnr"]) == {"15", "25", "50"} and res["seconds"]["32"] > 0
+    ens = main(["--measure", "--arch", "drunet", "--channels", "1", "--data", str(data_dir),
+                "--weights", str(dest / "drunet_small_gray.pt"), "--sizes", "", "--threads", "1",
+                "--ensemble", "8"])
+    assert ens["ensemble"] == 8 and set(ens["psnr"]) == {"15", "25", "50"}
+    assert ens["psnr"] != res["psnr"]  # a 2-step network is far from equivariant: the average differs
 
 
 def test_training_path_imports_no_fftw_or_bm3d():
