@@ -105,10 +105,18 @@ def test_refuses_to_overwrite_inputs(scene):
     assert not (scene / "x.png").exists()
 
 
+def test_deblur_with_self_ensemble_prior(scene):
+    proc = run("deblur", "blurred.png", "-o", "ens.png", "-k", "k.npy", "-p", "tv+x2", "--iters", "3",
+               "--noise-level", "2", "--no-progress", cwd=scene)
+    assert proc.returncode == 0, proc.stderr
+    assert io.read_image(scene / "ens.png").shape == io.read_image(scene / "blurred.png").shape
+
+
 @pytest.mark.parametrize("args, code, message", [
     (["missing.png", "-o", "x.png", "-k", "k.npy"], 2, "input file not found: missing.png"),
     (["blurred.png", "-o", "x.png", "-k", "nope.npy"], 2, "kernel file not found: nope.npy"),
     (["blurred.png", "-o", "x.png", "-k", "k.npy", "-p", "magic"], 2, "unknown prior 'magic'"),
+    (["blurred.png", "-o", "x.png", "-k", "k.npy", "-p", "tv+x3"], 2, "self-ensemble suffix"),
     (["blurred.png", "-o", "x.png", "-k", "k.npy", "--noise-level", "300"], 2, "0-255 units"),
     (["blurred.png", "-o", "x.png", "-k", "k.npy", "--iters", "0"], 2, "--iters must be >= 1"),
     (["blurred.png", "-o", "x.bmp", "-k", "k.npy"], 2, "must end with one of"),
