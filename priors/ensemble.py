@@ -95,9 +95,17 @@ class SelfEnsemble:
         if kwargs and not isinstance(prior, str):
             raise TypeError("prior options can only be given with a prior name")
         self.name = f"{getattr(self.prior, 'name', type(self.prior).__name__)}+x{self.n}"
+        if hasattr(self.prior, "denoise_tensor"):  # a torch prior: pnp.solve(..., device=...) works too
+            self.denoise_tensor = self._denoise_tensor
+        if hasattr(self.prior, "to"):
+            self.to = self.prior.to
 
     def __repr__(self):
         return f"SelfEnsemble({self.prior!r}, n={self.n})"
+
+    def _denoise_tensor(self, x, sigma):
+        """The ensemble on a ``(B, C, H, W)`` torch tensor (the wrapped prior's ``denoise_tensor``)."""
+        return _torch_average(self.prior.denoise_tensor, x, sigma, _transforms(self.n))
 
     def __call__(self, x, sigma):
         """Denoise ``x`` (``(H, W)`` or ``(H, W, C)``) at noise level ``sigma`` (0-1 scale)."""
@@ -132,12 +140,18 @@ def torch_self_ensemble(model, n=8):
             self.n = int(n)
 
         def forward(self, x, sigma):
-            acc = torch.zeros_like(x)
-            for k in ks:
-                t = torch.flip(x, dims=(-1,)) if k >= 4 else x
-                out = self.model(torch.rot90(t, k % 4, dims=(-2, -1)), sigma)
-                out = torch.rot90(out, -(k % 4), dims=(-2, -1))
-                acc = acc + (torch.flip(out, dims=(-1,)) if k >= 4 else out)
-            return acc / self.n
+            return _torch_average(self.model, x, sigma, ks)
 
     return _TorchSelfEnsemble()
+
+
+def _torch_average(fn, x, sigma, ks):
+    """Mean over the transforms ``ks`` of ``fn`` on a ``(..., H, W)`` tensor (as :func:`dihedral`)."""
+    import torch
+
+    acc = torch.zeros_like(x)
+    for k in ks:
+        t = torch.flip(x, dims=(-1,)) if k >= 4 else x
+        out = torch.rot90(fn(torch.rot90(t, k % 4, dims=(-2, -1)), sigma), -(k % 4), dims=(-2, -1))
+        acc = acc + (torch.flip(out, dims=(-1,)) if k >= 4 else out)
+    return acc / len(ks)

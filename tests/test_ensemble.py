@@ -104,3 +104,22 @@ def test_torch_ensemble_matches_numpy():
         np.testing.assert_allclose(got, SelfEnsemble(numpy_prior, n=n)(x, 0.1), atol=1e-12)
     with pytest.raises(ValueError, match="n must be one of"):
         torch_self_ensemble(net, 3)
+
+
+def test_ensemble_on_the_torch_path():
+    """pnp.solve(..., device="cpu") with an ensemble of a torch prior matches the numpy path."""
+    pytest.importorskip("torch")
+    from skimage import data
+
+    from pnp.kernels import gaussian_kernel
+
+    x = data.camera()[200:296, 150:246] / 255.0
+    k = gaussian_kernel(1.2, size=9)
+    y = pnp.blur(x, k) + 0.01 * np.random.default_rng(0).standard_normal(x.shape)
+    prior = get_prior("drunet+x2")
+    assert hasattr(prior, "denoise_tensor") and not hasattr(SelfEnsemble("tv"), "denoise_tensor")
+    a = pnp.solve(y, k, prior=prior, noise_level=0.01, iters=4, progress=False)
+    b = pnp.solve(y, k, prior=prior, noise_level=0.01, iters=4, progress=False, device="cpu")
+    assert b.shape == a.shape
+    assert abs(pnp.psnr(np.clip(a, 0, 1), x) - pnp.psnr(np.clip(b, 0, 1), x)) < 0.05
+    assert pnp.psnr(np.clip(b, 0, 1), x) > pnp.psnr(np.clip(y, 0, 1), x) + 1.0
