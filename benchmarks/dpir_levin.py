@@ -96,13 +96,9 @@ def main(argv=None):
         from pnp.learned_schedule import LearnedSchedule
 
         schedule = LearnedSchedule.load(args.schedule)
-    prior = args.prior
-    from priors.registry import split_ensemble
+    from priors import get_prior
 
-    if split_ensemble(prior)[0] in ("drunet", "default", "attention-unet"):
-        from priors import get_prior
-
-        prior = get_prior(prior)  # load the network once for all images (also "drunet+x8" etc.)
+    prior = get_prior(args.prior)  # built once for all images (networks load their weights once)
     rows = run(prior, args.noise, args.iters, args.images, kernels, args.solver,
                partial=out / f"{stem}.partial.json", schedule=schedule)
     md = table(rows, args.prior + (f" ({args.tag.strip('_')})" if args.tag else ""))

@@ -221,7 +221,7 @@ def _plan_outputs(files, batch, output, compare):
 
 
 def _check_options(args):
-    from priors.registry import available_priors, split_ensemble
+    from priors.registry import resolve_prior_name
 
     if args.iters < 1:
         raise UsageError(f"--iters must be >= 1, got {args.iters}")
@@ -229,10 +229,10 @@ def _check_options(args):
         raise UsageError(f"--scale must be an integer >= 1, got {args.scale}")
     if args.noise_level is not None and not (0 <= args.noise_level <= 255):
         raise UsageError(f"--noise-level is in 0-255 units (2.55 means 2.55/255), got {args.noise_level}")
-    names = available_priors()
-    if split_ensemble(args.prior.lower())[0] not in names + ["default"]:
-        raise UsageError(f"unknown prior {args.prior!r}; choose one of {', '.join(names + ['default'])} "
-                         "(optionally with the self-ensemble suffix +x2, +x4 or +x8, e.g. drunet+x8)")
+    try:
+        resolve_prior_name(args.prior)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if args.kernel_index is not None and args.kernel_index < 0:
         raise UsageError(f"--kernel-index must be >= 0, got {args.kernel_index}")
 

@@ -21,6 +21,21 @@ __all__ = ["SelfEnsemble", "dihedral", "dihedral_inverse", "torch_self_ensemble"
 _SIZES = (2, 4, 8)
 
 
+def _check_size(n):
+    """``n`` as an int; ValueError unless it is 2, 4 or 8."""
+    if n not in _SIZES or int(n) != n:
+        raise ValueError(f"n must be one of {_SIZES}, got {n!r}")
+    return int(n)
+
+
+def _check_index(k):
+    """``k`` as an int; ValueError unless it is 0..7."""
+    k = int(k)
+    if not 0 <= k < 8:
+        raise ValueError(f"k must be in 0..7, got {k}")
+    return k
+
+
 def _transforms(n):
     """Indices (see :func:`dihedral`) of the ``n`` transforms averaged."""
     if n == 2:
@@ -36,9 +51,7 @@ def dihedral(x, k):
     ``k % 4`` quarter turns (counter-clockwise, :func:`numpy.rot90`) of the image,
     mirrored left-right first when ``k >= 4``. ``k = 0`` is the identity.
     """
-    k = int(k)
-    if not 0 <= k < 8:
-        raise ValueError(f"k must be in 0..7, got {k}")
+    k = _check_index(k)
     if k >= 4:
         x = x[:, ::-1]
     return np.rot90(x, k % 4, axes=(0, 1))
@@ -46,9 +59,7 @@ def dihedral(x, k):
 
 def dihedral_inverse(x, k):
     """Undo :func:`dihedral` (``dihedral_inverse(dihedral(x, k), k) == x``)."""
-    k = int(k)
-    if not 0 <= k < 8:
-        raise ValueError(f"k must be in 0..7, got {k}")
+    k = _check_index(k)
     x = np.rot90(x, -(k % 4), axes=(0, 1))
     return x[:, ::-1] if k >= 4 else x
 
@@ -88,9 +99,7 @@ class SelfEnsemble:
     def __init__(self, prior, n=8, **kwargs):
         from .registry import get_prior
 
-        if int(n) not in _SIZES or int(n) != n:
-            raise ValueError(f"n must be one of {_SIZES}, got {n!r}")
-        self.n = int(n)
+        self.n = _check_size(n)
         self.prior = get_prior(prior, **kwargs) if isinstance(prior, str) else check_prior(prior)
         if kwargs and not isinstance(prior, str):
             raise TypeError("prior options can only be given with a prior name")
@@ -129,15 +138,14 @@ def torch_self_ensemble(model, n=8):
     """
     import torch
 
-    if int(n) not in _SIZES or int(n) != n:
-        raise ValueError(f"n must be one of {_SIZES}, got {n!r}")
-    ks = _transforms(int(n))
+    n = _check_size(n)
+    ks = _transforms(n)
 
     class _TorchSelfEnsemble(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.model = model
-            self.n = int(n)
+            self.n = n
 
         def forward(self, x, sigma):
             return _torch_average(self.model, x, sigma, ks)

@@ -6,7 +6,8 @@ import importlib
 
 from .base import check_prior
 
-__all__ = ["register_prior", "get_prior", "available_priors", "split_ensemble", "DEFAULT_PRIOR"]
+__all__ = ["register_prior", "get_prior", "available_priors", "split_ensemble", "resolve_prior_name",
+           "DEFAULT_PRIOR"]
 
 # name -> "module:attribute" of a factory, imported on first use (keeps ``import pnp`` light)
 _FACTORIES = {
@@ -48,6 +49,27 @@ def split_ensemble(name):
     return name, 1
 
 
+def resolve_prior_name(name):
+    """Check a prior name and return its registered name and self-ensemble size.
+
+    ``"default"`` is replaced by :data:`DEFAULT_PRIOR`; a ``+x2`` / ``+x4`` / ``+x8``
+    suffix gives the ensemble size (see :func:`split_ensemble`).
+
+    Raises
+    ------
+    ValueError
+        If the name (without its suffix) is not registered; the message lists
+        the names that are.
+    """
+    base, n = split_ensemble(name.lower())
+    if base == "default":
+        base = DEFAULT_PRIOR
+    if base not in _FACTORIES:
+        raise ValueError(f"unknown prior {name!r}; choose one of {', '.join(available_priors() + ['default'])} "
+                         "(optionally with the self-ensemble suffix +x2, +x4 or +x8, e.g. drunet+x8)")
+    return base, n
+
+
 def _load(spec):
     if isinstance(spec, str):
         module, _, attr = spec.partition(":")
@@ -70,18 +92,13 @@ def get_prior(prior="default", **kwargs):
         Passed to the factory of a named prior.
     """
     if isinstance(prior, str):
-        name = prior.lower()
-        base, n = split_ensemble(name)
-        if n > 1:
-            from .ensemble import SelfEnsemble
+        name, n = resolve_prior_name(prior)
+        built = _load(_FACTORIES[name])(**kwargs)
+        if n == 1:
+            return built
+        from .ensemble import SelfEnsemble
 
-            return SelfEnsemble(get_prior(base, **kwargs), n=n)
-        if name == "default":
-            name = DEFAULT_PRIOR
-        if name not in _FACTORIES:
-            raise ValueError(f"unknown prior {prior!r}; choose one of {available_priors()} (optionally with the "
-                             f"self-ensemble suffix '+x2', '+x4' or '+x8') or pass a callable")
-        return _load(_FACTORIES[name])(**kwargs)
+        return SelfEnsemble(built, n=n)
     if kwargs:
         raise TypeError("prior options can only be given with a prior name")
     return check_prior(prior)

@@ -43,6 +43,10 @@ def test_names_and_errors():
     assert split_ensemble("drunet+x8") == ("drunet", 8)
     assert split_ensemble("drunet") == ("drunet", 1)
     assert split_ensemble("drunet+x3") == ("drunet+x3", 1)
+    from priors.registry import DEFAULT_PRIOR, resolve_prior_name
+
+    assert resolve_prior_name("Default+X8") == (DEFAULT_PRIOR, 8)
+    assert resolve_prior_name("tv") == ("tv", 1)
     p = get_prior("tv+x4")
     assert isinstance(p, SelfEnsemble) and p.n == 4
     with pytest.raises(ValueError, match="self-ensemble suffix"):
