@@ -1,5 +1,8 @@
 """DPIR's deblurring protocol: Levin's 8 kernels x Set3C, noise 2.55/255 and 7.65/255.
 
+``--set Set12`` runs the same protocol on gray images (val/Set12, read as
+gray; ``--images 01 02 03 04`` picks a subset), so gray priors are measured too.
+
 Each Set3C image is blurred circularly with each kernel (DPIR blurs with
 ``ndimage.convolve(..., mode="wrap")``, the model our FFT step inverts), Gaussian
 noise is added with seed 0, and ``pnp.solve`` restores it with HQS, the DPIR
@@ -27,8 +30,18 @@ import pnp
 from pnp.data import list_images, load_kernels
 
 
-def run(prior, noises, iters, images=None, kernels=None, solver="hqs", partial=None, schedule=None):
-    paths = list_images("Set3C")
+def _read(path, gray):
+    img = io.imread(path)
+    if gray:
+        if img.ndim == 3:
+            raise ValueError(f"{path}: expected a gray image for the gray protocol, got shape {img.shape}")
+        return img / 255.0
+    return img[..., :3] / 255.0
+
+
+def run(prior, noises, iters, images=None, kernels=None, solver="hqs", partial=None, schedule=None,
+        image_set="Set3C"):
+    paths = list_images(image_set)
     if images:
         paths = [p for p in paths if p.stem in images]
     ks = load_kernels("levin09")
@@ -36,7 +49,7 @@ def run(prior, noises, iters, images=None, kernels=None, solver="hqs", partial=N
     rows = []
     for noise in noises:
         for path in paths:
-            x = io.imread(path)[..., :3] / 255.0
+            x = _read(path, gray=image_set == "Set12")
             for i in kidx:
                 rng = np.random.default_rng(0)
                 y = pnp.blur(x, ks[i]) + noise / 255 * rng.standard_normal(x.shape)
@@ -80,7 +93,9 @@ def main(argv=None):
     ap.add_argument("--solver", default="hqs")
     ap.add_argument("--iters", type=int, default=8)
     ap.add_argument("--noise", type=float, nargs="+", default=[2.55, 7.65], help="noise sigma in /255 units")
-    ap.add_argument("--images", nargs="*", help="subset of Set3C image names")
+    ap.add_argument("--set", default="Set3C", choices=("Set3C", "Set12"),
+                    help="Set3C (colour, DPIR's protocol) or Set12 (gray)")
+    ap.add_argument("--images", nargs="*", help="subset of the set's image names (file stems)")
     ap.add_argument("--kernels", type=int, nargs="*", help="kernel indices 1..8 (default all)")
     ap.add_argument("--schedule", default=None, help="a learned schedule .pt (default: the DPIR schedule)")
     ap.add_argument("--tag", default="", help="suffix of the result file names")
@@ -90,7 +105,8 @@ def main(argv=None):
     t0 = time.time()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"dpir_levin_{args.prior}_{args.solver}_K{args.iters}{args.tag}"
+    set_tag = "" if args.set == "Set3C" else f"_{args.set}"
+    stem = f"dpir_levin{set_tag}_{args.prior}_{args.solver}_K{args.iters}{args.tag}"
     schedule = None
     if args.schedule:
         from pnp.learned_schedule import LearnedSchedule
@@ -100,7 +116,7 @@ def main(argv=None):
 
     prior = get_prior(args.prior)  # built once for all images (networks load their weights once)
     rows = run(prior, args.noise, args.iters, args.images, kernels, args.solver,
-               partial=out / f"{stem}.partial.json", schedule=schedule)
+               partial=out / f"{stem}.partial.json", schedule=schedule, image_set=args.set)
     md = table(rows, args.prior + (f" ({args.tag.strip('_')})" if args.tag else ""))
     print(md)
     meta = dict(command="python benchmarks/dpir_levin.py " + " ".join(argv or __import__("sys").argv[1:]),

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 iio = pytest.importorskip("imageio.v3")
 
 from priors import datasets  # noqa: E402
-from priors.train import lr_factor, main  # noqa: E402
+from priors.train import draw_sigmas, lr_factor, main  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -92,6 +92,35 @@ def test_lr_schedule_warms_up_and_decays():
     assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(f[9:], f[10:]))
     assert f[100] == pytest.approx(0.02)
+
+
+def test_sigma_distributions():
+    draw = lambda dist: draw_sigmas(20000, 50.0, dist, torch.Generator().manual_seed(3)) * 255
+    uni, mixed = draw("uniform"), draw("mixed")
+    for s in (uni, mixed):
+        assert s.shape == (20000,) and float(s.min()) >= 0 and float(s.max()) <= 50
+    assert float((uni < 5).float().mean()) == pytest.approx(0.10, abs=0.01)
+    # half uniform, half log-uniform on [0.5, 50]: 0.5 * 0.1 + 0.5 * log(10) / log(100) = 0.30
+    assert float((mixed < 5).float().mean()) == pytest.approx(0.30, abs=0.015)
+    assert float((mixed > 25).float().mean()) == pytest.approx(0.5 * 0.5 + 0.5 * 0.15, abs=0.015)
+    assert torch.equal(draw("mixed"), mixed)  # deterministic under the generator's seed
+    with pytest.raises(ValueError, match="one of"):
+        draw("gamma")
+
+
+def test_mixed_sigma_run_resumes_exactly(data_dir, tmp_path):
+    full, part = tmp_path / "full", tmp_path / "part"
+    mixed = ["--sigma-dist", "mixed"]
+    main(_args(data_dir, full, "drunet", 1, extra=mixed))
+    main(_args(data_dir, part, "drunet", 1, extra=mixed + ["--stop-after", "3"]))
+    main(_args(data_dir, part, "drunet", 1, extra=mixed + ["--resume"]))
+    assert _losses(part) == _losses(full)
+    assert _losses(full) != _losses_of_uniform(data_dir, tmp_path)
+
+
+def _losses_of_uniform(data_dir, tmp_path):
+    main(_args(data_dir, tmp_path / "uniform", "drunet", 1))
+    return _losses(tmp_path / "uniform")
 
 
 @pytest.mark.parametrize("arch,channels", [("attention-unet", 1), ("drunet", 3)])
