@@ -189,6 +189,20 @@ def draw_sigmas(n: int, sigma_max: float, dist: str, generator: torch.Generator)
     return u / 255.0
 
 
+def parse_sigmas(text: str) -> tuple:
+    """``"2.55,5,15"`` -> ``(2.55, 5, 15)``: noise levels (0-255), whole numbers kept as ints."""
+    vals = []
+    for item in text.split(","):
+        try:
+            v = float(item)
+        except ValueError:
+            raise ValueError(f"--sigmas expects comma-separated numbers (0-255), got {text!r}") from None
+        if not 0 < v <= 255:
+            raise ValueError(f"--sigmas: each noise level must lie in (0, 255], got {v}")
+        vals.append(int(v) if v.is_integer() else v)
+    return tuple(vals)
+
+
 def psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
     """Peak signal-to-noise ratio in dB for images on the 0-1 scale (peak 1)."""
     mse = torch.mean((x.double() - ref.double()) ** 2).item()
@@ -349,9 +363,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights", default=None, help="weights .pt (with .json sidecar) for --measure")
     p.add_argument("--test-images", type=int, default=0, help="--measure: first N images (0: all)")
     p.add_argument("--sizes", default="256,1024", help="--measure: square sizes to time")
+    p.add_argument("--sigmas", default="15,25,50",
+                   help="--measure: noise levels (0-255), comma-separated")
     p.add_argument("--ensemble", type=int, default=1, choices=(1, 2, 4, 8),
                    help="--measure: average over this many flips / quarter turns (priors.ensemble)")
     args = p.parse_args(argv)
+    try:
+        args.sigmas = parse_sigmas(args.sigmas)
+    except ValueError as err:
+        p.error(str(err))
     if args.measure:
         return args
     if args.out is None or (args.steps is None and not args.resume):
@@ -623,7 +643,7 @@ def measure(args: argparse.Namespace) -> dict:
         "threads": torch.get_num_threads(),
         "ensemble": args.ensemble,
         "params": sum(p.numel() for p in model.parameters()),
-        "psnr": validate(model, images, seed=0) if images else {},
+        "psnr": validate(model, images, sigmas=args.sigmas, seed=0) if images else {},
         "seconds": {},
     }
     for size in (int(v) for v in args.sizes.split(",") if v):

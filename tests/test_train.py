@@ -189,6 +189,13 @@ def test_measure_reports_psnr_and_speed(data_dir, tmp_path):
                 "--ensemble", "8"])
     assert ens["ensemble"] == 8 and set(ens["psnr"]) == {"15", "25", "50"}
     assert ens["psnr"] != res["psnr"]  # a 2-step network is far from equivariant: the average differs
+    low = main(["--measure", "--arch", "drunet", "--channels", "1", "--data", str(data_dir),
+                "--weights", str(dest / "drunet_small_gray.pt"), "--sizes", "", "--threads", "1",
+                "--sigmas", "2.55,5"])
+    assert set(low["psnr"]) == {"2.55", "5"} and low["psnr"]["2.55"] > low["psnr"]["5"]
+    for bad in ("5,x", "0,5", "300"):
+        with pytest.raises(SystemExit):
+            main(["--measure", "--arch", "drunet", "--channels", "1", "--sigmas", bad])
 
 
 def test_training_path_imports_no_fftw_or_bm3d():
