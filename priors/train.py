@@ -179,10 +179,10 @@ def draw_sigmas(n: int, sigma_max: float, dist: str, generator: torch.Generator)
     """
     if dist not in SIGMA_DISTS:
         raise ValueError(f"sigma distribution must be one of {SIGMA_DISTS}, got {dist!r}")
-    if not sigma_max > MIXED_LOG_MIN:
-        raise ValueError(f"sigma_max must exceed {MIXED_LOG_MIN} (0-255 units), got {sigma_max}")
     u = torch.rand(n, generator=generator) * sigma_max
     if dist == "mixed":
+        if not sigma_max > MIXED_LOG_MIN:
+            raise ValueError(f"sigma_max must exceed {MIXED_LOG_MIN} (0-255 units) for 'mixed', got {sigma_max}")
         lo, hi = math.log(MIXED_LOG_MIN), math.log(sigma_max)
         logu = torch.exp(lo + (hi - lo) * torch.rand(n, generator=generator))
         u = torch.where(torch.rand(n, generator=generator) < 0.5, u, logu)
@@ -459,6 +459,11 @@ def _train(args: argparse.Namespace) -> dict:
                 "the cosine learning-rate schedule is stretched from here on",
                 file=sys.stderr,
             )
+        before = ckpt.get("args", {})
+        for key in ("sigma_dist", "patch", "batch", "sigma_max", "loss"):
+            if key in before and before[key] != getattr(args, key):
+                print(f"note: --{key.replace('_', '-')} changed {before[key]} -> {getattr(args, key)} "
+                      "on resume", file=sys.stderr)
         _truncate_log(log_path, step)
 
     def save_ckpt():

@@ -118,6 +118,15 @@ def test_mixed_sigma_run_resumes_exactly(data_dir, tmp_path):
     assert _losses(full) != _losses_of_uniform(data_dir, tmp_path)
 
 
+def test_resume_notes_a_changed_recipe(data_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    main(_args(data_dir, run, "drunet", 1, extra=["--stop-after", "2"]))
+    capsys.readouterr()
+    main(_args(data_dir, run, "drunet", 1, extra=["--resume", "--sigma-dist", "mixed"]))
+    err = capsys.readouterr().err
+    assert "--sigma-dist changed uniform -> mixed" in err and "--patch" not in err
+
+
 def _losses_of_uniform(data_dir, tmp_path):
     main(_args(data_dir, tmp_path / "uniform", "drunet", 1))
     return _losses(tmp_path / "uniform")
