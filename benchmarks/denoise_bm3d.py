@@ -44,15 +44,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--channels", type=int, choices=[1, 3], default=1)
     ap.add_argument("--images", type=int, default=0, help="first N images (0: all)")
-    ap.add_argument("--sigmas", default="15,25,50", help="noise levels (0-255), comma-separated")
+    ap.add_argument("--sigmas", type=parse_sigmas, default="15,25,50",
+                    help="noise levels (0-255), comma-separated")
     args = ap.parse_args(argv)
-    sigmas = parse_sigmas(args.sigmas)
     files = list_images(data_root() / "val" / ("BSD68" if args.channels == 1 else "CBSD68"))
     if args.images:
         files = files[: args.images]
     images = [load_image(f, args.channels) for f in files]
     t = time.time()
-    psnr = validate(_BM3DModule(), images, sigmas=sigmas, seed=0)
+    psnr = validate(_BM3DModule(), images, sigmas=args.sigmas, seed=0)
     print(json.dumps({"prior": "bm3d", "set": "BSD68" if args.channels == 1 else "CBSD68",
                       "images": len(images), "psnr": psnr, "wall_s": time.time() - t}))
 

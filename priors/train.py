@@ -190,15 +190,19 @@ def draw_sigmas(n: int, sigma_max: float, dist: str, generator: torch.Generator)
 
 
 def parse_sigmas(text: str) -> tuple:
-    """``"2.55,5,15"`` -> ``(2.55, 5, 15)``: noise levels (0-255), whole numbers kept as ints."""
+    """``"2.55,5,15"`` -> ``(2.55, 5, 15)``: noise levels (0-255), whole numbers kept as ints.
+
+    An argparse ``type`` (``--sigmas``): bad input raises ``argparse.ArgumentTypeError``, which
+    argparse reports as a usage error with this message.
+    """
     vals = []
     for item in text.split(","):
         try:
             v = float(item)
         except ValueError:
-            raise ValueError(f"--sigmas expects comma-separated numbers (0-255), got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers (0-255), got {text!r}") from None
         if not 0 < v <= 255:
-            raise ValueError(f"--sigmas: each noise level must lie in (0, 255], got {v}")
+            raise argparse.ArgumentTypeError(f"each noise level must lie in (0, 255], got {v}")
         vals.append(int(v) if v.is_integer() else v)
     return tuple(vals)
 
@@ -363,15 +367,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights", default=None, help="weights .pt (with .json sidecar) for --measure")
     p.add_argument("--test-images", type=int, default=0, help="--measure: first N images (0: all)")
     p.add_argument("--sizes", default="256,1024", help="--measure: square sizes to time")
-    p.add_argument("--sigmas", default="15,25,50",
+    p.add_argument("--sigmas", type=parse_sigmas, default="15,25,50",
                    help="--measure: noise levels (0-255), comma-separated")
     p.add_argument("--ensemble", type=int, default=1, choices=(1, 2, 4, 8),
                    help="--measure: average over this many flips / quarter turns (priors.ensemble)")
     args = p.parse_args(argv)
-    try:
-        args.sigmas = parse_sigmas(args.sigmas)
-    except ValueError as err:
-        p.error(str(err))
     if args.measure:
         return args
     if args.out is None or (args.steps is None and not args.resume):

@@ -115,7 +115,8 @@ def test_mixed_sigma_run_resumes_exactly(data_dir, tmp_path):
     main(_args(data_dir, part, "drunet", 1, extra=mixed + ["--stop-after", "3"]))
     main(_args(data_dir, part, "drunet", 1, extra=mixed + ["--resume"]))
     assert _losses(part) == _losses(full)
-    assert _losses(full) != _losses_of_uniform(data_dir, tmp_path)
+    main(_args(data_dir, tmp_path / "uniform", "drunet", 1))
+    assert _losses(full) != _losses(tmp_path / "uniform")
 
 
 def test_resume_notes_a_changed_recipe(data_dir, tmp_path, capsys):
@@ -125,11 +126,6 @@ def test_resume_notes_a_changed_recipe(data_dir, tmp_path, capsys):
     main(_args(data_dir, run, "drunet", 1, extra=["--resume", "--sigma-dist", "mixed"]))
     err = capsys.readouterr().err
     assert "--sigma-dist changed uniform -> mixed" in err and "--patch" not in err
-
-
-def _losses_of_uniform(data_dir, tmp_path):
-    main(_args(data_dir, tmp_path / "uniform", "drunet", 1))
-    return _losses(tmp_path / "uniform")
 
 
 @pytest.mark.parametrize("arch,channels", [("attention-unet", 1), ("drunet", 3)])
