@@ -127,7 +127,10 @@ def solve(
         larger than ``y``.
     schedule : callable or sequence, optional
         ``(alpha_k, sigma_k)`` per iteration (see :mod:`pnp.schedules`);
-        default :class:`pnp.schedules.DPIRSchedule`.
+        default :class:`pnp.schedules.DPIRSchedule`. A schedule with a
+        ``for_operator(operator, shape)`` method (e.g. a
+        :class:`pnp.learned_schedule.LearnedSchedule` trained with blur
+        descriptors) is first specialised to the blur of this call.
     boundary : {"taper", "reflect", "circular"}, optional
         How the non-periodic image border is handled (see :mod:`pnp.boundary`).
         Default ``"taper"``: pad, treat the pad as unobserved, crop; right for
@@ -198,6 +201,8 @@ def solve(
 
             noise_level = NoiseEstimator().estimate(y)
     noise_level = _check_noise_level(noise_level)
+    if hasattr(schedule, "for_operator"):  # e.g. a learned schedule that reads a blur descriptor
+        schedule = schedule.for_operator(operator, operator.input_shape(y_int.shape)[-2:])
     alphas, sigmas = resolve_schedule(schedule, noise_level, int(iters), scale=s)
 
     C, h, w = y_int.shape

@@ -24,7 +24,7 @@ import numpy as np
 
 from .schedules import DPIRSchedule
 
-__all__ = ["HyperNet", "LearnedSchedule", "kernel_descriptor", "SHIPPED_SCHEDULE"]
+__all__ = ["HyperNet", "LearnedSchedule", "kernel_descriptor", "blur_descriptor", "SHIPPED_SCHEDULE"]
 
 _SOFTPLUS0 = math.log(2.0)
 
@@ -34,17 +34,61 @@ SHIPPED_SCHEDULE = Path(__file__).resolve().parents[1] / "priors" / "weights" / 
 
 
 def kernel_descriptor(kernel):
-    """Two numbers describing a blur kernel: its spread and its concentration.
+    """Two numbers describing a blur kernel: how far and over how many pixels it spreads.
 
-    Returns ``[spread / 10, 10 * sum(k^2)]`` where ``spread`` is the square root
-    of the trace of the kernel's second-moment matrix (pixels).
+    Returns ``[log(1 + spread), log(n_eff)]`` where ``spread`` is the square root of the
+    trace of the kernel's second-moment matrix (pixels) and ``n_eff = 1 / sum(k^2)`` the
+    effective number of pixels it averages (1 for no blur). A uniform line of ``L``
+    pixels gives ``spread = L / sqrt(12)`` and ``n_eff = L``.
     """
     k = np.asarray(kernel, dtype=np.float64)
+    if k.ndim != 2 or not np.all(np.isfinite(k)) or np.any(k < 0) or k.sum() <= 0:
+        raise ValueError(f"kernel must be a 2-D non-negative array with a positive sum, got shape {k.shape}")
     k = k / k.sum()
     yy, xx = np.mgrid[: k.shape[0], : k.shape[1]]
     cy, cx = (k * yy).sum(), (k * xx).sum()
     spread = math.sqrt(max(float((k * ((yy - cy) ** 2 + (xx - cx) ** 2)).sum()), 0.0))
-    return [spread / 10.0, 10.0 * float((k**2).sum())]
+    return [math.log1p(spread), -math.log(float((k**2).sum()))]
+
+
+def blur_descriptor(blur, shape=None):
+    """The :func:`kernel_descriptor` of a kernel or a blur operator, averaged over the frame.
+
+    Parameters
+    ----------
+    blur : ndarray (kh, kw), :class:`pnp.operators.blur.Blur` or :class:`pnp.operators.rotational.RotationalBlur`
+        The blur. A rotational blur is spatially varying: each pixel at radius ``r``
+        from the centre sees an arc of ``L = r * |angle|`` pixels (spread and effective
+        support from the shutter weights along it; outside the rotating region, no
+        blur), and the two numbers are averaged over the frame.
+    shape : (H, W), optional
+        Frame shape (pixels); needed for a rotational blur without a mask.
+
+    Returns
+    -------
+    list of float
+        ``[log(1 + spread), log(n_eff)]`` (mean over the frame for rotational blur).
+    """
+    from .operators.rotational import RotationalBlur, rotation_sample_angles
+
+    if isinstance(blur, RotationalBlur):
+        if shape is None:
+            shape = None if blur.mask is None else blur.mask.shape
+        if shape is None:
+            raise ValueError("a rotational blur needs the frame shape (H, W) for its descriptor")
+        H, W = (int(v) for v in shape[-2:])
+        step = max(1, min(H, W) // 128)  # a subsampled grid is plenty for a frame average
+        rows, cols = np.mgrid[0:H:step, 0:W:step].astype(np.float64)
+        L = np.hypot(cols - blur.center[0], rows - blur.center[1]) * abs(blur.angle)
+        t, w = rotation_sample_angles(1.0, 64, blur.weights)  # slice centres in [0, 1] and their weights
+        t_std = math.sqrt(max(float((w * (t - (w * t).sum()) ** 2).sum()), 0.0))
+        support = 1.0 / (len(w) * float((w**2).sum()))  # fraction of the arc the shutter really uses
+        spread = np.log1p(L * t_std)
+        n_eff = np.log(np.maximum(L * support, 1.0))
+        m = blur.region((H, W))[::step, ::step]
+        return [float((m * spread).mean()), float((m * n_eff).mean())]
+    k = getattr(blur, "kernel", blur)
+    return kernel_descriptor(k)
 
 
 def _torch():
@@ -142,8 +186,8 @@ class LearnedSchedule:
     ----------
     net : HyperNet
     descriptor : sequence of float, optional
-        Blur descriptor passed to the network (see :func:`kernel_descriptor`),
-        when it was trained with one.
+        Blur descriptor passed to the network (see :func:`blur_descriptor`),
+        when it was trained with one; :meth:`for_operator` computes it.
 
     Notes
     -----
@@ -160,8 +204,22 @@ class LearnedSchedule:
         return self.net.iters
 
     def with_descriptor(self, descriptor):
-        """A copy that uses ``descriptor`` (e.g. ``kernel_descriptor(k)``)."""
-        return LearnedSchedule(self.net, descriptor)
+        """A copy that uses ``descriptor`` (e.g. ``blur_descriptor(k)``)."""
+        if self.net.descriptor_dim and len(descriptor) != self.net.descriptor_dim:
+            raise ValueError(f"this schedule needs a blur descriptor of length {self.net.descriptor_dim}, "
+                             f"got {len(descriptor)}")
+        return LearnedSchedule(self.net, [float(v) for v in descriptor])
+
+    def for_operator(self, operator, shape):
+        """The schedule for one blur: adds :func:`blur_descriptor` when the network uses one.
+
+        :func:`pnp.solve` calls this with its operator and the frame shape ``(H, W)``, so a
+        schedule trained with blur descriptors needs no extra argument. A schedule
+        without descriptor input, or with a descriptor already set, is returned unchanged.
+        """
+        if not self.net.descriptor_dim or self.descriptor is not None:
+            return self
+        return self.with_descriptor(blur_descriptor(operator, shape))
 
     def params(self, noise_level, iters=None, scale=1):
         """``alphas, sigmas`` as float arrays of length ``iters`` (default K)."""

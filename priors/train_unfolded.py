@@ -20,8 +20,15 @@ cores); ``--finetune-prior`` also trains the prior (use a GPU).
 
 A fraction ``--rot-prob`` of the batches uses rotational blur
 (:class:`pnp.operators.rotational.RotationalBlur` about a random centre near
-the patch, 2-20 degrees, scale 1) restored with the unrolled torch CG data step
-on the operator's sparse matrix.
+the patch, 2 to ``--rot-max-angle`` degrees, scale 1) restored with the unrolled
+torch CG data step on the operator's sparse matrix.
+
+With ``--descriptor`` the hyper-parameter network also reads a two-number
+descriptor of each sample's blur (:func:`pnp.learned_schedule.blur_descriptor`:
+how far and over how many pixels it spreads, averaged over the frame for
+rotational blur), so one schedule can treat a mild kernel and a strong
+rotational blur differently; ``pnp.solve`` computes the descriptor of its
+operator itself (:meth:`pnp.learned_schedule.LearnedSchedule.for_operator`).
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ import numpy as np
 import torch
 
 from pnp import kernels as kgen
-from pnp.learned_schedule import HyperNet, LearnedSchedule
+from pnp.learned_schedule import HyperNet, LearnedSchedule, blur_descriptor, kernel_descriptor
 from pnp.unfolded import UnfoldedHQS
 from priors.datasets import PatchSampler, load_training_images
 
@@ -76,41 +83,48 @@ def random_kernel(rng):
 
 
 def rotational_batch(x, rng, max_angle_deg=20.0):
-    """Rotational blur about a random centre near each patch; returns (blurred, [sparse matrices])."""
+    """Rotational blur about a random centre near each patch.
+
+    Returns (blurred, [sparse matrices], descriptors (B, 2)); see
+    :func:`pnp.learned_schedule.blur_descriptor`.
+    """
     from pnp.operators.rotational import RotationalBlur
 
     B, C, P, _ = x.shape
-    mats, out = [], []
+    mats, out, desc = [], [], []
     for b in range(B):
         centre = rng.uniform(-0.5 * P, 1.5 * P, size=2)
         op = RotationalBlur(tuple(centre), np.deg2rad(rng.uniform(2.0, max_angle_deg)))
         M = op.matrix((P, P))
         mats.append(M)
         out.append(op.forward(x[b].double().numpy()))
-    return torch.from_numpy(np.stack(out)).float(), mats
+        desc.append(blur_descriptor(op, (P, P)))
+    return torch.from_numpy(np.stack(out)).float(), mats, torch.tensor(desc, dtype=torch.float32)
 
 
-def make_batch(sampler, rng, batch, scales, noise_max, rot_prob=0.0):
-    """Sharp patches, observations, kernels (or rotational matrices), noise levels, scale of one batch.
+def make_batch(sampler, rng, batch, scales, noise_max, rot_prob=0.0, rot_max_angle=20.0):
+    """Sharp patches, observations, kernels (or rotational matrices), noise levels, scale and
+    blur descriptors (B, 2) of one batch.
 
     With probability ``rot_prob`` the whole batch is blurred rotationally
-    (scale 1) and the fourth item is a list of sparse matrices instead of a
-    kernel tensor.
+    (2 to ``rot_max_angle`` degrees, scale 1) and the third item is a list of
+    sparse matrices instead of a kernel tensor.
     """
     x = torch.from_numpy(sampler.sample(batch)).float()
     noise = torch.from_numpy(rng.uniform(0, noise_max, batch) / 255).float()
     g = torch.Generator().manual_seed(int(rng.integers(2**31)))
     if rot_prob > 0 and rng.random() < rot_prob:
-        blur, mats = rotational_batch(x, rng)
+        blur, mats, desc = rotational_batch(x, rng, rot_max_angle)
         y = blur + noise.view(-1, 1, 1, 1) * torch.randn(blur.shape, generator=g)
-        return x, y, mats, noise, 1
+        return x, y, mats, noise, 1, desc
     s = int(rng.choice(scales))
     ks = torch.from_numpy(np.stack([random_kernel(rng) for _ in range(batch)])).float()
     from pnp.datasteps.torch_fft import TorchFFTDataStep
 
     blur = TorchFFTDataStep(ks, x[..., ::s, ::s], scale=s).forward_model(x)
     y = blur + noise.view(-1, 1, 1, 1) * torch.randn(blur.shape, generator=g)
-    return x, y, ks, noise, s
+    desc = torch.tensor([kernel_descriptor(k) for k in ks.double().numpy()], dtype=torch.float32)
+    return x, y, ks, noise, s, desc
 
 
 def _load_prior(arch, weights):
@@ -151,13 +165,17 @@ def train(args):
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
     prior = _load_prior(args.prior_arch, args.prior_weights)
-    model = UnfoldedHQS(prior, HyperNet(args.iters), freeze_prior=not args.finetune_prior)
+    model = UnfoldedHQS(prior, HyperNet(args.iters, descriptor_dim=2 if args.descriptor else 0),
+                        freeze_prior=not args.finetune_prior)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=args.lr)
     step = 0
     ckpt = out / "ckpt.pt"
     if args.resume and ckpt.exists():
         blob = torch.load(ckpt, map_location="cpu", weights_only=False)
+        if blob["hyper_config"]["descriptor_dim"] != model.hypernet.descriptor_dim:
+            raise SystemExit(f"{ckpt} was trained {'with' if blob['hyper_config']['descriptor_dim'] else 'without'} "
+                             "blur descriptors: resume with the same --descriptor setting")
         model.hypernet.load_state_dict(blob["hypernet"])
         if blob["prior"] is not None:
             model.prior.load_state_dict(blob["prior"])
@@ -179,13 +197,16 @@ def train(args):
     model.train()
     model.prior.eval()
     while step < end and not stop["now"]:
-        x, y, ks, noise, s = make_batch(sampler, rng, args.batch, args.scales, args.noise_max, args.rot_prob)
+        x, y, ks, noise, s, desc = make_batch(sampler, rng, args.batch, args.scales, args.noise_max,
+                                              args.rot_prob, args.rot_max_angle)
+        desc = desc if args.descriptor else None
         if isinstance(ks, list):  # rotational batch: unrolled CG data step on the sparse operators
             from pnp.datasteps.torch_cg import TorchCGDataStep
 
-            outx = model(y, None, noise, scale=1, step=TorchCGDataStep(ks, y, iters=args.cg_iters))
+            outx = model(y, None, noise, scale=1, descriptor=desc,
+                         step=TorchCGDataStep(ks, y, iters=args.cg_iters))
         else:
-            outx = model(y, ks, noise, scale=s)
+            outx = model(y, ks, noise, scale=s, descriptor=desc)
         loss = (outx - x).abs().mean()
         opt.zero_grad()
         loss.backward()
@@ -220,7 +241,10 @@ def main(argv=None):
     ap.add_argument("--scales", type=int, nargs="+", default=[1, 2, 3, 4])
     ap.add_argument("--noise-max", type=float, default=25.0, help="max noise sigma (/255)")
     ap.add_argument("--rot-prob", type=float, default=0.2, help="fraction of batches with rotational blur")
+    ap.add_argument("--rot-max-angle", type=float, default=20.0, help="largest rotational blur (degrees)")
     ap.add_argument("--cg-iters", type=int, default=20, help="CG iterations of the rotational data step")
+    ap.add_argument("--descriptor", action="store_true",
+                    help="feed the hyper-parameter network a blur descriptor (pnp.learned_schedule.blur_descriptor)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--finetune-prior", action="store_true")
     ap.add_argument("--threads", type=int, default=None)

@@ -65,3 +65,23 @@ def test_export_from_checkpoint_without_training(fake_data):
         torch.testing.assert_close(sched.net.state_dict()[k].float(), v)
     with pytest.raises(SystemExit):  # exporting needs an existing checkpoint
         _run(fake_data, fake_data / "d", "--stop-after", "0", "--export", str(fake_data / "ex2.pt"))
+
+
+def test_descriptor_training_resumes_and_exports_a_descriptor_schedule(fake_data, capsys):
+    straight = _run(fake_data, fake_data / "e", "--descriptor", "--rot-max-angle", "30")
+    _run(fake_data, fake_data / "f", "--descriptor", "--rot-max-angle", "30", "--stop-after", "2")
+    resumed = _run(fake_data, fake_data / "f", "--descriptor", "--rot-max-angle", "30", "--resume",
+                   "--export", str(fake_data / "ds.pt"))
+    for k, v in straight["hypernet"].items():
+        torch.testing.assert_close(v, resumed["hypernet"][k])
+    assert resumed["hypernet"]["layers.0.weight"].shape[1] == 4  # noise, scale + 2 descriptor inputs
+    sched = LearnedSchedule.load(fake_data / "ds.pt")
+    assert sched.net.descriptor_dim == 2
+    with pytest.raises(ValueError, match="descriptor"):
+        sched.params(0.01)  # no descriptor given
+    a, s = sched.with_descriptor([1.0, 2.0]).params(0.01)
+    a2, s2 = sched.with_descriptor([0.0, 0.0]).params(0.01)
+    assert np.all(a > 0) and np.all(s > 0)
+    assert not np.allclose(s, s2, rtol=1e-6)  # the trained schedule depends on the descriptor
+    with pytest.raises(SystemExit):  # resuming a descriptor run without --descriptor
+        _run(fake_data, fake_data / "f", "--resume")

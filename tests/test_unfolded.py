@@ -78,7 +78,7 @@ def test_kernel_descriptor():
     d_small = kernel_descriptor(np.pad(np.ones((1, 1)), 3))
     d_big = kernel_descriptor(np.ones((7, 7)))
     assert d_small[0] == pytest.approx(0) and d_big[0] > d_small[0]
-    assert d_small[1] > d_big[1]
+    assert d_small[1] == pytest.approx(0) and d_big[1] == pytest.approx(np.log(49))
 
 
 @pytest.mark.parametrize("scale", [1, 2])
@@ -147,3 +147,65 @@ def test_shipped_k4_schedule_restores_like_the_hand_schedule():
     hand = pnp.psnr(np.clip(pnp.solve(y, k, **opts), 0, 1), x)
     assert learned > pnp.psnr(np.clip(y, 0, 1), x) + 9.0
     assert learned > hand - 0.2
+
+
+def test_blur_descriptor_values():
+    from pnp.learned_schedule import blur_descriptor
+    from pnp.operators.blur import Blur
+    from pnp.operators.rotational import RotationalBlur
+
+    assert kernel_descriptor(np.ones((1, 1))) == pytest.approx([0.0, 0.0], abs=1e-12)
+    line = np.ones((1, 12))
+    spread = np.sqrt((np.arange(12) - 5.5).var())  # second moment of the line
+    assert kernel_descriptor(line) == pytest.approx([np.log1p(spread), np.log(12)])
+    assert blur_descriptor(Blur(line)) == pytest.approx(kernel_descriptor(line))
+    with pytest.raises(ValueError, match="2-D"):
+        kernel_descriptor(np.ones((2, 2, 2)))
+    d5, d10, d20 = (blur_descriptor(RotationalBlur((40, 30), np.deg2rad(a)), (61, 81)) for a in (5, 10, 20))
+    assert d5[0] < d10[0] < d20[0] and d5[1] < d10[1] < d20[1]
+    # an arc of the frame average: pixel at radius r sees L = r * angle pixels
+    H, W, ang = 61, 81, np.deg2rad(10)
+    rr = np.hypot(*np.mgrid[0:H, 0:W][::-1] - np.array([40, 30])[:, None, None])
+    assert d10[1] == pytest.approx(np.log(np.maximum(rr * ang, 1.0)).mean(), rel=0.02)
+    # only the rotating disk blurs: a smaller descriptor than the whole frame
+    disk = blur_descriptor(RotationalBlur((40, 30), np.deg2rad(10), radius=15), (61, 81))
+    assert disk[0] < d10[0] and disk[1] < d10[1]
+    with pytest.raises(ValueError, match="frame shape"):
+        blur_descriptor(RotationalBlur((40, 30), 0.1))
+
+
+def test_descriptor_schedule_in_solve():
+    """pnp.solve hands the operator's descriptor to a schedule that reads one."""
+    import pnp
+    from pnp.learned_schedule import blur_descriptor
+    from pnp.schedules import DPIRSchedule
+
+    net = HyperNet(4, descriptor_dim=2).double()
+    plain = LearnedSchedule(HyperNet(4))
+    assert plain.for_operator(None, (8, 8)) is plain  # no descriptor input: unchanged
+    sched = LearnedSchedule(net)
+    with pytest.raises(ValueError, match="length 2"):
+        sched.with_descriptor([1.0])
+    k = np.ones((1, 7)) / 7
+    # untrained: exactly DPIR, whatever the descriptor
+    a, s = sched.for_operator(k, (32, 32)).params(0.02)
+    a0, s0 = DPIRSchedule().params(0.02, 4)
+    np.testing.assert_allclose(a, a0, rtol=1e-12)
+    np.testing.assert_allclose(s, s0, rtol=1e-12)
+    # make the descriptor matter: sigma_k now grows with the first descriptor entry
+    with torch.no_grad():
+        net.layers[0].weight.zero_()
+        net.layers[0].bias.fill_(1.0)
+        net.layers[0].weight[0, 2, 0] = 1.0
+        net.layers[2].weight.zero_()
+        net.layers[2].weight[0, 0, 0] = 1.0
+        net.layers[2].bias.zero_()
+        net.layers[4].weight[4:, 0, 0] = 0.5
+    x = data.camera()[100:164, 100:164] / 255.0
+    y = pnp.add_noise(pnp.blur(x, k, boundary="circular"), 0.01, seed=0)
+    _, info = pnp.solve(y, k, prior="tv", noise_level=0.01, iters=4, schedule=sched,
+                        boundary="circular", return_info=True)
+    expected = sched.with_descriptor(blur_descriptor(k)).params(0.01, 4)
+    np.testing.assert_allclose(info["sigmas"], expected[1], rtol=1e-9)
+    np.testing.assert_allclose(info["alphas"], expected[0], rtol=1e-9)
+    assert np.all(np.asarray(info["sigmas"]) > DPIRSchedule().params(0.01, 4)[1])
