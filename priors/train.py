@@ -459,7 +459,7 @@ def _train(args: argparse.Namespace) -> dict:
                 "the cosine learning-rate schedule is stretched from here on",
                 file=sys.stderr,
             )
-        before = ckpt.get("args", {})
+        before = ckpt.get("args", {}) if args.stop_after != 0 else {}  # export only: nothing trains
         for key in ("sigma_dist", "patch", "batch", "sigma_max", "loss"):
             if key in before and before[key] != getattr(args, key):
                 print(f"note: --{key.replace('_', '-')} changed {before[key]} -> {getattr(args, key)} "

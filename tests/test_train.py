@@ -126,6 +126,11 @@ def test_resume_notes_a_changed_recipe(data_dir, tmp_path, capsys):
     main(_args(data_dir, run, "drunet", 1, extra=["--resume", "--sigma-dist", "mixed"]))
     err = capsys.readouterr().err
     assert "--sigma-dist changed uniform -> mixed" in err and "--patch" not in err
+    # exporting trains nothing, so a recipe flag left out is not worth a note
+    main(_args(data_dir, run, "drunet", 1, extra=["--resume", "--stop-after", "0", "--export",
+                                                   "--export-dir", str(tmp_path / "w")]))
+    err = capsys.readouterr().err
+    assert "changed" not in err and (tmp_path / "w").is_dir()
 
 
 @pytest.mark.parametrize("arch,channels", [("attention-unet", 1), ("drunet", 3)])
