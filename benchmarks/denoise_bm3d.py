@@ -23,7 +23,7 @@ import torch
 
 from priors.datasets import list_images, load_image
 from priors.registry import get_prior
-from priors.train import data_root, parse_sigmas, validate
+from priors.train import data_root, denoising_set_name, parse_sigmas, validate
 
 
 class _BM3DModule(torch.nn.Module):
@@ -47,13 +47,13 @@ def main(argv=None):
     ap.add_argument("--sigmas", type=parse_sigmas, default="15,25,50",
                     help="noise levels (0-255), comma-separated")
     args = ap.parse_args(argv)
-    files = list_images(data_root() / "val" / ("BSD68" if args.channels == 1 else "CBSD68"))
+    files = list_images(data_root() / "val" / denoising_set_name(args.channels))
     if args.images:
         files = files[: args.images]
     images = [load_image(f, args.channels) for f in files]
     t = time.time()
     psnr = validate(_BM3DModule(), images, sigmas=args.sigmas, seed=0)
-    print(json.dumps({"prior": "bm3d", "set": "BSD68" if args.channels == 1 else "CBSD68",
+    print(json.dumps({"prior": "bm3d", "set": denoising_set_name(args.channels),
                       "images": len(images), "psnr": psnr, "wall_s": time.time() - t}))
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 
 from priors.datasets import list_images, load_image
-from priors.train import WEIGHTS_DIR, data_root, load_exported, parse_sigmas, validate
+from priors.train import (WEIGHTS_DIR, data_root, denoising_set_name, load_exported, parse_sigmas,
+                          validate, weights_stem)
 
 
 class _TellSigma(torch.nn.Module):
@@ -60,12 +61,12 @@ def main(argv=None):
     ap.add_argument("--data", default=None, help="data root (default: $PNP_DATA)")
     args = ap.parse_args(argv)
 
-    torch.set_num_threads(args.threads or torch.get_num_threads())
-    stem = {"drunet": "drunet_small", "attention-unet": "attention_unet"}[args.arch]
-    weights = Path(args.weights or WEIGHTS_DIR / f"{stem}_{'gray' if args.channels == 1 else 'color'}.pt")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    weights = Path(args.weights or WEIGHTS_DIR / f"{weights_stem(args.arch, args.channels)}.pt")
     model = load_exported(args.arch, weights)
     root = Path(args.data) if args.data else data_root()
-    files = list_images(root / "val" / ("BSD68" if args.channels == 1 else "CBSD68"))
+    files = list_images(root / "val" / denoising_set_name(args.channels))
     files = files[: args.images] if args.images else files
     images = [load_image(f, args.channels) for f in files]
 

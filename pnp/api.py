@@ -201,13 +201,12 @@ def solve(
 
             noise_level = NoiseEstimator().estimate(y)
     noise_level = _check_noise_level(noise_level)
-    if hasattr(schedule, "for_operator"):  # e.g. a learned schedule that reads a blur descriptor
-        schedule = schedule.for_operator(operator, operator.input_shape(y_int.shape)[-2:])
-    alphas, sigmas = resolve_schedule(schedule, noise_level, int(iters), scale=s)
-
     C, h, w = y_int.shape
     out_shape = operator.input_shape(y_int.shape)
     H, W = out_shape[-2:]
+    if hasattr(schedule, "for_operator"):  # e.g. a learned schedule that reads a blur descriptor
+        schedule = schedule.for_operator(operator, (H, W))
+    alphas, sigmas = resolve_schedule(schedule, noise_level, int(iters), scale=s)
 
     # boundary handling: pad the observation, solve on the padded grid with the pad
     # marked unobserved (re-filled by the data step), crop

@@ -267,6 +267,16 @@ def _load(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def weights_stem(arch: str, channels: int) -> str:
+    """File stem of the shipped weights: ``drunet_small_{gray,color}`` or ``attention_unet_{gray,color}``."""
+    return f"{'drunet_small' if arch == 'drunet' else 'attention_unet'}_{'gray' if channels == 1 else 'color'}"
+
+
+def denoising_set_name(channels: int) -> str:
+    """The denoising test set under ``$PNP_DATA/val``: BSD68 (gray) or CBSD68 (colour)."""
+    return "BSD68" if channels == 1 else "CBSD68"
+
+
 def export_weights(
     out_dir: str | os.PathLike,
     arch: str,
@@ -303,8 +313,7 @@ def export_weights(
     blob = _load(src)
     config = blob["config"]
     if name is None:
-        color = "gray" if config.get("in_channels", config.get("channels")) == 1 else "color"
-        name = f"drunet_small_{color}" if arch == "drunet" else f"attention_unet_{color}"
+        name = weights_stem(arch, config.get("in_channels", config.get("channels")))
     dest = Path(dest) if dest is not None else WEIGHTS_DIR
     dest.mkdir(parents=True, exist_ok=True)
     state = {k: v.clone() for k, v in blob["model"].items()}
@@ -625,25 +634,20 @@ def measure(args: argparse.Namespace) -> dict:
     from priors.datasets import list_images, load_image
 
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
-    if args.weights:
-        weights = Path(args.weights)
-    else:
-        color = "gray" if args.channels == 1 else "color"
-        stem = "drunet_small" if args.arch == "drunet" else "attention_unet"
-        weights = WEIGHTS_DIR / f"{stem}_{color}.pt"
+    weights = Path(args.weights) if args.weights else WEIGHTS_DIR / f"{weights_stem(args.arch, args.channels)}.pt"
     model = load_exported(args.arch, weights)
     if args.ensemble > 1:
         from priors.ensemble import torch_self_ensemble
 
         model = torch_self_ensemble(model, args.ensemble)
     root = Path(args.data) if args.data else data_root()
-    files = list_images(root / "val" / ("BSD68" if args.channels == 1 else "CBSD68"))
+    files = list_images(root / "val" / denoising_set_name(args.channels))
     if args.test_images:
         files = files[: args.test_images]
     images = [load_image(f, args.channels) for f in files]
     result = {
         "weights": str(weights),
-        "set": "BSD68" if args.channels == 1 else "CBSD68",
+        "set": denoising_set_name(args.channels),
         "images": len(images),
         "threads": torch.get_num_threads(),
         "ensemble": args.ensemble,

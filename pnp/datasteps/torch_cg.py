@@ -87,14 +87,11 @@ class TorchCGDataStep:
         """``M`` applied to every channel of ``x`` (B, C, ...); ``Mt`` is its transpose, for the backward."""
         B, C = x.shape[:2]
 
-        def matmul(flat):
-            return _SparseMatmul.apply(M, Mt, flat) if flat.requires_grad else M @ flat
-
         if self.per_sample:  # block-diagonal matrix over the batch: (B*N, C) layout
             flat = x.permute(0, 2, 3, 1).reshape(-1, C)
-            return matmul(flat).reshape(B, *shape, C).permute(0, 3, 1, 2)
+            return _SparseMatmul.apply(M, Mt, flat).reshape(B, *shape, C).permute(0, 3, 1, 2)
         flat = x.reshape(B * C, -1).T  # (N, B*C)
-        return matmul(flat).T.reshape(B, C, *shape)
+        return _SparseMatmul.apply(M, Mt, flat).T.reshape(B, C, *shape)
 
     def forward_model(self, x):
         """``A x`` for a batch (B, C, H, W)."""
