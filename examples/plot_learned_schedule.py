@@ -85,3 +85,7 @@ plt.show()
 # :math:`\sigma_8` below the noise level do not pay off yet. Train it
 # further (``python -m priors.train_unfolded ... --resume``) and load your
 # own with ``LearnedSchedule.load("path/to/schedule.pt")``.
+# A schedule trained with ``--descriptor`` also reads a two-number descriptor of
+# the blur (:func:`pnp.learned_schedule.blur_descriptor`, e.g.
+# ``blur_descriptor(k)`` for a kernel); ``pnp.solve`` computes it from its
+# operator, so it is used exactly like the one above.
