@@ -14,7 +14,7 @@ Each training sample is a random patch of ``$PNP_DATA/train`` blurred with a ker
 drawn from the library's generators (isotropic/anisotropic Gaussian, disk,
 linear motion, camera shake), or rotational blur, decimated by a scale drawn per batch from
 ``--scales`` and corrupted by Gaussian noise with sigma uniform in
-[0, ``--noise-max``]/255. The loss is L1 on the final output. With the prior
+[0, ``--noise-max``]/255. With the prior
 frozen only the hyper-parameter network trains (cheap: it works on 2 CPU
 cores); ``--finetune-prior`` also trains the prior (use a GPU).
 
@@ -29,6 +29,18 @@ how far and over how many pixels it spreads, averaged over the frame for
 rotational blur), so one schedule can treat a mild kernel and a strong
 rotational blur differently; ``pnp.solve`` computes the descriptor of its
 operator itself (:meth:`pnp.learned_schedule.LearnedSchedule.for_operator`).
+
+The loss is L1 on the final iterate (``--loss l1``), or ``--loss log-l1``: the
+mean over the samples of the log of each sample's L1 error, which weighs the
+samples by their relative error as an average PSNR does.
+
+The learning rate is constant by default; ``--lr-floor F`` (< 1) decays it on a
+cosine from step ``--decay-from`` to ``--steps``, down to ``F`` times ``--lr``.
+``--ema D`` keeps an exponential moving average of the hyper-parameter network
+(weight ``1 - D`` per step) beside the trained weights; the export writes the
+average when the checkpoint has one (``--export-which last`` writes the weights
+of the last step). With batches of four patches and blurs drawn at random, the
+weights of single steps jitter; the average does not.
 """
 
 from __future__ import annotations
@@ -36,6 +48,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -133,29 +146,82 @@ def _load_prior(arch, weights):
     return load_exported(arch, weights)
 
 
-def _save(path, model, opt, step, rng, extra):
+def _save(path, model, opt, step, rng, extra, ema=None):
     tmp = Path(str(path) + ".tmp")
     torch.save(dict(hypernet=model.hypernet.state_dict(), hyper_config=model.hypernet.config(),
+                    hypernet_ema=ema,
                     prior=model.prior.state_dict() if not model.freeze_prior else None,
                     optimizer=opt.state_dict(), step=step, numpy_rng=rng.bit_generator.state,
                     torch_rng=torch.get_rng_state(), extra=extra), tmp)
     tmp.replace(path)
 
 
-def export_checkpoint(ckpt, path):
+def export_checkpoint(ckpt, path, which="auto"):
     """Write the hyper-parameter network of checkpoint ``ckpt`` as a learned schedule at ``path``.
 
     Reads ``ckpt`` only (no training data, no prior) and returns the :class:`LearnedSchedule`.
+
+    Parameters
+    ----------
+    ckpt, path : str or Path
+        Checkpoint to read; schedule file to write (``.pt``, with a ``.json`` beside it).
+    which : {"auto", "ema", "last"}
+        ``"ema"``: the moving average of the weights (the checkpoint must have one, i.e. it
+        was trained with ``--ema``); ``"last"``: the weights of the last step; ``"auto"``:
+        the average when there is one, else the last weights.
     """
+    if which not in ("auto", "ema", "last"):
+        raise ValueError(f"which must be 'auto', 'ema' or 'last', got {which!r}")
     blob = torch.load(ckpt, map_location="cpu", weights_only=False)
+    ema = blob.get("hypernet_ema")
+    if which == "ema" and ema is None:
+        raise ValueError(f"{ckpt} has no moving average of the weights (train with --ema)")
+    use_ema = ema is not None and which != "last"
+    state = ema if use_ema else blob["hypernet"]
     cfg = dict(blob["hyper_config"])
     from pnp.schedules import DPIRSchedule
 
     net = HyperNet(base=DPIRSchedule(**cfg.pop("base")), **cfg)
-    net.load_state_dict(blob["hypernet"])
+    net.load_state_dict(state)
     sched = LearnedSchedule(net)
     sched.save(path)
+    print(f"wrote {path} (from {ckpt}: {'the moving average of the weights' if use_ema else 'the weights of step %d' % blob['step']})")
     return sched
+
+
+LOSSES = ("l1", "log-l1")
+
+
+def unfolded_loss(out, target, kind="l1"):
+    """Training loss on the final iterate, for a batch ``(B, C, H, W)``.
+
+    ``"l1"``: the mean absolute error over the batch. ``"log-l1"``: the mean over the
+    samples of ``log`` of each sample's mean absolute error, so that every sample counts by
+    its *relative* error, as PSNR (a log) does: with plain L1 the noisy, strongly blurred
+    samples (large errors) dominate the gradient and the schedule is tuned for them.
+    """
+    err = (out - target).abs()
+    if kind == "l1":
+        return err.mean()
+    if kind == "log-l1":
+        return torch.log(err.flatten(1).mean(1) + 1e-6).mean()
+    raise ValueError(f"loss must be one of {LOSSES}, got {kind!r}")
+
+
+def _ema_update(ema, state, decay):
+    """``ema <- decay * ema + (1 - decay) * state``, in place, tensor by tensor."""
+    with torch.no_grad():
+        for k, v in state.items():
+            ema[k].mul_(decay).add_(v, alpha=1 - decay)
+
+
+def lr_at(step, args):
+    """Learning rate of optimizer step ``step``: constant, or a cosine from ``--decay-from``."""
+    from priors.train import lr_factor
+
+    if args.lr_floor >= 1.0 or step < args.decay_from:
+        return args.lr
+    return args.lr * lr_factor(step - args.decay_from, args.steps - args.decay_from, 0, args.lr_floor)
 
 
 def train(args):
@@ -170,6 +236,7 @@ def train(args):
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=args.lr)
     step = 0
+    ema = None
     ckpt = out / "ckpt.pt"
     if args.resume and ckpt.exists():
         blob = torch.load(ckpt, map_location="cpu", weights_only=False)
@@ -181,8 +248,15 @@ def train(args):
             model.prior.load_state_dict(blob["prior"])
         opt.load_state_dict(blob["optimizer"])
         step = blob["step"]
+        ema = blob.get("hypernet_ema")
+        if ema is not None and args.ema == 0:  # keep averaging, never leave a stale average
+            args.ema = blob["extra"]["ema"]
+            print(f"note: {ckpt} keeps a moving average of the weights: continuing it with "
+                  f"--ema {args.ema}", file=sys.stderr)
         rng.bit_generator.state = blob["numpy_rng"]
         torch.set_rng_state(blob["torch_rng"])
+    if args.ema > 0 and ema is None:  # start the average at the current weights
+        ema = {k: v.detach().clone() for k, v in model.hypernet.state_dict().items()}
     images = load_training_images(args.channels)
     sampler = PatchSampler(images, args.patch, rng)
     log = (out / "log.jsonl").open("a")
@@ -207,24 +281,27 @@ def train(args):
                          step=TorchCGDataStep(ks, y, iters=args.cg_iters))
         else:
             outx = model(y, ks, noise, scale=s, descriptor=desc)
-        loss = (outx - x).abs().mean()
+        loss = unfolded_loss(outx, x, args.loss)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, args)
         opt.zero_grad()
         loss.backward()
         opt.step()
         step += 1
+        if ema is not None:
+            _ema_update(ema, model.hypernet.state_dict(), args.ema)
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.4f}", s=s)
-        log.write(json.dumps(dict(step=step, loss=loss.item(), scale=s,
+        log.write(json.dumps(dict(step=step, loss=loss.item(), scale=s, lr=lr_at(step - 1, args),
                                   blur="rotational" if isinstance(ks, list) else "kernel")) + "\n")
         log.flush()
         if time.time() - t_save > 60 * args.ckpt_minutes:
-            _save(ckpt, model, opt, step, rng, vars(args))
+            _save(ckpt, model, opt, step, rng, vars(args), ema)
             t_save = time.time()
     bar.close()
-    _save(ckpt, model, opt, step, rng, vars(args))
+    _save(ckpt, model, opt, step, rng, vars(args), ema)
     if args.export:
-        LearnedSchedule(model.hypernet).save(args.export)
-        print(f"wrote {args.export}")
+        export_checkpoint(ckpt, args.export, args.export_which)
     return model
 
 
@@ -246,6 +323,16 @@ def main(argv=None):
     ap.add_argument("--descriptor", action="store_true",
                     help="feed the hyper-parameter network a blur descriptor (pnp.learned_schedule.blur_descriptor)")
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--loss", default="l1", choices=LOSSES,
+                    help="l1: mean absolute error; log-l1: mean over samples of the log of each one's "
+                         "mean absolute error (weighs samples by relative error, like PSNR)")
+    ap.add_argument("--lr-floor", type=float, default=1.0,
+                    help="cosine decay of the learning rate down to this fraction of --lr at --steps "
+                         "(default 1: constant)")
+    ap.add_argument("--decay-from", type=int, default=0, help="step where the cosine decay starts")
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="decay of an exponential moving average of the hyper-net weights, e.g. 0.98 "
+                         "(default 0: none)")
     ap.add_argument("--finetune-prior", action="store_true")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
@@ -253,7 +340,15 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--export", default=None, help="write the learned schedule here (.pt + .json)")
+    ap.add_argument("--export-which", default="auto", choices=["auto", "ema", "last"],
+                    help="weights to export: the moving average (auto: when there is one) or the last step")
     args = ap.parse_args(argv)
+    if not 0 < args.lr_floor <= 1:
+        ap.error(f"--lr-floor must be in (0, 1], got {args.lr_floor}")
+    if not 0 <= args.ema < 1:
+        ap.error(f"--ema must be in [0, 1), got {args.ema}")
+    if args.lr_floor < 1 and not 0 <= args.decay_from < args.steps:
+        ap.error(f"--decay-from must be in [0, --steps), got {args.decay_from}")
     if args.patch < KSIZE:
         ap.error(f"--patch must be at least the kernel size {KSIZE}")
     if any(args.patch % s for s in args.scales):
@@ -264,8 +359,10 @@ def main(argv=None):
         ckpt = Path(args.out) / "ckpt.pt"
         if not ckpt.exists():
             ap.error(f"no checkpoint to export: {ckpt}")
-        export_checkpoint(ckpt, args.export)
-        print(f"wrote {args.export} (from {ckpt})")
+        try:
+            export_checkpoint(ckpt, args.export, args.export_which)
+        except ValueError as err:
+            ap.error(str(err))
         return
     train(args)
 

@@ -85,3 +85,71 @@ def test_descriptor_training_resumes_and_exports_a_descriptor_schedule(fake_data
     assert not np.allclose(s, s2, rtol=1e-6)  # the trained schedule depends on the descriptor
     with pytest.raises(SystemExit):  # resuming a descriptor run without --descriptor
         _run(fake_data, fake_data / "f", "--resume")
+
+
+def test_lr_decay_follows_a_cosine_from_decay_from():
+    from argparse import Namespace
+
+    from priors.train_unfolded import lr_at
+
+    const = Namespace(lr=1e-3, lr_floor=1.0, decay_from=0, steps=10)
+    assert [lr_at(k, const) for k in (0, 5, 9)] == [1e-3] * 3
+    cos = Namespace(lr=1e-3, lr_floor=0.1, decay_from=4, steps=10)
+    lrs = [lr_at(k, cos) for k in range(10)]
+    assert lrs[:5] == [1e-3] * 5  # constant up to the start of the decay
+    assert all(b < a for a, b in zip(lrs[4:], lrs[5:]))  # then strictly decreasing
+    assert lrs[7] == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))  # half-way: the mean of lr and floor
+    assert lr_at(10, cos) == pytest.approx(1e-4)
+
+
+def test_ema_is_the_running_average_resumes_and_is_exported(fake_data, capsys):
+    base = ("--ema", "0.5", "--lr-floor", "0.2")
+    straight = _run(fake_data, fake_data / "g", *base)
+    _run(fake_data, fake_data / "h", *base, "--stop-after", "2")
+    # resumed without --ema: the checkpoint's average continues with its decay (never goes stale)
+    resumed = _run(fake_data, fake_data / "h", "--lr-floor", "0.2", "--resume",
+                   "--export", str(fake_data / "ema.pt"))
+    assert "continuing it with --ema 0.5" in capsys.readouterr().err
+    for k, v in straight["hypernet_ema"].items():
+        torch.testing.assert_close(v, resumed["hypernet_ema"][k])
+        torch.testing.assert_close(straight["hypernet"][k], resumed["hypernet"][k])
+    w = "layers.4.weight"
+    assert not torch.allclose(resumed["hypernet_ema"][w], resumed["hypernet"][w])
+    sched = LearnedSchedule.load(fake_data / "ema.pt")  # auto: the average
+    torch.testing.assert_close(sched.net.state_dict()[w].float(), resumed["hypernet_ema"][w])
+    _run(fake_data, fake_data / "h", "--resume", "--stop-after", "0", "--export-which", "last",
+         "--export", str(fake_data / "last.pt"))
+    last = LearnedSchedule.load(fake_data / "last.pt")
+    torch.testing.assert_close(last.net.state_dict()[w].float(), resumed["hypernet"][w])
+    # a checkpoint trained without an average cannot export one
+    _run(fake_data, fake_data / "i", "--stop-after", "1")
+    with pytest.raises(SystemExit):
+        _run(fake_data, fake_data / "i", "--resume", "--stop-after", "0", "--export-which", "ema",
+             "--export", str(fake_data / "none.pt"))
+    assert "no moving average" in capsys.readouterr().err
+
+
+def test_ema_update_is_an_exponential_average():
+    from priors.train_unfolded import _ema_update
+
+    ema = {"w": torch.zeros(3)}
+    for v in (torch.ones(3), 3 * torch.ones(3)):
+        _ema_update(ema, {"w": v}, 0.75)
+    # 0.75 * (0.75 * 0 + 0.25 * 1) + 0.25 * 3
+    torch.testing.assert_close(ema["w"], torch.full((3,), 0.9375))
+
+
+def test_log_l1_weighs_samples_by_relative_error():
+    from priors.train_unfolded import unfolded_loss
+
+    target = torch.zeros(2, 1, 4, 4)
+    out = torch.stack([torch.full((1, 4, 4), 0.01), torch.full((1, 4, 4), 0.2)])
+    assert unfolded_loss(out, target, "l1").item() == pytest.approx(0.105)
+    assert unfolded_loss(out, target, "log-l1").item() == pytest.approx((np.log(0.01) + np.log(0.2)) / 2, rel=1e-4)
+    # halving the small error lowers log-l1 as much as halving the large one (not so for l1)
+    small = out.clone(); small[0] /= 2
+    large = out.clone(); large[1] /= 2
+    assert unfolded_loss(small, target, "log-l1").item() == pytest.approx(unfolded_loss(large, target, "log-l1").item(), rel=1e-4)
+    assert unfolded_loss(small, target, "l1") > unfolded_loss(large, target, "l1")
+    with pytest.raises(ValueError, match="loss must be one of"):
+        unfolded_loss(out, target, "l2")
