@@ -1,14 +1,29 @@
-"""Super-resolution with USRNet's 12 kernels at x2, x3, x4 on the first CBSD68 images.
+"""Super-resolution with USRNet's 12 kernels at x2, x3, x4 on CBSD68 images.
 
 Each image (cropped to a multiple of 12) is blurred circularly with each kernel
 of ``$PNP_DATA/kernels/usrnet12.npz``, decimated (top-left pixel of each
 ``s x s`` block, USRNet's convention) and corrupted by noise; ``pnp.solve``
 restores it with ``scale=s``.
 
+Two PSNR figures per case: ``psnr`` (ours: the clipped float output against the
+float ground truth, whole colour image) and ``psnr_usrnet`` (the convention of
+USRNet's ``main_test_table1.py``: both images rounded to 8 bits, a border of
+``s**2`` pixels left out).
+
+Every finished case is appended to ``<out>/<stem>.jsonl`` at once, and a rerun
+with the same arguments skips the cases already there, so a long run can be
+stopped and resumed; ``--start`` / ``--images`` split the image list between
+processes, and ``--merge`` writes the tables of several such files together.
+
 Usage::
 
     python benchmarks/superres.py --prior drunet --images 10 --scales 2 3 4 --noise 0
     python benchmarks/superres.py --prior drunet --schedule priors/weights/learned_schedule_K8.pt
+    # all 68 images in two processes, then one table:
+    python benchmarks/superres.py --start 0 --images 34 --tag _a &
+    python benchmarks/superres.py --start 34 --images 34 --tag _b
+    python benchmarks/superres.py --merge docs/results/superres_attention-unet_n0_a.jsonl \\
+        docs/results/superres_attention-unet_n0_b.jsonl --tag _all
 """
 
 from __future__ import annotations
@@ -26,18 +41,69 @@ from pnp.data import list_images, load_kernels
 from priors.registry import DEFAULT_PRIOR
 
 
+def psnr_usrnet(out, ref, scale):
+    """PSNR (dB) as USRNet's test script computes it: 8-bit rounding, ``scale**2`` border left out."""
+    b = scale**2
+    a = np.round(np.clip(out, 0, 1) * 255)[b:-b, b:-b]
+    r = np.round(ref * 255)[b:-b, b:-b]
+    mse = np.mean((a - r) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
+def table(rows, key="psnr"):
+    """Markdown table: one row per scale, one column per kernel, mean over the images."""
+    scales = sorted({r["scale"] for r in rows})
+    kernels = sorted({r["kernel"] for r in rows})
+    lines = ["| scale | " + " | ".join(f"k{k}" for k in kernels) + " | mean |",
+             "|---|" + "---|" * (len(kernels) + 1)]
+    for s in scales:
+        vals = [np.mean([r[key] for r in rows if r["scale"] == s and r["kernel"] == k]) for k in kernels]
+        lines.append(f"| x{s} | " + " | ".join(f"{v:.2f}" for v in vals) + f" | {np.mean(vals):.2f} |")
+    return "\n".join(lines)
+
+
+def write_tables(rows, out, stem, meta):
+    """``<stem>.md`` (both PSNR conventions, image count) and ``<stem>.json`` (all rows)."""
+    images = sorted({r["image"] for r in rows})
+    counts = {(r["scale"], r["kernel"]) for r in rows}
+    per_case = {c: sum(1 for r in rows if (r["scale"], r["kernel"]) == c) for c in counts}
+    if len(set(per_case.values())) != 1:
+        raise SystemExit(f"unequal image counts per (scale, kernel): {sorted(set(per_case.values()))}; "
+                         "finish the runs before writing a table")
+    md = (f"Mean over {len(images)} images. PSNR (ours: float, whole image):\n\n{table(rows)}\n\n"
+          f"PSNR (USRNet's convention: 8-bit, border of s^2 pixels left out):\n\n{table(rows, 'psnr_usrnet')}\n")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.md").write_text(md)
+    (out / f"{stem}.json").write_text(json.dumps(dict(args=meta, rows=rows), indent=1))
+    print(md)
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prior", default=DEFAULT_PRIOR, help="prior name (default: the default prior of pnp.solve)")
     ap.add_argument("--schedule", default=None, help="learned schedule .pt (default DPIR)")
-    ap.add_argument("--images", type=int, default=10, help="first N images of CBSD68")
+    ap.add_argument("--start", type=int, default=0, help="index of the first CBSD68 image (0-based)")
+    ap.add_argument("--images", type=int, default=10, help="number of images from --start (0: to the end)")
     ap.add_argument("--scales", type=int, nargs="+", default=[2, 3, 4])
     ap.add_argument("--kernels", type=int, nargs="*", help="kernel numbers 1..12 (default all)")
     ap.add_argument("--noise", type=float, default=0.0, help="noise sigma in /255")
     ap.add_argument("--iters", type=int, default=8)
     ap.add_argument("--out", default="docs/results")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSONL",
+                    help="write one table from these result files (no solving)")
     args = ap.parse_args(argv)
+    out = Path(args.out)
+    stem = f"superres_{args.prior}_n{args.noise:g}{args.tag}"
+    if args.merge:
+        rows = [r for p in args.merge for r in read_jsonl(p)]
+        write_tables(rows, out, stem, dict(merged=args.merge))
+        return
 
     from priors import get_prior
 
@@ -49,36 +115,40 @@ def main(argv=None):
         schedule = LearnedSchedule.load(args.schedule)
     ks = load_kernels("usrnet12")
     kidx = [k - 1 for k in args.kernels] if args.kernels else list(range(len(ks)))
-    paths = list_images("CBSD68")[: args.images]
-    rows = []
-    for s in args.scales:
-        for i in kidx:
-            for path in paths:
-                x = io.imread(path)[..., :3] / 255.0
-                H, W = (x.shape[0] // 12) * 12, (x.shape[1] // 12) * 12
-                x = x[:H, :W]
-                rng = np.random.default_rng(0)
-                y = pnp.blur(x, ks[i], scale=s)
-                y = y + args.noise / 255 * rng.standard_normal(y.shape)
-                t0 = time.perf_counter()
-                out = pnp.solve(y, ks[i], prior=prior, scale=s, noise_level=args.noise / 255,
-                                iters=args.iters, boundary="circular", schedule=schedule)
-                rows.append(dict(scale=s, kernel=i + 1, image=path.stem, psnr=pnp.psnr(np.clip(out, 0, 1), x),
-                                 seconds=time.perf_counter() - t0))
-            sub = [r["psnr"] for r in rows if r["scale"] == s and r["kernel"] == i + 1]
-            print(f"x{s} kernel {i + 1:2d}: mean PSNR {np.mean(sub):.2f} dB over {len(sub)} images", flush=True)
-    lines = ["| scale | " + " | ".join(f"k{i + 1}" for i in kidx) + " | mean |",
-             "|---|" + "---|" * (len(kidx) + 1)]
-    for s in args.scales:
-        vals = [np.mean([r["psnr"] for r in rows if r["scale"] == s and r["kernel"] == i + 1]) for i in kidx]
-        lines.append(f"| x{s} | " + " | ".join(f"{v:.2f}" for v in vals) + f" | {np.mean(vals):.2f} |")
-    md = "\n".join(lines)
-    print(md)
-    out = Path(args.out)
+    if any(not 0 <= i < len(ks) for i in kidx):
+        ap.error(f"--kernels must lie in 1..{len(ks)}")
+    all_paths = list_images("CBSD68")
+    stop = len(all_paths) if args.images == 0 else args.start + args.images
+    paths = all_paths[args.start: stop]
+    if not paths:
+        ap.error(f"no images from --start {args.start} (CBSD68 has {len(all_paths)})")
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"superres_{args.prior}_n{args.noise:g}{args.tag}"
-    (out / f"{stem}.md").write_text(md + "\n")
-    (out / f"{stem}.json").write_text(json.dumps(dict(args=vars(args), rows=rows), indent=1))
+    log = out / f"{stem}.jsonl"
+    rows = read_jsonl(log) if log.exists() else []
+    done = {(r["scale"], r["kernel"], r["image"]) for r in rows}
+    if done:
+        print(f"resuming {log}: {len(done)} cases done")
+    from tqdm.auto import tqdm
+
+    todo = [(s, i, p) for s in args.scales for i in kidx for p in paths if (s, i + 1, p.stem) not in done]
+    with open(log, "a") as f:
+        for s, i, path in tqdm(todo, desc="super-resolution", disable=None):
+            x = io.imread(path)[..., :3] / 255.0
+            H, W = (x.shape[0] // 12) * 12, (x.shape[1] // 12) * 12
+            x = x[:H, :W]
+            rng = np.random.default_rng(0)
+            y = pnp.blur(x, ks[i], scale=s)
+            y = y + args.noise / 255 * rng.standard_normal(y.shape)
+            t0 = time.perf_counter()
+            res = pnp.solve(y, ks[i], prior=prior, scale=s, noise_level=args.noise / 255,
+                            iters=args.iters, boundary="circular", schedule=schedule)
+            row = dict(scale=s, kernel=i + 1, image=path.stem, psnr=pnp.psnr(np.clip(res, 0, 1), x),
+                       psnr_usrnet=psnr_usrnet(res, x, s), seconds=time.perf_counter() - t0)
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            rows.append(row)
+    wanted = {(s, i + 1, p.stem) for s in args.scales for i in kidx for p in paths}
+    write_tables([r for r in rows if (r["scale"], r["kernel"], r["image"]) in wanted], out, stem, vars(args))
 
 
 if __name__ == "__main__":
