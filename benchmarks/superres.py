@@ -13,7 +13,9 @@ USRNet's ``main_test_table1.py``: both images rounded to 8 bits, a border of
 Every finished case is appended to ``<out>/<stem>.jsonl`` at once, and a rerun
 with the same arguments skips the cases already there, so a long run can be
 stopped and resumed; ``--start`` / ``--images`` split the image list between
-processes, and ``--merge`` writes the tables of several such files together.
+processes, and ``--merge`` writes the tables of several such files together
+(``--complete-images``: only the images with every case, after a run stopped
+early; cases run image by image).
 
 Usage::
 
@@ -62,6 +64,16 @@ def table(rows, key="psnr"):
     return "\n".join(lines)
 
 
+def complete_images(rows):
+    """The rows of the images that have every (scale, kernel) case present in ``rows``."""
+    cases = {(r["scale"], r["kernel"]) for r in rows}
+    have = {}
+    for r in rows:
+        have.setdefault(r["image"], set()).add((r["scale"], r["kernel"]))
+    keep = {im for im, c in have.items() if c == cases}
+    return [r for r in rows if r["image"] in keep]
+
+
 def write_tables(rows, out, stem, meta):
     """``<stem>.md`` (both PSNR conventions, image count) and ``<stem>.json`` (all rows)."""
     images = sorted({r["image"] for r in rows})
@@ -69,7 +81,7 @@ def write_tables(rows, out, stem, meta):
     per_case = {c: sum(1 for r in rows if (r["scale"], r["kernel"]) == c) for c in counts}
     if len(set(per_case.values())) != 1:
         raise SystemExit(f"unequal image counts per (scale, kernel): {sorted(set(per_case.values()))}; "
-                         "finish the runs before writing a table")
+                         "finish the runs, or merge with --complete-images")
     md = (f"Mean over {len(images)} images. PSNR (ours: float, whole image):\n\n{table(rows)}\n\n"
           f"PSNR (USRNet's convention: 8-bit, border of s^2 pixels left out):\n\n{table(rows, 'psnr_usrnet')}\n")
     out.mkdir(parents=True, exist_ok=True)
@@ -97,12 +109,18 @@ def main(argv=None):
     ap.add_argument("--tag", default="")
     ap.add_argument("--merge", nargs="+", default=None, metavar="JSONL",
                     help="write one table from these result files (no solving)")
+    ap.add_argument("--complete-images", action="store_true",
+                    help="with --merge: keep only the images that have every case (a run stopped early)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     stem = f"superres_{args.prior}_n{args.noise:g}{args.tag}"
     if args.merge:
         rows = [r for p in args.merge for r in read_jsonl(p)]
-        write_tables(rows, out, stem, dict(merged=args.merge))
+        if args.complete_images:
+            kept = complete_images(rows)
+            print(f"--complete-images: {len({r['image'] for r in kept})} of {len({r['image'] for r in rows})} images kept")
+            rows = kept
+        write_tables(rows, out, stem, dict(merged=args.merge, complete_images=args.complete_images))
         return
 
     from priors import get_prior
@@ -130,7 +148,8 @@ def main(argv=None):
         print(f"resuming {log}: {len(done)} cases done")
     from tqdm.auto import tqdm
 
-    todo = [(s, i, p) for s in args.scales for i in kidx for p in paths if (s, i + 1, p.stem) not in done]
+    # image by image, so that a run stopped early leaves whole images (see --complete-images)
+    todo = [(s, i, p) for p in paths for s in args.scales for i in kidx if (s, i + 1, p.stem) not in done]
     with open(log, "a") as f:
         for s, i, path in tqdm(todo, desc="super-resolution", disable=None):
             x = io.imread(path)[..., :3] / 255.0

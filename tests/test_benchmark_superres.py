@@ -36,3 +36,12 @@ def test_tables_average_per_scale_and_kernel_and_refuse_unfinished_runs(tmp_path
     assert "| x3 | 25.50 | 26.50 | 26.00 |" in md.split("USRNet")[1]
     with pytest.raises(SystemExit, match="unequal image counts"):
         superres.write_tables(rows[:-1], tmp_path, "t2", {})
+
+
+def test_complete_images_keeps_only_images_with_every_case():
+    rows = [dict(scale=s, kernel=k, image=im, psnr=1.0, psnr_usrnet=1.0)
+            for im in ("a", "b") for s in (2, 3) for k in (1, 2)]
+    rows = rows[:-1] + [dict(scale=2, kernel=1, image="c", psnr=1.0, psnr_usrnet=1.0)]
+    kept = superres.complete_images(rows)
+    assert {r["image"] for r in kept} == {"a"}
+    assert len(kept) == 4
