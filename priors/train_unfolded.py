@@ -40,7 +40,9 @@ cosine from step ``--decay-from`` to ``--steps``, down to ``F`` times ``--lr``.
 (weight ``1 - D`` per step) beside the trained weights; the export writes the
 average when the checkpoint has one (``--export-which last`` writes the weights
 of the last step). With batches of four patches and blurs drawn at random, the
-weights of single steps jitter; the average does not.
+weights of single steps jitter; the average does not. On ``--resume`` the rate
+follows the command line (``--lr`` and the decay options); a note says which
+settings differ from the checkpoint's.
 """
 
 from __future__ import annotations
@@ -249,6 +251,11 @@ def train(args):
         opt.load_state_dict(blob["optimizer"])
         step = blob["step"]
         ema = blob.get("hypernet_ema")
+        before = blob.get("extra", {})
+        for key in ("lr", "lr_floor", "decay_from", "loss", "patch", "batch"):
+            if key in before and before[key] != getattr(args, key):
+                print(f"note: --{key.replace('_', '-')} changed {before[key]} -> {getattr(args, key)} on resume",
+                      file=sys.stderr)
         if ema is not None and args.ema == 0:  # keep averaging, never leave a stale average
             args.ema = blob["extra"]["ema"]
             print(f"note: {ckpt} keeps a moving average of the weights: continuing it with "

@@ -153,3 +153,10 @@ def test_log_l1_weighs_samples_by_relative_error():
     assert unfolded_loss(small, target, "l1") > unfolded_loss(large, target, "l1")
     with pytest.raises(ValueError, match="loss must be one of"):
         unfolded_loss(out, target, "l2")
+
+
+def test_resume_notes_a_changed_learning_rate(fake_data, capsys):
+    _run(fake_data, fake_data / "j", "--stop-after", "1", "--lr", "1e-3")
+    capsys.readouterr()
+    _run(fake_data, fake_data / "j", "--resume", "--lr", "5e-4")
+    assert "--lr changed 0.001 -> 0.0005 on resume" in capsys.readouterr().err
