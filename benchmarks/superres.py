@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -77,14 +78,12 @@ def complete_images(rows):
 def write_tables(rows, out, stem, meta):
     """``<stem>.md`` (both PSNR conventions, image count) and ``<stem>.json`` (all rows)."""
     images = sorted({r["image"] for r in rows})
-    counts = {(r["scale"], r["kernel"]) for r in rows}
-    per_case = {c: sum(1 for r in rows if (r["scale"], r["kernel"]) == c) for c in counts}
+    per_case = Counter((r["scale"], r["kernel"]) for r in rows)
     if len(set(per_case.values())) != 1:
         raise SystemExit(f"unequal image counts per (scale, kernel): {sorted(set(per_case.values()))}; "
                          "finish the runs, or merge with --complete-images")
     md = (f"Mean over {len(images)} images. PSNR (ours: float, whole image):\n\n{table(rows)}\n\n"
           f"PSNR (USRNet's convention: 8-bit, border of s^2 pixels left out):\n\n{table(rows, 'psnr_usrnet')}\n")
-    out.mkdir(parents=True, exist_ok=True)
     (out / f"{stem}.md").write_text(md)
     (out / f"{stem}.json").write_text(json.dumps(dict(args=meta, rows=rows), indent=1))
     print(md)
@@ -113,6 +112,7 @@ def main(argv=None):
                     help="with --merge: keep only the images that have every case (a run stopped early)")
     args = ap.parse_args(argv)
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     stem = f"superres_{args.prior}_n{args.noise:g}{args.tag}"
     if args.merge:
         rows = [r for p in args.merge for r in read_jsonl(p)]
@@ -140,7 +140,6 @@ def main(argv=None):
     paths = all_paths[args.start: stop]
     if not paths:
         ap.error(f"no images from --start {args.start} (CBSD68 has {len(all_paths)})")
-    out.mkdir(parents=True, exist_ok=True)
     log = out / f"{stem}.jsonl"
     rows = read_jsonl(log) if log.exists() else []
     done = {(r["scale"], r["kernel"], r["image"]) for r in rows}
@@ -149,23 +148,29 @@ def main(argv=None):
     from tqdm.auto import tqdm
 
     # image by image, so that a run stopped early leaves whole images (see --complete-images)
-    todo = [(s, i, p) for p in paths for s in args.scales for i in kidx if (s, i + 1, p.stem) not in done]
+    todo = {p: [(s, i) for s in args.scales for i in kidx if (s, i + 1, p.stem) not in done] for p in paths}
+    bar = tqdm(total=sum(map(len, todo.values())), desc="super-resolution", disable=None)
     with open(log, "a") as f:
-        for s, i, path in tqdm(todo, desc="super-resolution", disable=None):
+        for path, cases in todo.items():
+            if not cases:
+                continue
             x = io.imread(path)[..., :3] / 255.0
             H, W = (x.shape[0] // 12) * 12, (x.shape[1] // 12) * 12
             x = x[:H, :W]
-            rng = np.random.default_rng(0)
-            y = pnp.blur(x, ks[i], scale=s)
-            y = y + args.noise / 255 * rng.standard_normal(y.shape)
-            t0 = time.perf_counter()
-            res = pnp.solve(y, ks[i], prior=prior, scale=s, noise_level=args.noise / 255,
-                            iters=args.iters, boundary="circular", schedule=schedule)
-            row = dict(scale=s, kernel=i + 1, image=path.stem, psnr=pnp.psnr(np.clip(res, 0, 1), x),
-                       psnr_usrnet=psnr_usrnet(res, x, s), seconds=time.perf_counter() - t0)
-            f.write(json.dumps(row) + "\n")
-            f.flush()
-            rows.append(row)
+            for s, i in cases:
+                rng = np.random.default_rng(0)
+                y = pnp.blur(x, ks[i], scale=s)
+                y = y + args.noise / 255 * rng.standard_normal(y.shape)
+                t0 = time.perf_counter()
+                res = pnp.solve(y, ks[i], prior=prior, scale=s, noise_level=args.noise / 255,
+                                iters=args.iters, boundary="circular", schedule=schedule)
+                row = dict(scale=s, kernel=i + 1, image=path.stem, psnr=pnp.psnr(np.clip(res, 0, 1), x),
+                           psnr_usrnet=psnr_usrnet(res, x, s), seconds=time.perf_counter() - t0)
+                f.write(json.dumps(row) + "\n")
+                f.flush()
+                rows.append(row)
+                bar.update(1)
+    bar.close()
     wanted = {(s, i + 1, p.stem) for s in args.scales for i in kidx for p in paths}
     write_tables([r for r in rows if (r["scale"], r["kernel"], r["image"]) in wanted], out, stem, vars(args))
 

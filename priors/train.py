@@ -267,6 +267,15 @@ def _load(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def note_changed_settings(before: dict, args: argparse.Namespace, keys) -> None:
+    """On resume, print a note (stderr) for each of ``keys`` whose value in ``args`` differs
+    from the checkpoint's recorded settings ``before``."""
+    for key in keys:
+        if key in before and before[key] != getattr(args, key):
+            print(f"note: --{key.replace('_', '-')} changed {before[key]} -> {getattr(args, key)} "
+                  "on resume", file=sys.stderr)
+
+
 def weights_stem(arch: str, channels: int) -> str:
     """File stem of the shipped weights: ``drunet_small_{gray,color}`` or ``attention_unet_{gray,color}``."""
     return f"{'drunet_small' if arch == 'drunet' else 'attention_unet'}_{'gray' if channels == 1 else 'color'}"
@@ -469,10 +478,7 @@ def _train(args: argparse.Namespace) -> dict:
                 file=sys.stderr,
             )
         before = ckpt.get("args", {}) if args.stop_after != 0 else {}  # export only: nothing trains
-        for key in ("sigma_dist", "patch", "batch", "sigma_max", "loss"):
-            if key in before and before[key] != getattr(args, key):
-                print(f"note: --{key.replace('_', '-')} changed {before[key]} -> {getattr(args, key)} "
-                      "on resume", file=sys.stderr)
+        note_changed_settings(before, args, ("sigma_dist", "patch", "batch", "sigma_max", "loss"))
         _truncate_log(log_path, step)
 
     def save_ckpt():

@@ -1,6 +1,6 @@
 """Train the unfolded HQS network: the learned schedule (prior frozen) or end to end.
 
-Run as a module (also reachable as ``python -m priors.train --arch unfolded ...``)::
+Run as a module (``priors.train`` trains the denoisers; this module the unfolded model)::
 
     python -m priors.train_unfolded --prior-arch drunet --prior-weights priors/weights/drunet_small_color.pt \\
         --channels 3 --iters 8 --steps 400 --batch 4 --patch 96 --out checkpoints/unfolded_color_K8
@@ -61,6 +61,7 @@ from pnp import kernels as kgen
 from pnp.learned_schedule import HyperNet, LearnedSchedule, blur_descriptor, kernel_descriptor
 from pnp.unfolded import UnfoldedHQS
 from priors.datasets import PatchSampler, load_training_images
+from priors.train import lr_factor, note_changed_settings
 
 __all__ = ["random_kernel", "make_batch", "train", "export_checkpoint", "main"]
 
@@ -219,8 +220,6 @@ def _ema_update(ema, state, decay):
 
 def lr_at(step, args):
     """Learning rate of optimizer step ``step``: constant, or a cosine from ``--decay-from``."""
-    from priors.train import lr_factor
-
     if args.lr_floor >= 1.0 or step < args.decay_from:
         return args.lr
     return args.lr * lr_factor(step - args.decay_from, args.steps - args.decay_from, 0, args.lr_floor)
@@ -251,11 +250,7 @@ def train(args):
         opt.load_state_dict(blob["optimizer"])
         step = blob["step"]
         ema = blob.get("hypernet_ema")
-        before = blob.get("extra", {})
-        for key in ("lr", "lr_floor", "decay_from", "loss", "patch", "batch"):
-            if key in before and before[key] != getattr(args, key):
-                print(f"note: --{key.replace('_', '-')} changed {before[key]} -> {getattr(args, key)} on resume",
-                      file=sys.stderr)
+        note_changed_settings(blob.get("extra", {}), args, ("lr", "lr_floor", "decay_from", "loss", "patch", "batch"))
         if ema is not None and args.ema == 0:  # keep averaging, never leave a stale average
             args.ema = blob["extra"]["ema"]
             print(f"note: {ckpt} keeps a moving average of the weights: continuing it with "
@@ -289,8 +284,9 @@ def train(args):
         else:
             outx = model(y, ks, noise, scale=s, descriptor=desc)
         loss = unfolded_loss(outx, x, args.loss)
+        lr = lr_at(step, args)
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, args)
+            group["lr"] = lr
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -299,7 +295,7 @@ def train(args):
             _ema_update(ema, model.hypernet.state_dict(), args.ema)
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.4f}", s=s)
-        log.write(json.dumps(dict(step=step, loss=loss.item(), scale=s, lr=lr_at(step - 1, args),
+        log.write(json.dumps(dict(step=step, loss=loss.item(), scale=s, lr=lr,
                                   blur="rotational" if isinstance(ks, list) else "kernel")) + "\n")
         log.flush()
         if time.time() - t_save > 60 * args.ckpt_minutes:
