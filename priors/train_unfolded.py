@@ -30,6 +30,15 @@ rotational blur), so one schedule can treat a mild kernel and a strong
 rotational blur differently; ``pnp.solve`` computes the descriptor of its
 operator itself (:meth:`pnp.learned_schedule.LearnedSchedule.for_operator`).
 
+With ``--borders real`` the kernel batches have the borders of real photographs:
+each observation is the valid part of a linear convolution of a patch
+``2 * BORDER`` pixels larger than the target, padded (taper) and masked exactly
+as :func:`pnp.solve` prepares an observation, and restored with the masked
+data step (:class:`pnp.datasteps.torch_fft.TorchMaskedDataStep`); the loss is
+taken on the target region. The default ``circular`` blurs the patch
+circularly and restores it with the exact FFT step (cheaper, but the wrap-around
+is not what a benchmark or a photograph has).
+
 The loss is L1 on the final iterate (``--loss l1``), or ``--loss log-l1``: the
 mean over the samples of the log of each sample's L1 error, which weighs the
 samples by their relative error as an average PSNR does.
@@ -53,6 +62,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -63,9 +73,11 @@ from pnp.unfolded import UnfoldedHQS
 from priors.datasets import PatchSampler, load_training_images
 from priors.train import lr_factor, note_changed_settings
 
-__all__ = ["random_kernel", "make_batch", "train", "export_checkpoint", "main"]
+__all__ = ["random_kernel", "Batch", "make_batch", "restore_batch", "train", "export_checkpoint", "main"]
 
 KSIZE = 25
+#: Extra pixels on each side of a patch for ``--borders real`` (a multiple of every scale 1-4).
+BORDER = 12
 
 
 def _embed(k, size=KSIZE):
@@ -118,29 +130,106 @@ def rotational_batch(x, rng, max_angle_deg=20.0):
     return torch.from_numpy(np.stack(out)).float(), mats, torch.tensor(desc, dtype=torch.float32)
 
 
-def make_batch(sampler, rng, batch, scales, noise_max, rot_prob=0.0, rot_max_angle=20.0):
-    """Sharp patches, observations, kernels (or rotational matrices), noise levels, scale and
-    blur descriptors (B, 2) of one batch.
+class Batch(NamedTuple):
+    """One training batch (see :func:`make_batch`)."""
+
+    x: torch.Tensor  #: sharp targets (B, C, P, P)
+    y: torch.Tensor  #: observations (B, C, h, w); padded when ``observed`` is set
+    blur: object  #: kernels (B, KSIZE, KSIZE), or a list of B sparse rotational matrices
+    noise: torch.Tensor  #: noise sigma per sample (B,), 0-1 scale
+    scale: int
+    desc: torch.Tensor  #: blur descriptors (B, 2)
+    observed: torch.Tensor | None = None  #: (h, w) bool, real observation inside the pad
+    offset: tuple = (0, 0)  #: (top, left) of the target inside the restored (padded) grid
+
+
+def _real_border_observation(x_big, ks, s, noise, g):
+    """Blur ``x_big`` (B, C, P + 2 BORDER, ...) with valid borders, then pad as :func:`pnp.solve` does.
+
+    The observation is the part of the blurred, decimated big patch that no
+    wrap-around reached, i.e. a linear ("valid") convolution of real image
+    content, with noise; it is then padded by :func:`pnp.boundary.pad_observation`
+    (taper, :func:`pnp.boundary.default_margin`) and the pad marked unobserved,
+    exactly as ``pnp.solve`` prepares a photograph. Returns the padded
+    observation, the mask and the target's offset on the restored grid.
+    """
+    from pnp.boundary import default_margin, pad_observation
+    from pnp.datasteps.torch_fft import TorchFFTDataStep
+
+    P = x_big.shape[-1] - 2 * BORDER
+    blur = TorchFFTDataStep(ks, x_big[..., ::s, ::s], scale=s).forward_model(x_big)
+    b, n = BORDER // s, P // s
+    y = blur[..., b:b + n, b:b + n]
+    y = y + noise.view(-1, 1, 1, 1) * torch.randn(y.shape, generator=g)
+    margin = default_margin((KSIZE, KSIZE), s)
+    padded = [pad_observation(yi.double().numpy(), margin, "taper") for yi in y]
+    (top, left) = padded[0][1]
+    yp = torch.from_numpy(np.stack([p[0] for p in padded])).to(y.dtype)
+    observed = torch.zeros(yp.shape[-2:], dtype=torch.bool)
+    observed[top:top + n, left:left + n] = True
+    return yp, observed, (top * s, left * s)
+
+
+def make_batch(sampler, rng, batch, scales, noise_max, rot_prob=0.0, rot_max_angle=20.0, borders="circular"):
+    """Sharp patches, observations, blurs, noise levels, scale and blur descriptors of one batch.
 
     With probability ``rot_prob`` the whole batch is blurred rotationally
-    (2 to ``rot_max_angle`` degrees, scale 1) and the third item is a list of
+    (2 to ``rot_max_angle`` degrees, scale 1) and ``blur`` is a list of
     sparse matrices instead of a kernel tensor.
+
+    ``borders="circular"``: kernel blurs are circular on the patch (the exact
+    FFT data step inverts them). ``borders="real"``: the sampler's patches are
+    ``2 * BORDER`` larger than the targets; kernel blurs are linear
+    convolutions cropped to the valid part, padded and masked as
+    :func:`pnp.solve` does (``observed``, ``offset``), so that the schedule is
+    trained with the masked data step and the borders of the benchmarks.
+    Rotational batches are the same in both modes (the central ``P x P`` of
+    the big patch).
+
+    Returns
+    -------
+    Batch
     """
     x = torch.from_numpy(sampler.sample(batch)).float()
+    if borders == "real":
+        x_big = x
+        x = x_big[..., BORDER:-BORDER, BORDER:-BORDER]
     noise = torch.from_numpy(rng.uniform(0, noise_max, batch) / 255).float()
     g = torch.Generator().manual_seed(int(rng.integers(2**31)))
     if rot_prob > 0 and rng.random() < rot_prob:
+        x = x.contiguous()
         blur, mats, desc = rotational_batch(x, rng, rot_max_angle)
         y = blur + noise.view(-1, 1, 1, 1) * torch.randn(blur.shape, generator=g)
-        return x, y, mats, noise, 1, desc
+        return Batch(x, y, mats, noise, 1, desc)
     s = int(rng.choice(scales))
     ks = torch.from_numpy(np.stack([random_kernel(rng) for _ in range(batch)])).float()
+    desc = torch.tensor([kernel_descriptor(k) for k in ks.double().numpy()], dtype=torch.float32)
+    if borders == "real":
+        yp, observed, offset = _real_border_observation(x_big, ks, s, noise, g)
+        return Batch(x, yp, ks, noise, s, desc, observed, offset)
     from pnp.datasteps.torch_fft import TorchFFTDataStep
 
     blur = TorchFFTDataStep(ks, x[..., ::s, ::s], scale=s).forward_model(x)
     y = blur + noise.view(-1, 1, 1, 1) * torch.randn(blur.shape, generator=g)
-    desc = torch.tensor([kernel_descriptor(k) for k in ks.double().numpy()], dtype=torch.float32)
-    return x, y, ks, noise, s, desc
+    return Batch(x, y, ks, noise, s, desc)
+
+
+def restore_batch(model, batch, descriptor=False, cg_iters=20):
+    """Run the unfolded model on a :class:`Batch`; returns the restored targets (B, C, P, P)."""
+    desc = batch.desc if descriptor else None
+    if isinstance(batch.blur, list):  # rotational: unrolled CG data step on the sparse operators
+        from pnp.datasteps.torch_cg import TorchCGDataStep
+
+        return model(batch.y, None, batch.noise, scale=1, descriptor=desc,
+                     step=TorchCGDataStep(batch.blur, batch.y, iters=cg_iters))
+    if batch.observed is None:
+        return model(batch.y, batch.blur, batch.noise, scale=batch.scale, descriptor=desc)
+    from pnp.datasteps.torch_fft import TorchMaskedDataStep
+
+    step = TorchMaskedDataStep(batch.blur, batch.y, batch.observed, scale=batch.scale)
+    out = model(batch.y, None, batch.noise, scale=batch.scale, descriptor=desc, step=step)
+    (r0, c0), P = batch.offset, batch.x.shape[-1]
+    return out[..., r0:r0 + P, c0:c0 + P]
 
 
 def _load_prior(arch, weights):
@@ -250,7 +339,7 @@ def train(args):
         opt.load_state_dict(blob["optimizer"])
         step = blob["step"]
         ema = blob.get("hypernet_ema")
-        note_changed_settings(blob.get("extra", {}), args, ("lr", "lr_floor", "decay_from", "loss", "patch", "batch"))
+        note_changed_settings(blob.get("extra", {}), args, ("lr", "lr_floor", "decay_from", "loss", "patch", "batch", "borders"))
         if ema is not None and args.ema == 0:  # keep averaging, never leave a stale average
             args.ema = blob["extra"]["ema"]
             print(f"note: {ckpt} keeps a moving average of the weights: continuing it with "
@@ -260,7 +349,7 @@ def train(args):
     if args.ema > 0 and ema is None:  # start the average at the current weights
         ema = {k: v.detach().clone() for k, v in model.hypernet.state_dict().items()}
     images = load_training_images(args.channels)
-    sampler = PatchSampler(images, args.patch, rng)
+    sampler = PatchSampler(images, args.patch + (2 * BORDER if args.borders == "real" else 0), rng)
     log = (out / "log.jsonl").open("a")
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *a: stop.update(now=True))
@@ -273,17 +362,11 @@ def train(args):
     model.train()
     model.prior.eval()
     while step < end and not stop["now"]:
-        x, y, ks, noise, s, desc = make_batch(sampler, rng, args.batch, args.scales, args.noise_max,
-                                              args.rot_prob, args.rot_max_angle)
-        desc = desc if args.descriptor else None
-        if isinstance(ks, list):  # rotational batch: unrolled CG data step on the sparse operators
-            from pnp.datasteps.torch_cg import TorchCGDataStep
-
-            outx = model(y, None, noise, scale=1, descriptor=desc,
-                         step=TorchCGDataStep(ks, y, iters=args.cg_iters))
-        else:
-            outx = model(y, ks, noise, scale=s, descriptor=desc)
-        loss = unfolded_loss(outx, x, args.loss)
+        batch = make_batch(sampler, rng, args.batch, args.scales, args.noise_max,
+                           args.rot_prob, args.rot_max_angle, args.borders)
+        outx = restore_batch(model, batch, args.descriptor, args.cg_iters)
+        loss = unfolded_loss(outx, batch.x, args.loss)
+        s = batch.scale
         lr = lr_at(step, args)
         for group in opt.param_groups:
             group["lr"] = lr
@@ -296,7 +379,7 @@ def train(args):
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.4f}", s=s)
         log.write(json.dumps(dict(step=step, loss=loss.item(), scale=s, lr=lr,
-                                  blur="rotational" if isinstance(ks, list) else "kernel")) + "\n")
+                                  blur="rotational" if isinstance(batch.blur, list) else "kernel")) + "\n")
         log.flush()
         if time.time() - t_save > 60 * args.ckpt_minutes:
             _save(ckpt, model, opt, step, rng, vars(args), ema)
@@ -322,6 +405,10 @@ def main(argv=None):
     ap.add_argument("--noise-max", type=float, default=25.0, help="max noise sigma (/255)")
     ap.add_argument("--rot-prob", type=float, default=0.2, help="fraction of batches with rotational blur")
     ap.add_argument("--rot-max-angle", type=float, default=20.0, help="largest rotational blur (degrees)")
+    ap.add_argument("--borders", default="circular", choices=["circular", "real"],
+                    help="kernel batches: circular blur of the patch (exact FFT data step), or 'real': "
+                         "valid convolution of a larger patch, padded and masked as pnp.solve does "
+                         "(masked CG data step)")
     ap.add_argument("--cg-iters", type=int, default=20, help="CG iterations of the rotational data step")
     ap.add_argument("--descriptor", action="store_true",
                     help="feed the hyper-parameter network a blur descriptor (pnp.learned_schedule.blur_descriptor)")
