@@ -443,6 +443,8 @@ def main(argv=None):
         ap.error(f"--patch must be at least the kernel size {KSIZE}")
     if any(args.patch % s for s in args.scales):
         ap.error(f"--patch {args.patch} must be a multiple of every scale in {args.scales}")
+    if args.borders == "real" and any(BORDER % s for s in args.scales):
+        ap.error(f"--borders real needs scales that divide its border of {BORDER} pixels, got {args.scales}")
     if args.stop_after == 0 and args.export:
         if not args.resume:
             ap.error("--stop-after 0 --export exports an existing checkpoint: add --resume")

@@ -237,3 +237,8 @@ def test_real_border_training_runs_and_resumes_exactly(fake_data):
         torch.testing.assert_close(v, resumed["hypernet"][k])
     log = [json.loads(line) for line in (fake_data / "ra" / "log.jsonl").read_text().splitlines()]
     assert len(log) == 4 and all(np.isfinite(r["loss"]) for r in log)
+
+
+def test_real_borders_refuse_a_scale_that_does_not_divide_the_border(fake_data):
+    with pytest.raises(SystemExit):
+        _run(fake_data, fake_data / "bad", "--borders", "real", "--scales", "5", "--patch", "35")
