@@ -31,6 +31,9 @@ from pnp.data import list_images, load_kernels
 from priors.registry import DEFAULT_PRIOR
 
 
+NOISE = 2.55 / 255
+
+
 def gradient_ratio(x, ref):
     """Mean gradient magnitude of ``x`` over that of ``ref`` (finite differences, all channels)."""
     def mean_grad(a):
@@ -58,10 +61,17 @@ def main(argv=None):
     ap.add_argument("--schedule", default=None)
     ap.add_argument("--images", type=int, default=10)
     ap.add_argument("--iters", type=int, default=8)
+    ap.add_argument("--end-ratio", type=float, default=None,
+                    help="hand schedule ending at this multiple of the noise level (GeometricSchedule; "
+                         "1 = DPIR's); lower keeps more detail")
     ap.add_argument("--periods", type=int, nargs="+", default=[8, 56])
     ap.add_argument("--out", default="docs/results")
     ap.add_argument("--tag", default="")
     args = ap.parse_args(argv)
+    if args.schedule and args.end_ratio is not None:
+        ap.error("--schedule and --end-ratio are exclusive")
+    if args.end_ratio is not None and not args.end_ratio > 0:
+        ap.error(f"--end-ratio must be > 0, got {args.end_ratio}")
     from priors import get_prior
 
     prior = get_prior(args.prior)
@@ -70,15 +80,17 @@ def main(argv=None):
         from pnp.learned_schedule import LearnedSchedule
 
         schedule = LearnedSchedule.load(args.schedule)
+    elif args.end_ratio is not None:
+        schedule = pnp.GeometricSchedule(sigma_end=args.end_ratio * NOISE)
     ks = load_kernels("levin09")
     rows = []
     for n, path in enumerate(list_images("CBSD68")[: args.images]):
         x = io.imread(path)[..., :3] / 255.0
         k = ks[n % len(ks)]
-        y = pnp.add_noise(pnp.blur(x, k, boundary="reflect"), 2.55 / 255, seed=n)
-        out = np.clip(pnp.solve(y, k, prior=prior, noise_level=2.55 / 255, iters=args.iters, schedule=schedule), 0, 1)
+        y = pnp.add_noise(pnp.blur(x, k, boundary="reflect"), NOISE, seed=n)
+        out = np.clip(pnp.solve(y, k, prior=prior, noise_level=NOISE, iters=args.iters, schedule=schedule), 0, 1)
         row = dict(image=path.stem, kernel=n % len(ks) + 1, psnr=pnp.psnr(out, x), ssim=pnp.ssim(out, x),
-                   grad_ratio=gradient_ratio(out, x),
+                   grad_ratio=gradient_ratio(out, x), grad_ratio_blurred=gradient_ratio(np.clip(y, 0, 1), x),
                    **{f"seam_{p}": seam_ratio(out, x, p) for p in args.periods})
         rows.append(row)
         print(json.dumps(row), flush=True)
