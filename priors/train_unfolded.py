@@ -281,7 +281,7 @@ def export_checkpoint(ckpt, path, which="auto"):
     return sched
 
 
-LOSSES = ("l1", "log-l1")
+LOSSES = ("l1", "log-l1", "mse", "log-mse")
 
 
 def unfolded_loss(out, target, kind="l1"):
@@ -291,12 +291,20 @@ def unfolded_loss(out, target, kind="l1"):
     samples of ``log`` of each sample's mean absolute error, so that every sample counts by
     its *relative* error, as PSNR (a log) does: with plain L1 the noisy, strongly blurred
     samples (large errors) dominate the gradient and the schedule is tuned for them.
+    ``"mse"``: the mean squared error. ``"log-mse"``: the mean over the samples of ``log`` of
+    each sample's mean squared error, i.e. minus the mean PSNR up to a factor and a constant:
+    the objective of the benchmarks. (L1 weighs the many small errors of flat regions more, and
+    large errors at edges less, than PSNR does.)
     """
     err = (out - target).abs()
     if kind == "l1":
         return err.mean()
     if kind == "log-l1":
         return torch.log(err.flatten(1).mean(1) + 1e-6).mean()
+    if kind == "mse":
+        return err.square().mean()
+    if kind == "log-mse":
+        return torch.log(err.square().flatten(1).mean(1) + 1e-10).mean()
     raise ValueError(f"loss must be one of {LOSSES}, got {kind!r}")
 
 
@@ -415,7 +423,9 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--loss", default="l1", choices=LOSSES,
                     help="l1: mean absolute error; log-l1: mean over samples of the log of each one's "
-                         "mean absolute error (weighs samples by relative error, like PSNR)")
+                         "mean absolute error (weighs samples by relative error, like PSNR); mse; "
+                         "log-mse: mean over samples of the log of each one's MSE (minus the mean PSNR, "
+                         "up to scale)")
     ap.add_argument("--lr-floor", type=float, default=1.0,
                     help="cosine decay of the learning rate down to this fraction of --lr at --steps "
                          "(default 1: constant)")

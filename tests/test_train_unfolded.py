@@ -242,3 +242,21 @@ def test_real_border_training_runs_and_resumes_exactly(fake_data):
 def test_real_borders_refuse_a_scale_that_does_not_divide_the_border(fake_data):
     with pytest.raises(SystemExit):
         _run(fake_data, fake_data / "bad", "--borders", "real", "--scales", "5", "--patch", "35")
+
+
+def test_log_mse_is_minus_the_mean_psnr_up_to_scale_and_mse_weighs_large_errors():
+    from priors.train_unfolded import unfolded_loss
+
+    rng = np.random.default_rng(0)
+    target = torch.from_numpy(rng.random((3, 3, 8, 8)))
+    out = target + torch.from_numpy(rng.normal(0, 1, (3, 3, 8, 8))) * torch.tensor([0.01, 0.05, 0.2]).view(-1, 1, 1, 1)
+    mse = ((out - target) ** 2).flatten(1).mean(1)
+    mean_psnr = (10 * torch.log10(1 / mse)).mean()
+    assert unfolded_loss(out, target, "mse").item() == pytest.approx(mse.mean().item())
+    assert unfolded_loss(out, target, "log-mse").item() == pytest.approx(-mean_psnr.item() * np.log(10) / 10, rel=1e-6)
+    # one error of 0.4 costs more than four of 0.1 in MSE; the same in L1
+    one = torch.zeros(1, 1, 2, 2); one[0, 0, 0, 0] = 0.4
+    four = torch.full((1, 1, 2, 2), 0.1)
+    zero = torch.zeros(1, 1, 2, 2)
+    assert unfolded_loss(one, zero, "mse") > unfolded_loss(four, zero, "mse")
+    assert unfolded_loss(one, zero, "l1").item() == pytest.approx(unfolded_loss(four, zero, "l1").item())
