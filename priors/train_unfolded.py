@@ -41,7 +41,10 @@ is not what a benchmark or a photograph has).
 
 The loss is L1 on the final iterate (``--loss l1``), or ``--loss log-l1``: the
 mean over the samples of the log of each sample's L1 error, which weighs the
-samples by their relative error as an average PSNR does.
+samples by their relative error as an average PSNR does; ``--loss mse``, or
+``--loss log-mse``: the mean over the samples of the log of each sample's mean
+squared error, which is minus the average PSNR up to a factor (the benchmarks'
+own objective).
 
 The learning rate is constant by default; ``--lr-floor F`` (< 1) decays it on a
 cosine from step ``--decay-from`` to ``--steps``, down to ``F`` times ``--lr``.
