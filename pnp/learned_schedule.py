@@ -16,6 +16,7 @@ package (:data:`SHIPPED_SCHEDULE`, model card ``priors/weights/learned_schedule.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -230,8 +231,9 @@ class LearnedSchedule:
                 if self.descriptor is None:
                     raise ValueError("this schedule was trained with a blur descriptor: use with_descriptor()")
                 d = torch.tensor([self.descriptor], dtype=torch.float64)
-            a, s = self.net.double()(torch.tensor([float(noise_level)], dtype=torch.float64),
-                                     torch.tensor([float(scale)], dtype=torch.float64), d)
+            net = copy.deepcopy(self.net).double()  # in double precision, leaving self.net as it is
+            a, s = net(torch.tensor([float(noise_level)], dtype=torch.float64),
+                       torch.tensor([float(scale)], dtype=torch.float64), d)
         a, s = a[0].numpy(), s[0].numpy()
         iters = self.iters if iters is None else int(iters)
         if iters != len(a):

@@ -31,6 +31,17 @@ def test_untrained_hypernet_is_dpir():
     np.testing.assert_allclose(ls.params(0.01, 8, 3)[1], s2, rtol=1e-12)
 
 
+def test_reading_a_schedule_leaves_its_network_in_float32_for_the_unfolded_model():
+    net = HyperNet(4)
+    ls = LearnedSchedule(net)
+    ls.params(0.01, 4)
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    model = UnfoldedHQS(TinyDenoiser(), ls.net)  # float32 batches still run after params()
+    y = torch.rand(1, 1, 16, 16)
+    out = model(y, torch.ones(1, 3, 3) / 9, torch.full((1,), 0.01))
+    assert out.shape == y.shape and out.dtype == torch.float32
+
+
 def test_schedule_positive_save_load_interpolate(tmp_path):
     torch.manual_seed(0)
     net = HyperNet(6, descriptor_dim=2)
