@@ -1,16 +1,11 @@
 """The painted-look and seam measures of benchmarks/detail.py (no data needed)."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from _benchmarks import load_benchmark
 from scipy import ndimage
 
-_spec = importlib.util.spec_from_file_location(
-    "detail_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "detail.py")
-detail = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(detail)
+detail = load_benchmark("detail")
 
 
 def test_gradient_ratio_is_one_for_the_truth_below_one_when_smoothed_above_when_noisy():

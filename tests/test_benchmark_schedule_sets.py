@@ -1,15 +1,10 @@
 """The schedule-generalisation benchmark's observations (no data needed)."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from _benchmarks import load_benchmark
 
-_spec = importlib.util.spec_from_file_location(
-    "schedule_sets", Path(__file__).resolve().parents[1] / "benchmarks" / "schedule_sets.py")
-schedule_sets = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(schedule_sets)
+schedule_sets = load_benchmark("schedule_sets")
 
 
 def test_crop_case_is_the_central_crop_observed_with_a_valid_convolution():

@@ -1,15 +1,10 @@
 """The super-resolution benchmark's PSNR convention and table merging (no data needed)."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from _benchmarks import load_benchmark
 
-_spec = importlib.util.spec_from_file_location(
-    "superres_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "superres.py")
-superres = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(superres)
+superres = load_benchmark("superres")
 
 
 def test_psnr_usrnet_rounds_to_8_bits_and_leaves_out_the_border():
