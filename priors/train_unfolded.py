@@ -81,6 +81,7 @@ __all__ = ["random_kernel", "Batch", "make_batch", "restore_batch", "train", "ex
 KSIZE = 25
 #: Extra pixels on each side of a patch for ``--borders real`` (a multiple of every scale 1-4).
 BORDER = 12
+BORDERS = ("circular", "real")
 
 
 def _embed(k, size=KSIZE):
@@ -193,6 +194,8 @@ def make_batch(sampler, rng, batch, scales, noise_max, rot_prob=0.0, rot_max_ang
     -------
     Batch
     """
+    if borders not in BORDERS:
+        raise ValueError(f"borders must be one of {BORDERS}, got {borders!r}")
     x = torch.from_numpy(sampler.sample(batch)).float()
     if borders == "real":
         x_big = x
@@ -416,7 +419,7 @@ def main(argv=None):
     ap.add_argument("--noise-max", type=float, default=25.0, help="max noise sigma (/255)")
     ap.add_argument("--rot-prob", type=float, default=0.2, help="fraction of batches with rotational blur")
     ap.add_argument("--rot-max-angle", type=float, default=20.0, help="largest rotational blur (degrees)")
-    ap.add_argument("--borders", default="circular", choices=["circular", "real"],
+    ap.add_argument("--borders", default="circular", choices=BORDERS,
                     help="kernel batches: circular blur of the patch (exact FFT data step), or 'real': "
                          "valid convolution of a larger patch, padded and masked as pnp.solve does "
                          "(masked CG data step)")

@@ -260,3 +260,10 @@ def test_log_mse_is_minus_the_mean_psnr_up_to_scale_and_mse_weighs_large_errors(
     zero = torch.zeros(1, 1, 2, 2)
     assert unfolded_loss(one, zero, "mse") > unfolded_loss(four, zero, "mse")
     assert unfolded_loss(one, zero, "l1").item() == pytest.approx(unfolded_loss(four, zero, "l1").item())
+
+
+def test_make_batch_refuses_an_unknown_border_mode():
+    from priors.train_unfolded import make_batch
+
+    with pytest.raises(ValueError, match="borders must be one of"):
+        make_batch(None, np.random.default_rng(0), 2, [1], 10.0, borders="wrap")
