@@ -4,14 +4,15 @@ Each image's central ``(P + 24) x (P + 24)`` crop is blurred with Levin's kernel
 (two per image, in turn), cropped to the valid ``P x P`` part, noised, padded and
 masked exactly as ``pnp.solve`` does (``priors.train_unfolded --borders real``), and
 restored by the unfolded model (torch; the same numbers as ``pnp.solve`` with the
-same schedule) with the hand DPIR schedule and with a learned one; PSNR on the
+same schedule) with the hand DPIR schedule and with a learned one (both with the
+learned one's K); PSNR on the
 ``P x P`` target. Sets: Set3C (the DPIR protocol's images), the first N
 CBSD68 images (held-out test set) and the first N CBSD432 images (the
 training set of the priors and schedules).
 
 Usage::
 
-    python benchmarks/schedule_sets.py --schedule S.pt --iters 4 --noise 2.55 7.65 --images 8
+    python benchmarks/schedule_sets.py --schedule S.pt --noise 2.55 7.65 --images 8
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 from skimage import io
 
+import pnp
 from pnp.data import data_root, list_images, load_kernels
 from pnp.learned_schedule import HyperNet, LearnedSchedule
 from pnp.unfolded import UnfoldedHQS
@@ -52,7 +54,6 @@ def crop_case(x, P, kernel, noise, seed):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--schedule", required=True, help="learned schedule .pt (without a blur descriptor)")
-    ap.add_argument("--iters", type=int, default=None, help="K of both schedules (default: the learned one's)")
     ap.add_argument("--prior-weights", default="priors/weights/attention_unet_color.pt")
     ap.add_argument("--noise", type=float, nargs="+", default=[2.55, 7.65], help="noise sigma (/255)")
     ap.add_argument("--images", type=int, default=8, help="images of CBSD68 and of CBSD432")
@@ -65,11 +66,8 @@ def main(argv=None):
     learned = LearnedSchedule.load(args.schedule)
     if learned.net.descriptor_dim:
         ap.error("schedules with a blur descriptor are not supported here")
-    K = args.iters or learned.iters
-    if K != learned.iters:
-        ap.error(f"--iters {K} differs from the learned schedule's K = {learned.iters}")
     prior = _load_prior("attention-unet", args.prior_weights)
-    models = {"hand": UnfoldedHQS(prior, HyperNet(K)), "learned": UnfoldedHQS(prior, learned.net.float())}
+    models = {"hand": UnfoldedHQS(prior, HyperNet(learned.iters)), "learned": UnfoldedHQS(prior, learned.net.float())}
     kernels = [_embed(k) for k in load_kernels("levin09")]
     rows, summary = [], []
     for noise in args.noise:
@@ -82,7 +80,7 @@ def main(argv=None):
                     for m, model in models.items():
                         with torch.no_grad():
                             out = restore_batch(model, case).clamp(0, 1)
-                        p = float(10 * torch.log10(1 / ((out - case.x) ** 2).mean()))
+                        p = pnp.psnr(out.numpy(), case.x.numpy())
                         psnr[m].append(p)
                         rows.append(dict(noise=noise, set=name, image=path.stem, kernel=ki + 1, schedule=m, psnr=p))
             h, l = np.array(psnr["hand"]), np.array(psnr["learned"])

@@ -192,6 +192,8 @@ def test_real_border_observation_is_a_valid_convolution_padded_like_solve():
 def test_real_border_training_restores_the_borders_better_than_circular():
     """With an identity prior, HQS with the masked step (real-border batches) deconvolves up to
     the frame edge; the circular step on the same observation leaves wrap-around errors there."""
+    from scipy import ndimage
+
     from pnp.unfolded import UnfoldedHQS
     from pnp.learned_schedule import HyperNet
     from priors.train_unfolded import BORDER, Batch, _real_border_observation, restore_batch
@@ -203,7 +205,8 @@ def test_real_border_training_restores_the_borders_better_than_circular():
 
     rng = np.random.default_rng(0)
     P = 64
-    x_big = torch.from_numpy(ndimage_smooth(rng.random((1, 1, P + 2 * BORDER, P + 2 * BORDER)))).float()
+    x_big = torch.from_numpy(ndimage.gaussian_filter(rng.random((1, 1, P + 2 * BORDER, P + 2 * BORDER)),
+                                                     sigma=(0, 0, 2, 2))).float()
     k = torch.from_numpy(kgen.gaussian_kernel(1.5, size=25)).float()[None]
     noise = torch.full((1,), 0.001)
     yp, observed, offset = _real_border_observation(x_big, k, 1, torch.zeros(1), torch.Generator().manual_seed(0))
@@ -220,12 +223,6 @@ def test_real_border_training_restores_the_borders_better_than_circular():
     err_circ = (circ - x)[..., band].abs().mean()
     assert real.shape == x.shape == circ.shape
     assert err_real < 0.5 * err_circ, (err_real, err_circ)
-
-
-def ndimage_smooth(a):
-    from scipy import ndimage
-
-    return ndimage.gaussian_filter(a, sigma=(0, 0, 2, 2))
 
 
 def test_real_border_training_runs_and_resumes_exactly(fake_data):
