@@ -58,6 +58,9 @@ def seam_ratio(x, ref, period):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prior", default=DEFAULT_PRIOR, help="prior name (default: the default prior of pnp.solve)")
+    ap.add_argument("--prior-weights", default=None,
+                    help="weights file of the prior (e.g. a fine-tuned prior exported by "
+                         "priors.train_unfolded --export-prior); default: the shipped weights")
     ap.add_argument("--schedule", default=None)
     ap.add_argument("--images", type=int, default=10)
     ap.add_argument("--iters", type=int, default=8)
@@ -74,7 +77,7 @@ def main(argv=None):
         ap.error(f"--end-ratio must be > 0, got {args.end_ratio}")
     from priors import get_prior
 
-    prior = get_prior(args.prior)
+    prior = get_prior(args.prior, **(dict(weights=args.prior_weights) if args.prior_weights else {}))
     schedule = None
     if args.schedule:
         from pnp.learned_schedule import LearnedSchedule

@@ -98,6 +98,9 @@ def main(argv=None):
     ap.add_argument("--images", nargs="*", help="subset of the set's image names (file stems)")
     ap.add_argument("--kernels", type=int, nargs="*", help="kernel indices 1..8 (default all)")
     ap.add_argument("--schedule", default=None, help="a learned schedule .pt (default: the DPIR schedule)")
+    ap.add_argument("--prior-weights", default=None,
+                    help="weights file of the prior (e.g. a fine-tuned prior exported by "
+                         "priors.train_unfolded --export-prior); default: the shipped weights")
     ap.add_argument("--tag", default="", help="suffix of the result file names")
     ap.add_argument("--out", default="docs/results", help="folder for the JSON and markdown results")
     args = ap.parse_args(argv)
@@ -114,7 +117,8 @@ def main(argv=None):
         schedule = LearnedSchedule.load(args.schedule)
     from priors import get_prior
 
-    prior = get_prior(args.prior)  # built once for all images (networks load their weights once)
+    extra = dict(weights=args.prior_weights) if args.prior_weights else {}
+    prior = get_prior(args.prior, **extra)  # built once for all images (networks load their weights once)
     rows = run(prior, args.noise, args.iters, args.images, kernels, args.solver,
                partial=out / f"{stem}.partial.json", schedule=schedule, image_set=args.set)
     md = table(rows, args.prior + (f" ({args.tag.strip('_')})" if args.tag else ""))

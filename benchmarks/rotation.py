@@ -182,6 +182,11 @@ def run_quality(args):
         from pnp.learned_schedule import LearnedSchedule
 
         schedule = LearnedSchedule.load(args.schedule)
+    built = {}
+    if args.prior_weights:  # the one named prior, with these weights, built once
+        from priors.registry import get_prior
+
+        built[args.priors[0]] = get_prior(args.priors[0], weights=args.prior_weights)
     rows = []
     for name, angle, y, xs, center, t_syn in observations(args):
         rim = rim_mask(y.shape, center)
@@ -191,7 +196,8 @@ def run_quality(args):
         times = {}
         for prior in args.priors:
             t = time.time()
-            xh = pnp.solve(y, op, prior=prior, noise_level=NOISE, iters=args.iters, schedule=schedule)
+            xh = pnp.solve(y, op, prior=built.get(prior, prior), noise_level=NOISE, iters=args.iters,
+                           schedule=schedule)
             times[prior] = time.time() - t
             row[f"rot_{prior}"] = psnr_pair(xh, xs, rim)
         if args.baseline:
@@ -284,7 +290,8 @@ def summarize(rows, args):
     for p in args.priors:
         keys.append(f"rot_{p}")
         sched = f", schedule {Path(args.schedule).name}" if args.schedule else ""
-        labels[f"rot_{p}"] = f"rotational, true parameters ({p}{sched})"
+        weights = f", weights {Path(args.prior_weights).name}" if args.prior_weights else ""
+        labels[f"rot_{p}"] = f"rotational, true parameters ({p}{weights}{sched})"
     if args.blind:
         keys.append("blind_tv")
         labels["blind_tv"] = "rotational, blind estimate (tv)"
@@ -559,6 +566,9 @@ def main(argv=None):
     ap.add_argument("--iters", type=int, default=8)
     ap.add_argument("--schedule", default=None,
                     help="a learned schedule .pt for the rotational rows (default: the DPIR schedule)")
+    ap.add_argument("--prior-weights", default=None,
+                    help="weights file for the (single) prior of --priors, e.g. a fine-tuned prior "
+                         "exported by priors.train_unfolded --export-prior")
     ap.add_argument("--no-baseline", dest="baseline", action="store_false")
     ap.add_argument("--no-blind", dest="blind", action="store_false")
     ap.add_argument("--cache", default=None, help="folder for the synthetic observations (default: a temp folder)")
@@ -574,6 +584,8 @@ def main(argv=None):
                     help="--timing: only the default padded restoration and the priors (skip the unpadded steps)")
     ap.add_argument("--out", default="docs/results/rotation")
     args = ap.parse_args(argv)
+    if args.prior_weights and len(args.priors) != 1:
+        ap.error(f"--prior-weights needs exactly one prior in --priors, got {args.priors}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cmd = "python benchmarks/rotation.py " + " ".join(sys.argv[1:] if argv is None else argv)

@@ -9,6 +9,11 @@ Run as a module (``priors.train`` trains the denoisers; this module the unfolded
     # write the learned schedule to priors/weights/learned_schedule_K8.pt (+ .json) without
     # training further (reads the checkpoint only: no data, no prior, checkpoint left untouched):
     python -m priors.train_unfolded ... --resume --stop-after 0 --export priors/weights/learned_schedule_K8.pt
+    # end to end: the prior trains too, at its own smaller rate; export both
+    python -m priors.train_unfolded --prior-arch attention-unet --prior-weights priors/weights/attention_unet_color.pt \\
+        --channels 3 --iters 8 --finetune-prior --prior-lr 1e-5 --out checkpoints/unfolded_color_K8_e2e
+    python -m priors.train_unfolded ... --finetune-prior --resume --stop-after 0 \\
+        --export S.pt --export-prior P.pt
 
 Each training sample is a random patch of ``$PNP_DATA/train`` blurred with a kernel
 drawn from the library's generators (isotropic/anisotropic Gaussian, disk,
@@ -16,7 +21,11 @@ linear motion, camera shake), or rotational blur, decimated by a scale drawn per
 ``--scales`` and corrupted by Gaussian noise with sigma uniform in
 [0, ``--noise-max``]/255. With the prior
 frozen only the hyper-parameter network trains (cheap: it works on 2 CPU
-cores); ``--finetune-prior`` also trains the prior (use a GPU).
+cores); ``--finetune-prior`` also trains the prior (use a GPU), with its own,
+smaller learning rate ``--prior-lr``; ``--export-prior`` then writes the
+fine-tuned prior beside the schedule, in the format of ``priors.train``'s
+exports (a state dict and its ``.json``), so
+``priors.get_prior("attention-unet", weights=...)`` loads it.
 
 A fraction ``--rot-prob`` of the batches uses rotational blur
 (:class:`pnp.operators.rotational.RotationalBlur` about a random centre near
@@ -287,6 +296,31 @@ def export_checkpoint(ckpt, path, which="auto"):
     return sched
 
 
+def export_prior(ckpt, path):
+    """Write the fine-tuned prior of checkpoint ``ckpt`` as ``path`` (state dict) and its ``.json``.
+
+    The ``.json`` is the one beside the prior the training started from
+    (``--prior-weights``), so :func:`priors.train.load_exported` and
+    ``priors.get_prior(arch, weights=path)`` rebuild the network. Refuses a checkpoint
+    whose prior did not train (``--finetune-prior`` not given) and an existing file.
+    """
+    blob = torch.load(ckpt, map_location="cpu", weights_only=False)
+    if blob.get("prior") is None:
+        raise ValueError(f"{ckpt} has no fine-tuned prior (it was trained without --finetune-prior)")
+    path = Path(path)
+    if path.suffix != ".pt":
+        raise ValueError(f"the prior file must end in .pt, got {path}")
+    if path.exists() or path.with_suffix(".json").exists():
+        raise ValueError(f"{path} (or its .json) exists already: choose another name")
+    source = Path(blob["extra"]["prior_weights"]).with_suffix(".json")
+    config = json.loads(source.read_text())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(blob["prior"], path)
+    path.with_suffix(".json").write_text(json.dumps(config, indent=2) + "\n")
+    print(f"wrote {path} (the prior fine-tuned for {blob['step']} steps; configuration from {source})")
+    return path
+
+
 LOSSES = ("l1", "log-l1", "mse", "log-mse")
 
 
@@ -337,8 +371,11 @@ def train(args):
     prior = _load_prior(args.prior_arch, args.prior_weights)
     model = UnfoldedHQS(prior, HyperNet(args.iters, descriptor_dim=2 if args.descriptor else 0),
                         freeze_prior=not args.finetune_prior)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=args.lr)
+    groups = [dict(params=list(model.hypernet.parameters()), base_lr=args.lr)]
+    if args.finetune_prior:
+        groups.append(dict(params=[p for p in model.prior.parameters() if p.requires_grad],
+                           base_lr=args.prior_lr))
+    opt = torch.optim.Adam([dict(g, lr=g["base_lr"]) for g in groups])
     step = 0
     ema = None
     ckpt = out / "ckpt.pt"
@@ -347,13 +384,18 @@ def train(args):
         if blob["hyper_config"]["descriptor_dim"] != model.hypernet.descriptor_dim:
             raise SystemExit(f"{ckpt} was trained {'with' if blob['hyper_config']['descriptor_dim'] else 'without'} "
                              "blur descriptors: resume with the same --descriptor setting")
+        if (blob["prior"] is not None) != bool(args.finetune_prior):
+            raise SystemExit(f"{ckpt} was trained {'with' if blob['prior'] is not None else 'without'} "
+                             "--finetune-prior: resume with the same setting")
         model.hypernet.load_state_dict(blob["hypernet"])
         if blob["prior"] is not None:
             model.prior.load_state_dict(blob["prior"])
         opt.load_state_dict(blob["optimizer"])
+        for group, g in zip(opt.param_groups, groups):  # the rates follow the command line
+            group["base_lr"] = g["base_lr"]
         step = blob["step"]
         ema = blob.get("hypernet_ema")
-        note_changed_settings(blob.get("extra", {}), args, ("lr", "lr_floor", "decay_from", "loss", "patch", "batch", "borders"))
+        note_changed_settings(blob.get("extra", {}), args, ("lr", "prior_lr", "lr_floor", "decay_from", "loss", "patch", "batch", "borders"))
         if ema is not None and args.ema == 0:  # keep averaging, never leave a stale average
             args.ema = blob["extra"]["ema"]
             print(f"note: {ckpt} keeps a moving average of the weights: continuing it with "
@@ -382,8 +424,8 @@ def train(args):
         loss = unfolded_loss(outx, batch.x, args.loss)
         s = batch.scale
         lr = lr_at(step, args)
-        for group in opt.param_groups:
-            group["lr"] = lr
+        for group in opt.param_groups:  # the prior's rate follows the same decay
+            group["lr"] = group["base_lr"] * lr / args.lr
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -402,6 +444,8 @@ def train(args):
     _save(ckpt, model, opt, step, rng, vars(args), ema)
     if args.export:
         export_checkpoint(ckpt, args.export, args.export_which)
+    if args.export_prior:
+        export_prior(ckpt, args.export_prior)
     return model
 
 
@@ -439,7 +483,12 @@ def main(argv=None):
     ap.add_argument("--ema", type=float, default=0.0,
                     help="decay of an exponential moving average of the hyper-net weights, e.g. 0.98 "
                          "(default 0: none)")
-    ap.add_argument("--finetune-prior", action="store_true")
+    ap.add_argument("--finetune-prior", action="store_true",
+                    help="train the prior too (end to end), at the rate --prior-lr")
+    ap.add_argument("--prior-lr", type=float, default=1e-5,
+                    help="learning rate of the prior with --finetune-prior (follows the same decay as --lr)")
+    ap.add_argument("--export-prior", default=None,
+                    help="with --finetune-prior: write the fine-tuned prior here (.pt + .json)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
@@ -461,14 +510,24 @@ def main(argv=None):
         ap.error(f"--patch {args.patch} must be a multiple of every scale in {args.scales}")
     if args.borders == "real" and any(BORDER % s for s in args.scales):
         ap.error(f"--borders real needs scales that divide its border of {BORDER} pixels, got {args.scales}")
-    if args.stop_after == 0 and args.export:
+    if args.export_prior and not args.finetune_prior:
+        ap.error("--export-prior needs --finetune-prior (only a fine-tuned prior can be exported)")
+    if args.export_prior and (Path(args.export_prior).exists()
+                              or Path(args.export_prior).with_suffix(".json").exists()):
+        ap.error(f"--export-prior {args.export_prior} (or its .json) exists already: choose another name")
+    if args.prior_lr <= 0:
+        ap.error(f"--prior-lr must be positive, got {args.prior_lr}")
+    if args.stop_after == 0 and (args.export or args.export_prior):
         if not args.resume:
             ap.error("--stop-after 0 --export exports an existing checkpoint: add --resume")
         ckpt = Path(args.out) / "ckpt.pt"
         if not ckpt.exists():
             ap.error(f"no checkpoint to export: {ckpt}")
         try:
-            export_checkpoint(ckpt, args.export, args.export_which)
+            if args.export:
+                export_checkpoint(ckpt, args.export, args.export_which)
+            if args.export_prior:
+                export_prior(ckpt, args.export_prior)
         except ValueError as err:
             ap.error(str(err))
         return

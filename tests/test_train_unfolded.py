@@ -264,3 +264,40 @@ def test_make_batch_refuses_an_unknown_border_mode():
 
     with pytest.raises(ValueError, match="borders must be one of"):
         make_batch(None, np.random.default_rng(0), 2, [1], 10.0, borders="wrap")
+
+
+def test_finetuned_prior_trains_resumes_exactly_and_exports(fake_data, capsys):
+    from priors.train import load_exported
+
+    ft = ("--finetune-prior", "--prior-lr", "1e-3", "--lr-floor", "0.5")
+    straight = _run(fake_data, fake_data / "p", *ft)
+    _run(fake_data, fake_data / "q", *ft, "--stop-after", "2")
+    resumed = _run(fake_data, fake_data / "q", *ft, "--resume", "--export-prior", str(fake_data / "ftp.pt"))
+    assert resumed["step"] == 4
+    source = torch.load(fake_data / "prior.pt", weights_only=True)
+    moved = [k for k, v in resumed["prior"].items() if not torch.equal(v, source[k])]
+    assert moved  # the prior trained
+    for k, v in straight["prior"].items():  # and resuming reproduced it exactly
+        torch.testing.assert_close(v, resumed["prior"][k])
+    for k, v in straight["hypernet"].items():
+        torch.testing.assert_close(v, resumed["hypernet"][k])
+    # the prior's rate is its own, decayed like the schedule's
+    groups = resumed["optimizer"]["param_groups"]
+    assert [g["base_lr"] for g in groups] == [1e-3, 1e-3]
+    net = load_exported("drunet", fake_data / "ftp.pt")  # the export loads like any exported prior
+    for k, v in net.state_dict().items():
+        torch.testing.assert_close(v, resumed["prior"][k])
+    assert json.loads((fake_data / "ftp.json").read_text()) == json.loads((fake_data / "prior.json").read_text())
+    with pytest.raises(SystemExit):  # never overwrite an exported prior
+        _run(fake_data, fake_data / "q", *ft, "--resume", "--stop-after", "0", "--export-prior", str(fake_data / "ftp.pt"))
+    assert "exists already" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # resuming a fine-tuning run with the prior frozen
+        _run(fake_data, fake_data / "q", "--resume")
+    with pytest.raises(SystemExit):  # a frozen prior cannot be exported
+        _run(fake_data, fake_data / "r", "--export-prior", str(fake_data / "none.pt"))
+    assert "needs --finetune-prior" in capsys.readouterr().err
+
+
+def test_frozen_prior_stays_unchanged(fake_data):
+    blob = _run(fake_data, fake_data / "s", "--stop-after", "2")
+    assert blob["prior"] is None and len(blob["optimizer"]["param_groups"]) == 1
