@@ -586,6 +586,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.prior_weights and len(args.priors) != 1:
         ap.error(f"--prior-weights needs exactly one prior in --priors, got {args.priors}")
+    if args.prior_weights and (args.timing or args.estimate_only or args.datastep):
+        ap.error("--prior-weights applies to the quality rows only, not to --timing, --estimate-only or --datastep")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cmd = "python benchmarks/rotation.py " + " ".join(sys.argv[1:] if argv is None else argv)
