@@ -296,6 +296,16 @@ def export_checkpoint(ckpt, path, which="auto"):
     return sched
 
 
+def _prior_target_problem(path):
+    """Why ``path`` cannot receive an exported prior (not ``.pt``, or it or its ``.json`` exists), or None."""
+    path = Path(path)
+    if path.suffix != ".pt":
+        return f"the prior file must end in .pt, got {path}"
+    if path.exists() or path.with_suffix(".json").exists():
+        return f"{path} (or its .json) exists already: choose another name"
+    return None
+
+
 def export_prior(ckpt, path):
     """Write the fine-tuned prior of checkpoint ``ckpt`` as ``path`` (state dict) and its ``.json``.
 
@@ -308,10 +318,9 @@ def export_prior(ckpt, path):
     if blob.get("prior") is None:
         raise ValueError(f"{ckpt} has no fine-tuned prior (it was trained without --finetune-prior)")
     path = Path(path)
-    if path.suffix != ".pt":
-        raise ValueError(f"the prior file must end in .pt, got {path}")
-    if path.exists() or path.with_suffix(".json").exists():
-        raise ValueError(f"{path} (or its .json) exists already: choose another name")
+    problem = _prior_target_problem(path)
+    if problem:
+        raise ValueError(problem)
     source = Path(blob["extra"]["prior_weights"]).with_suffix(".json")
     config = json.loads(source.read_text())
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -512,9 +521,8 @@ def main(argv=None):
         ap.error(f"--borders real needs scales that divide its border of {BORDER} pixels, got {args.scales}")
     if args.export_prior and not args.finetune_prior:
         ap.error("--export-prior needs --finetune-prior (only a fine-tuned prior can be exported)")
-    if args.export_prior and (Path(args.export_prior).exists()
-                              or Path(args.export_prior).with_suffix(".json").exists()):
-        ap.error(f"--export-prior {args.export_prior} (or its .json) exists already: choose another name")
+    if args.export_prior and (problem := _prior_target_problem(args.export_prior)):  # before any training
+        ap.error(f"--export-prior: {problem}")
     if args.prior_lr <= 0:
         ap.error(f"--prior-lr must be positive, got {args.prior_lr}")
     if args.stop_after == 0 and (args.export or args.export_prior):

@@ -291,6 +291,9 @@ def test_finetuned_prior_trains_resumes_exactly_and_exports(fake_data, capsys):
     with pytest.raises(SystemExit):  # never overwrite an exported prior
         _run(fake_data, fake_data / "q", *ft, "--resume", "--stop-after", "0", "--export-prior", str(fake_data / "ftp.pt"))
     assert "exists already" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a wrong name is refused before training, not after
+        _run(fake_data, fake_data / "t", *ft, "--export-prior", str(fake_data / "ftp.pth"))
+    assert "must end in .pt" in capsys.readouterr().err and not (fake_data / "t").exists()
     with pytest.raises(SystemExit):  # resuming a fine-tuning run with the prior frozen
         _run(fake_data, fake_data / "q", "--resume")
     with pytest.raises(SystemExit):  # a frozen prior cannot be exported
@@ -298,6 +301,6 @@ def test_finetuned_prior_trains_resumes_exactly_and_exports(fake_data, capsys):
     assert "needs --finetune-prior" in capsys.readouterr().err
 
 
-def test_frozen_prior_stays_unchanged(fake_data):
+def test_frozen_prior_is_neither_optimised_nor_saved(fake_data):
     blob = _run(fake_data, fake_data / "s", "--stop-after", "2")
     assert blob["prior"] is None and len(blob["optimizer"]["param_groups"]) == 1
