@@ -138,9 +138,22 @@ class TorchDenoiser:
         if ph or pw:
             mode = "reflect" if (ph < H and pw < W) else "replicate"
             x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        net = self.model(C)
+        param = next(net.parameters(), None)
+        if param is not None and param.device != x.device:
+            net = self._model_on(C, x.device)
         with torch.no_grad():
-            out = self.model(C)(x, float(sigma))
+            out = net(x, float(sigma))
         return out[..., :H, :W]
+
+    def _model_on(self, channels, device):
+        """A copy of the ``channels`` network on ``device`` (made once, then cached)."""
+        import copy
+
+        key = (channels, str(device))
+        if key not in self._models:
+            self._models[key] = copy.deepcopy(self.model(channels)).to(device)
+        return self._models[key]
 
     def _denoise_chw(self, chw, sigma):
         """``(C, h, w)`` float32 array -> denoised float32 array (one network call)."""
