@@ -257,6 +257,38 @@ def validate(
     return out
 
 
+FIT_WARMUP = 5  # steps before --fit-minutes starts timing
+FIT_MARGIN = 0.9  # share of the remaining time planned for steps (validation, checkpoints: the rest)
+
+
+def fitted_total(step: int, rate: float, remaining_s: float, cap: int) -> int:
+    """Planned total steps so that training ends in ``remaining_s`` seconds (``--fit-minutes``).
+
+    Parameters
+    ----------
+    step : int
+        Steps done so far.
+    rate : float
+        Measured optimizer steps per second.
+    remaining_s : float
+        Seconds left in the time budget.
+    cap : int
+        Upper bound (the ``--steps`` given).
+
+    Returns
+    -------
+    int
+        ``step + FIT_MARGIN * rate * remaining_s``, at most ``cap`` and at least ``step + 1``.
+    """
+    planned = step + int(FIT_MARGIN * rate * max(0.0, remaining_s))
+    return max(step + 1, min(cap, planned))
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def _atomic_save(obj, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
@@ -375,6 +407,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-minutes", type=float, default=0.0,
                    help="checkpoint and exit after this many minutes of this invocation")
     p.add_argument("--config", default=None, help="JSON of model constructor kwargs (new runs)")
+    p.add_argument("--init-weights", default=None,
+                   help="new runs: start from these exported weights (NAME.pt + NAME.json) "
+                        "instead of a random initialisation; a fresh optimizer and warm-up")
+    p.add_argument("--fit-minutes", type=float, default=0.0,
+                   help="set the planned steps so that training ends about this many minutes "
+                        "after it starts: the step rate is measured over the first "
+                        "--fit-calibrate steps and --steps becomes the cap (0: off)")
+    p.add_argument("--fit-calibrate", type=int, default=100,
+                   help="steps over which --fit-minutes measures the step rate")
     p.add_argument("--export", action="store_true", help="export weights to priors/weights/")
     p.add_argument("--export-name", default=None)
     p.add_argument("--export-dir", default=None)
@@ -439,7 +480,14 @@ def _train(args: argparse.Namespace) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, best_path, log_path = out / "ckpt.pt", out / "best.pt", out / "log.jsonl"
 
+    if args.fit_minutes < 0 or args.fit_calibrate < 1:
+        raise ValueError("--fit-minutes must be >= 0 and --fit-calibrate >= 1")
     if args.resume and ckpt_path.exists():
+        if args.init_weights:
+            raise ValueError(
+                f"--init-weights starts a new run, but {ckpt_path} exists and --resume continues it; "
+                "use a new --out folder or drop --init-weights"
+            )
         ckpt = _load(ckpt_path)
         if ckpt["arch"] != args.arch:
             raise ValueError(f"{ckpt_path} holds arch {ckpt['arch']!r}, not {args.arch!r}")
@@ -451,9 +499,25 @@ def _train(args: argparse.Namespace) -> dict:
         config = default_config(args.arch, args.channels)
         if args.config:
             config.update(json.loads(args.config))
+        if args.init_weights:
+            init = Path(args.init_weights)
+            if not init.is_file() or not init.with_suffix(".json").is_file():
+                raise FileNotFoundError(
+                    f"--init-weights {init}: expected an exported NAME.pt with NAME.json beside it"
+                )
+            config = json.loads(init.with_suffix(".json").read_text())
+            got = config.get("in_channels", config.get("channels"))
+            if got != args.channels:
+                raise ValueError(f"--init-weights {init} has {got} channels, not --channels {args.channels}")
 
     torch.manual_seed(args.seed)
-    model = build_model(args.arch, config).to(device)
+    model = build_model(args.arch, config)
+    if ckpt is None and args.init_weights:
+        model.load_state_dict(torch.load(args.init_weights, map_location="cpu", weights_only=True))
+    model = model.to(device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # attention matmuls in TF32, as cuDNN convs
+        torch.backends.cudnn.benchmark = True  # fixed patch size: autotune the convolutions once
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     total = args.steps if args.steps is not None else (ckpt["planned_steps"] if ckpt else 0)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -524,6 +588,8 @@ def _train(args: argparse.Namespace) -> dict:
         )
         last_ckpt = time.time()
         stop_at = step + args.stop_after if args.stop_after is not None else total
+        loss_sum = None  # running sum of the losses since the last log line, on the device
+        fit_from = (step, None) if args.fit_minutes else None
         try:
             while step < min(total, stop_at) and not flag.stop:
                 if args.max_minutes and time.time() - t0 > 60 * args.max_minutes:
@@ -538,10 +604,23 @@ def _train(args: argparse.Namespace) -> dict:
                 opt.step()
                 sched.step()
                 step += 1
-                acc[0] += float(loss.item())
+                loss_sum = loss.detach() if loss_sum is None else loss_sum + loss.detach()
                 acc[1] += 1
                 bar.update(1)
+                if fit_from is not None and fit_from[1] is None and step - fit_from[0] == FIT_WARMUP:
+                    _sync(device)  # start the clock after the first steps (autotuning, caches)
+                    fit_from = (step, time.time())
+                elif fit_from is not None and fit_from[1] is not None and step - fit_from[0] == args.fit_calibrate:
+                    _sync(device)
+                    rate = args.fit_calibrate / (time.time() - fit_from[1])
+                    total = fitted_total(step, rate, 60 * args.fit_minutes - (time.time() - t0), total)
+                    stop_at = min(stop_at, total) if args.stop_after is not None else total
+                    bar.total = total
+                    bar.write(f"--fit-minutes {args.fit_minutes}: {rate:.2f} steps/s, planned steps now {total}")
+                    fit_from = None
                 if step % args.log_every == 0 or step == total:
+                    acc[0] += float(loss_sum)  # one device sync per log line, not per step
+                    loss_sum = None
                     rec = {
                         "step": step,
                         "loss": acc[0] / acc[1],
@@ -566,8 +645,13 @@ def _train(args: argparse.Namespace) -> dict:
                 if (time.time() - last_ckpt > 60 * args.ckpt_minutes) or (
                     args.ckpt_every and step % args.ckpt_every == 0
                 ):
+                    if loss_sum is not None:
+                        acc[0] += float(loss_sum)
+                        loss_sum = None
                     save_ckpt()
                     last_ckpt = time.time()
+            if loss_sum is not None:
+                acc[0] += float(loss_sum)
             save_ckpt()
         finally:
             bar.close()

@@ -222,3 +222,54 @@ def test_cli_help_runs():
     res = subprocess.run([sys.executable, "-m", "priors.train", "--help"], cwd=REPO,
                          capture_output=True, text=True)
     assert res.returncode == 0 and "--resume" in res.stdout
+
+
+def test_init_weights_starts_from_exported_weights(data_dir, tmp_path):
+    dest = tmp_path / "weights"
+    main(_args(data_dir, tmp_path / "a", channels=3, steps=3,
+               extra=["--export", "--export-dir", str(dest), "--export-which", "last"]))
+    exported = torch.load(dest / "attention_unet_color.pt", weights_only=True)
+    # lr 0: Adam leaves the weights where they started, so the checkpoint holds the init exactly
+    main(_args(data_dir, tmp_path / "b", channels=3, steps=2,
+               extra=["--init-weights", str(dest / "attention_unet_color.pt"), "--lr", "0"]))
+    got = torch.load(tmp_path / "b" / "ckpt.pt", weights_only=True)
+    assert all(torch.equal(got["model"][k], exported[k]) for k in exported)
+    assert got["config"] == json.loads((dest / "attention_unet_color.json").read_text())
+    fresh = torch.load(tmp_path / "a" / "ckpt.pt", weights_only=True)["model"]
+    main(_args(data_dir, tmp_path / "c", channels=3, steps=2, extra=["--lr", "0"]))
+    rand = torch.load(tmp_path / "c" / "ckpt.pt", weights_only=True)["model"]
+    assert not all(torch.equal(rand[k], fresh[k]) for k in rand)  # the init did change something
+
+
+def test_init_weights_refusals(data_dir, tmp_path):
+    dest = tmp_path / "weights"
+    main(_args(data_dir, tmp_path / "a", channels=3, steps=1,
+               extra=["--export", "--export-dir", str(dest), "--export-which", "last"]))
+    w = str(dest / "attention_unet_color.pt")
+    with pytest.raises(ValueError, match="3 channels, not --channels 1"):
+        main(_args(data_dir, tmp_path / "b", channels=1, steps=1, extra=["--init-weights", w]))
+    with pytest.raises(FileNotFoundError, match="NAME.json"):
+        main(_args(data_dir, tmp_path / "b", channels=3, steps=1,
+                   extra=["--init-weights", str(tmp_path / "missing.pt")]))
+    with pytest.raises(ValueError, match="new run"):
+        main(_args(data_dir, tmp_path / "a", channels=3, steps=2, extra=["--resume", "--init-weights", w]))
+
+
+def test_fitted_total():
+    from priors.train import FIT_MARGIN, fitted_total
+
+    assert fitted_total(100, 10.0, 60.0, 10_000) == 100 + int(FIT_MARGIN * 600)
+    assert fitted_total(100, 10.0, 60.0, 300) == 300  # --steps caps it
+    assert fitted_total(100, 10.0, -5.0, 10_000) == 101  # over budget: stop after one more step
+
+
+def test_fit_minutes_plans_the_steps_from_the_measured_rate(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    summary = main(_args(data_dir, out, steps=100_000,
+                         extra=["--fit-minutes", "0.05", "--fit-calibrate", "3", "--val-every", "0"]))
+    ck = torch.load(out / "ckpt.pt", weights_only=True)
+    assert 8 <= ck["planned_steps"] < 100_000  # 3 s of tiny steps, far below the cap
+    assert summary["step"] == ck["planned_steps"] == ck["step"]
+    assert "planned steps now" in capsys.readouterr().out
+    lrs = [lr for _, _, lr in _losses(out)]
+    assert lrs[-1] == pytest.approx(4e-4 * 0.02, rel=1e-6)  # the cosine ended at its floor
