@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One GPU session (the `device` machine, about 10 minutes): seconds per pnp.solve on the GPU,
+# then both attention U-Net priors (gray and colour) trained at once on the one GPU, starting
+# from the shipped weights, for the minutes left. Needs only numpy, scipy, torch, scikit-image
+# and tqdm (no pyFFTW, deepinv or BM3D). Data: $PNP_DATA with train/CBSD432, train/Train400
+# and the first 4 images of val/Set12 and val/CBSD68 (validation).
+#
+#   PNP_DATA=data_local OUT=out/gpu BUDGET_S=530 bash benchmarks/gpu_session.sh
+#
+# Writes $OUT/gpu_timing.json, $OUT/log.txt and $OUT/{gray,color}/{ckpt.pt,best.pt,log.jsonl}.
+set -u
+OUT=${OUT:?set OUT to the output folder}
+BUDGET_S=${BUDGET_S:-530}   # seconds from start to the end of training
+DEVICE=${DEVICE:-cuda}
+TIME_ONLY=${TIME_ONLY:-0}
+export PYTHONUNBUFFERED=1
+mkdir -p "$OUT"
+{ date -u; nvidia-smi -L 2>/dev/null; python3 -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__)"; } | tee "$OUT/log.txt"
+timeout 150 python3 benchmarks/solve_timing.py --device "$DEVICE" --sizes ${SIZES:-256 1024} --rotation-sizes ${ROT_SIZES:-256} \
+    --repeats 3 --json "$OUT/gpu_timing.json" 2>&1 | tee -a "$OUT/log.txt"
+[ "$TIME_ONLY" = 1 ] && exit 0
+FIT=$(python3 -c "print(max(0.5, ($BUDGET_S - $SECONDS - 20) / 60))")
+echo "training for $FIT minutes ($SECONDS s used)" | tee -a "$OUT/log.txt"
+common=(--arch attention-unet --steps 200000 --fit-minutes "$FIT" --batch "${BATCH:-32}"
+        --patch "${PATCH:-128}" --sigma-dist mixed --lr 2e-4 --warmup 200 --val-every 1000
+        --log-every 100 --ckpt-minutes 2 --threads 4 --no-progress --device "$DEVICE")
+pids=()
+for c in 1 3; do
+    name=$([ $c = 1 ] && echo gray || echo color)
+    timeout -s TERM $((BUDGET_S - SECONDS + 15)) python3 -m priors.train "${common[@]}" --channels $c \
+        --init-weights "priors/weights/attention_unet_${name}.pt" --out "$OUT/$name" 2>&1 | sed "s/^/[$name] /" &
+    pids+=($!)
+done
+wait "${pids[@]}"
+echo "done at $SECONDS s" | tee -a "$OUT/log.txt"
