@@ -381,6 +381,10 @@ def train(args):
     model = UnfoldedHQS(prior, HyperNet(args.iters, descriptor_dim=2 if args.descriptor else 0),
                         freeze_prior=not args.finetune_prior)
     groups = [dict(params=list(model.hypernet.parameters()), base_lr=args.lr)]
+    if args.freeze_schedule:  # the last layer starts at zero: the schedule stays DPIR's
+        for p in model.hypernet.parameters():
+            p.requires_grad_(False)
+        groups = []
     if args.finetune_prior:
         groups.append(dict(params=[p for p in model.prior.parameters() if p.requires_grad],
                            base_lr=args.prior_lr))
@@ -393,6 +397,9 @@ def train(args):
         if blob["hyper_config"]["descriptor_dim"] != model.hypernet.descriptor_dim:
             raise SystemExit(f"{ckpt} was trained {'with' if blob['hyper_config']['descriptor_dim'] else 'without'} "
                              "blur descriptors: resume with the same --descriptor setting")
+        if bool(blob["extra"].get("freeze_schedule")) != bool(args.freeze_schedule):
+            raise SystemExit(f"{ckpt} was trained {'with' if blob['extra'].get('freeze_schedule') else 'without'} "
+                             "--freeze-schedule: resume with the same setting")
         if (blob["prior"] is not None) != bool(args.finetune_prior):
             raise SystemExit(f"{ckpt} was trained {'with' if blob['prior'] is not None else 'without'} "
                              "--finetune-prior: resume with the same setting")
@@ -494,6 +501,9 @@ def main(argv=None):
                          "(default 0: none)")
     ap.add_argument("--finetune-prior", action="store_true",
                     help="train the prior too (end to end), at the rate --prior-lr")
+    ap.add_argument("--freeze-schedule", action="store_true",
+                    help="with --finetune-prior: keep the schedule network at its start (the DPIR "
+                         "schedule) and train the prior alone, through the unrolled iterations")
     ap.add_argument("--prior-lr", type=float, default=1e-5,
                     help="learning rate of the prior with --finetune-prior (follows the same decay as --lr)")
     ap.add_argument("--export-prior", default=None,
@@ -519,6 +529,8 @@ def main(argv=None):
         ap.error(f"--patch {args.patch} must be a multiple of every scale in {args.scales}")
     if args.borders == "real" and any(BORDER % s for s in args.scales):
         ap.error(f"--borders real needs scales that divide its border of {BORDER} pixels, got {args.scales}")
+    if args.freeze_schedule and not args.finetune_prior:
+        ap.error("--freeze-schedule needs --finetune-prior (with both frozen nothing trains)")
     if args.export_prior and not args.finetune_prior:
         ap.error("--export-prior needs --finetune-prior (only a fine-tuned prior can be exported)")
     if args.export_prior and (problem := _prior_target_problem(args.export_prior)):  # before any training

@@ -304,3 +304,20 @@ def test_finetuned_prior_trains_resumes_exactly_and_exports(fake_data, capsys):
 def test_frozen_prior_is_neither_optimised_nor_saved(fake_data):
     blob = _run(fake_data, fake_data / "s", "--stop-after", "2")
     assert blob["prior"] is None and len(blob["optimizer"]["param_groups"]) == 1
+
+
+def test_frozen_schedule_trains_only_the_prior_and_resume_keeps_the_setting(fake_data, capsys):
+    ft = ("--finetune-prior", "--freeze-schedule", "--prior-lr", "1e-3")
+    start = _run(fake_data, fake_data / "fs0", *ft, "--stop-after", "0")  # the state before any step
+    blob = _run(fake_data, fake_data / "fs", *ft)
+    assert start["step"] == 0 and blob["step"] == 4
+    for k, v in start["hypernet"].items():  # the schedule network did not move
+        assert torch.equal(v, blob["hypernet"][k])
+    source = torch.load(fake_data / "prior.pt", weights_only=True)
+    assert any(not torch.equal(v, source[k]) for k, v in blob["prior"].items())  # the prior did
+    assert [g["base_lr"] for g in blob["optimizer"]["param_groups"]] == [1e-3]
+    with pytest.raises(SystemExit, match="--freeze-schedule: resume with the same setting"):
+        _run(fake_data, fake_data / "fs", "--finetune-prior", "--prior-lr", "1e-3", "--resume")
+    with pytest.raises(SystemExit):
+        _run(fake_data, fake_data / "fx", "--freeze-schedule")
+    assert "needs --finetune-prior" in capsys.readouterr().err
