@@ -318,3 +318,13 @@ def test_exact_masked_step_linear_sampling_by_default():
     assert np.linalg.norm(z1 - z3) <= 1e-6 * np.linalg.norm(z3)
     with pytest.raises(ValueError, match="order must be 1 or 3"):
         PolarDataStep(op, y, order=2)
+
+
+def test_forward_refuses_an_hwc_image_instead_of_blurring_the_wrong_axes():
+    op = RotationalBlur((15.5, 15.5), np.deg2rad(5.0))
+    x = np.random.default_rng(0).random((32, 32, 3))
+    with pytest.raises(ValueError, match=r"looks like an \(H, W, C\) image"):
+        op.forward(x)
+    with pytest.raises(ValueError, match=r"looks like an \(H, W, C\) image"):
+        op.adjoint(x)
+    assert op.forward(x.transpose(2, 0, 1)).shape == (3, 32, 32)  # the (C, H, W) layout works

@@ -421,6 +421,9 @@ class RotationalBlur:
         if x.ndim != 3:
             raise ValueError(f"expected a (C, H, W) array, got shape {x.shape}")
         C, H, W = x.shape
+        if C > 4 and W <= 4:  # an (H, W, C) image would be read as C = H images of width C
+            raise ValueError(f"expected a (C, H, W) array, got shape {x.shape}, which looks like an "
+                             "(H, W, C) image: pass x.transpose(2, 0, 1) (pnp.solve takes (H, W, C))")
         out = M @ x.reshape(C, H * W).T
         return np.ascontiguousarray(out.T).reshape(C, H, W)
 
