@@ -14,6 +14,8 @@ Run as a module (``priors.train`` trains the denoisers; this module the unfolded
         --channels 3 --iters 8 --finetune-prior --prior-lr 1e-5 --out checkpoints/unfolded_color_K8_e2e
     python -m priors.train_unfolded ... --finetune-prior --resume --stop-after 0 \\
         --export S.pt --export-prior P.pt
+    # the prior alone, trained through the unrolled loop under the DPIR schedule:
+    python -m priors.train_unfolded ... --finetune-prior --freeze-schedule --out checkpoints/unfolded_color_K8_ftfrozen
 
 Each training sample is a random patch of ``$PNP_DATA/train`` blurred with a kernel
 drawn from the library's generators (isotropic/anisotropic Gaussian, disk,
