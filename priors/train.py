@@ -10,6 +10,10 @@ Run as a module::
     # copy the best weights to priors/weights/ (drunet_small_gray.pt + .json):
     python -m priors.train --arch drunet --channels 1 --out checkpoints/drunet_res_gray \\
         --resume --stop-after 0 --export
+    # a new run from exported weights, planned to end about 8 minutes after it starts (a GPU
+    # session: the step rate is measured over the first 100 steps; --steps is the cap):
+    python -m priors.train --arch attention-unet --channels 3 --init-weights priors/weights/attention_unet_color.pt \
+        --fit-minutes 8 --steps 200000 --batch 32 --patch 128 --sigma-dist mixed --lr 2e-4 --out runs/color_gpu
     # test-set PSNR (BSD68 / CBSD68, sigma 15/25/50) and seconds per 256^2 and 1024^2 image:
     python -m priors.train --measure --arch drunet --channels 1 --threads 2
 
