@@ -312,6 +312,11 @@ def note_changed_settings(before: dict, args: argparse.Namespace, keys) -> None:
                   "on resume", file=sys.stderr)
 
 
+def config_channels(config: dict) -> int:
+    """Image channels of a model's constructor kwargs (``in_channels`` for DRUNet, ``channels`` otherwise)."""
+    return config.get("in_channels", config.get("channels"))
+
+
 def weights_stem(arch: str, channels: int) -> str:
     """File stem of the shipped weights: ``drunet_small_{gray,color}`` or ``attention_unet_{gray,color}``."""
     return f"{'drunet_small' if arch == 'drunet' else 'attention_unet'}_{'gray' if channels == 1 else 'color'}"
@@ -358,7 +363,7 @@ def export_weights(
     blob = _load(src)
     config = blob["config"]
     if name is None:
-        name = weights_stem(arch, config.get("in_channels", config.get("channels")))
+        name = weights_stem(arch, config_channels(config))
     dest = Path(dest) if dest is not None else WEIGHTS_DIR
     dest.mkdir(parents=True, exist_ok=True)
     state = {k: v.clone() for k, v in blob["model"].items()}
@@ -510,7 +515,7 @@ def _train(args: argparse.Namespace) -> dict:
                     f"--init-weights {init}: expected an exported NAME.pt with NAME.json beside it"
                 )
             config = json.loads(init.with_suffix(".json").read_text())
-            got = config.get("in_channels", config.get("channels"))
+            got = config_channels(config)
             if got != args.channels:
                 raise ValueError(f"--init-weights {init} has {got} channels, not --channels {args.channels}")
 
