@@ -7,6 +7,9 @@
 #
 #   PNP_DATA=data_local OUT=out/gpu BUDGET_S=530 bash benchmarks/gpu_session.sh
 #
+# Optional: TIME_ONLY=1 (timings only), SKIP_TIMING=1 (training only), LR (default 2e-4),
+# THREADS (CPU threads per training run, default 4), BATCH, PATCH, SIZES, ROT_SIZES.
+#
 # Writes $OUT/gpu_timing.json, $OUT/log.txt and $OUT/{gray,color}/{ckpt.pt,best.pt,log.jsonl}.
 set -u
 OUT=${OUT:?set OUT to the output folder}
@@ -16,14 +19,14 @@ TIME_ONLY=${TIME_ONLY:-0}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 { date -u; nvidia-smi -L 2>/dev/null; python3 -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__)"; } | tee "$OUT/log.txt"
-timeout 150 python3 benchmarks/solve_timing.py --device "$DEVICE" --sizes ${SIZES:-256 1024} --rotation-sizes ${ROT_SIZES:-256} \
+[ "${SKIP_TIMING:-0}" = 1 ] || timeout 150 python3 benchmarks/solve_timing.py --device "$DEVICE" --sizes ${SIZES:-256 1024} --rotation-sizes ${ROT_SIZES:-256} \
     --repeats 3 --json "$OUT/gpu_timing.json" 2>&1 | tee -a "$OUT/log.txt"
 [ "$TIME_ONLY" = 1 ] && exit 0
 FIT=$(python3 -c "print(max(0.5, ($BUDGET_S - $SECONDS - 20) / 60))")
 echo "training for $FIT minutes ($SECONDS s used)" | tee -a "$OUT/log.txt"
 common=(--arch attention-unet --steps 200000 --fit-minutes "$FIT" --batch "${BATCH:-32}"
-        --patch "${PATCH:-128}" --sigma-dist mixed --lr 2e-4 --warmup 200 --val-every 1000
-        --log-every 100 --ckpt-minutes 2 --threads 4 --no-progress --device "$DEVICE")
+        --patch "${PATCH:-128}" --sigma-dist mixed --lr "${LR:-2e-4}" --warmup 200 --val-every 1000
+        --log-every 100 --ckpt-minutes 2 --threads "${THREADS:-4}" --no-progress --device "$DEVICE")
 pids=()
 for c in 1 3; do
     name=$([ $c = 1 ] && echo gray || echo color)

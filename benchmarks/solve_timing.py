@@ -94,13 +94,15 @@ def time_case(operator, x: np.ndarray, prior: str, device: str, repeats: int, it
 def main(argv=None) -> list:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cuda", help="torch device: cuda, cuda:1, cpu (default cuda)")
-    p.add_argument("--sizes", type=int, nargs="+", default=[256, 1024], help="square image sides (px)")
+    p.add_argument("--sizes", type=int, nargs="*", default=[256, 1024],
+                   help="square image sides (px) at which to time the camera-shake kernel")
     p.add_argument("--prior", default="attention-unet", help="registered torch prior name")
     p.add_argument("--iters", type=int, default=8, help="HQS iterations K")
     p.add_argument("--repeats", type=int, default=5, help="timed solves per case after the warm-up")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--rotation-sizes", type=int, nargs="*", default=[],
-                   help="sizes at which to also time a 10-degree rotational blur")
+                   help="square image sides (px) at which to time a 10-degree rotational blur "
+                        "(independent of --sizes)")
     p.add_argument("--json", default=None, help="write the rows to this JSON file")
     args = p.parse_args(argv)
 
@@ -116,9 +118,11 @@ def main(argv=None) -> list:
     name = _device_name(args.device)
     kernel = camera_shake_kernel(size=25, seed=3)
     rows = []
-    for size in args.sizes:
+    if not args.sizes and not args.rotation_sizes:
+        p.error("nothing to time: give --sizes and/or --rotation-sizes")
+    for size in sorted(set(args.sizes) | set(args.rotation_sizes)):
         x = _test_image(size)
-        cases = [("camera shake 25x25", kernel)]
+        cases = [("camera shake 25x25", kernel)] if size in args.sizes else []
         if size in args.rotation_sizes:
             cases.append(("rotation 10 deg", pnp.RotationalBlur(((size - 1) / 2, (size - 1) / 2),
                                                                 np.deg2rad(10.0))))

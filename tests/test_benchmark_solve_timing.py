@@ -15,3 +15,10 @@ def test_solve_timing_rows_on_cpu(tmp_path):
         assert r["size"] == 48 and r["median_s"] > 0 and len(r["all_s"]) == 1
         assert r["psnr_db"] > 20  # the solves restored something
     assert (tmp_path / "t.json").exists()
+
+
+def test_solve_timing_rotation_sizes_need_not_be_in_sizes():
+    bench = load("solve_timing")
+    rows = bench.main(["--device", "cpu", "--threads", "1", "--sizes", "32", "--rotation-sizes", "40",
+                       "--iters", "1", "--repeats", "1"])
+    assert [(r["blur"], r["size"]) for r in rows] == [("camera shake 25x25", 32), ("rotation 10 deg", 40)]

@@ -254,9 +254,33 @@ def test_pickle_drops_the_cached_matrix():
     x = np.random.default_rng(8).random((1, 24, 24))
     y = op.forward(x)
     assert op._cache
+    op.padded(3).forward(np.pad(x, ((0, 0), (3, 3), (3, 3))))
     op2 = pickle.loads(pickle.dumps(op))
-    assert op2._cache == {}
+    assert op2._cache == {} and op2._padded == {}
     np.testing.assert_array_equal(op2.forward(x), y)
+
+
+def test_repeated_solves_build_the_matrix_once(monkeypatch):
+    # pnp.solve works on a padded copy of the operator; that copy (and its matrix) is cached
+    calls = []
+    build = RotationalBlur._build
+
+    def counting_build(self, shape):
+        calls.append(tuple(shape))
+        return build(self, shape)
+
+    monkeypatch.setattr(RotationalBlur, "_build", counting_build)
+    x = _image(48)
+    op = RotationalBlur((23.5, 23.5), np.deg2rad(8))
+    y = op.forward(x.transpose(2, 0, 1) if x.ndim == 3 else x[None])
+    y = y.transpose(1, 2, 0) if x.ndim == 3 else y[0]
+    first = pnp.solve(y, op, prior="tv", noise_level=2.55 / 255, iters=2)
+    n_first = len(calls)
+    assert n_first >= 1
+    second = pnp.solve(y, op, prior="tv", noise_level=2.55 / 255, iters=2)
+    assert len(calls) == n_first  # no rebuild
+    np.testing.assert_allclose(second, first, rtol=0, atol=1e-12)
+    assert op.padded(5) is op.padded(5) and op.padded(0) is op
 
 
 def test_learned_prior_restores_rotation_with_padding_band():
