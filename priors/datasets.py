@@ -17,6 +17,7 @@ import numpy as np
 __all__ = [
     "IMAGE_SUFFIXES",
     "PatchSampler",
+    "desaturate",
     "data_root",
     "list_images",
     "load_image",
@@ -231,3 +232,41 @@ class PatchSampler:
                 crop = crop[:, ::-1]
             out.append(np.ascontiguousarray(crop.transpose(2, 0, 1)))
         return np.stack(out).astype(np.float32) / 255.0
+
+
+def desaturate(batch: np.ndarray, prob: float, rng: np.random.Generator) -> np.ndarray:
+    """Pull some colour patches towards gray (training augmentation).
+
+    Each patch is, with probability ``prob``, replaced by ``m + t (x - m)``
+    where ``m`` is its per-pixel channel mean and ``t`` is drawn uniformly in
+    [0, 1] (``t = 0``: a gray image stored in three channels). Natural colour
+    training sets hold few nearly gray images, and a colour denoiser trained
+    on them does not learn to pool the three channels' noise where the
+    channels agree (see ``docs/benchmarks_priors.md``, "achromatic images").
+
+    Parameters
+    ----------
+    batch : numpy.ndarray, shape (B, C, H, W), float32
+        Patches on the 0-1 scale; returned unchanged when ``C == 1`` or ``prob == 0``.
+    prob : float
+        Fraction of patches to desaturate, in [0, 1].
+    rng : numpy.random.Generator
+        Source of randomness; not used at all when ``prob == 0`` (so runs without
+        the augmentation draw exactly the random numbers they drew before it existed).
+
+    Returns
+    -------
+    numpy.ndarray, shape (B, C, H, W), float32
+    """
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f"desaturation probability must be in [0, 1], got {prob}")
+    if prob == 0 or batch.shape[1] == 1:
+        return batch
+    n = batch.shape[0]
+    pick = rng.random(n) < prob
+    t = rng.random(n)
+    mean = batch.mean(axis=1, keepdims=True)
+    out = batch.copy()
+    for i in np.flatnonzero(pick):
+        out[i] = mean[i] + np.float32(t[i]) * (batch[i] - mean[i])
+    return out

@@ -21,7 +21,8 @@ Recipe: patches from ``$PNP_DATA/train/CBSD432`` (colour; gray uses its luminanc
 ``train/Train400``), random flips and 90-degree rotations, additive white Gaussian noise with
 ``sigma`` drawn uniformly in [0, ``--sigma-max``]/255 per patch (``--sigma-dist mixed``: half of
 the patches log-uniformly in [0.5, ``--sigma-max``]/255 instead, which puts more weight on the low
-noise levels that plug-and-play's last iterations use), L1 (or L2) loss, Adam with a
+noise levels that plug-and-play's last iterations use; ``--desaturate P``, colour only: a fraction P
+of the patches pulled towards gray by a random amount), L1 (or L2) loss, Adam with a
 linear warm-up and cosine decay, validation PSNR on 4 images (Set12 gray, CBSD68 colour, central
 256x256 crops) at sigma 15, 25, 50 with a fixed noise seed.
 
@@ -50,6 +51,7 @@ import torch.nn as nn
 
 from priors.datasets import (
     PatchSampler,
+    desaturate,
     data_root,
     load_training_images,
     load_validation_images,
@@ -305,10 +307,13 @@ def _load(path: Path) -> dict:
 
 def note_changed_settings(before: dict, args: argparse.Namespace, keys) -> None:
     """On resume, print a note (stderr) for each of ``keys`` whose value in ``args`` differs
-    from the checkpoint's recorded settings ``before``."""
+    from the checkpoint's recorded settings ``before``. Options added after a checkpoint was
+    written count as their default then (``--desaturate`` 0)."""
+    added_later = {"desaturate": 0.0}
     for key in keys:
-        if key in before and before[key] != getattr(args, key):
-            print(f"note: --{key.replace('_', '-')} changed {before[key]} -> {getattr(args, key)} "
+        old = before.get(key, added_later.get(key)) if before else None
+        if old is not None and old != getattr(args, key):
+            print(f"note: --{key.replace('_', '-')} changed {old} -> {getattr(args, key)} "
                   "on resume", file=sys.stderr)
 
 
@@ -402,6 +407,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sigma-max", type=float, default=50.0, help="max training sigma (0-255)")
     p.add_argument("--sigma-dist", choices=SIGMA_DISTS, default="uniform",
                    help="training sigma distribution: uniform in [0, max], or 'mixed' (half log-uniform)")
+    p.add_argument("--desaturate", type=float, default=0.0,
+                   help="colour only: fraction of patches pulled towards gray by a random amount "
+                        "(augmentation for nearly achromatic images; 0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if present)")
@@ -448,6 +456,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--patch must be a multiple of 8, got {args.patch}")
     if (args.steps is not None and args.steps < 0) or args.batch < 1:
         p.error("--steps must be >= 0 and --batch >= 1")
+    if not 0.0 <= args.desaturate <= 1.0:
+        p.error(f"--desaturate must be in [0, 1], got {args.desaturate}")
+    if args.desaturate and args.channels == 1:
+        p.error("--desaturate applies to colour training (--channels 3) only")
     return args
 
 
@@ -551,7 +563,7 @@ def _train(args: argparse.Namespace) -> dict:
                 file=sys.stderr,
             )
         before = ckpt.get("args", {}) if args.stop_after != 0 else {}  # export only: nothing trains
-        note_changed_settings(before, args, ("sigma_dist", "patch", "batch", "sigma_max", "loss"))
+        note_changed_settings(before, args, ("sigma_dist", "patch", "batch", "sigma_max", "loss", "desaturate"))
         _truncate_log(log_path, step)
 
     def save_ckpt():
@@ -603,7 +615,7 @@ def _train(args: argparse.Namespace) -> dict:
             while step < min(total, stop_at) and not flag.stop:
                 if args.max_minutes and time.time() - t0 > 60 * args.max_minutes:
                     break
-                clean = torch.from_numpy(sampler.sample(args.batch))
+                clean = torch.from_numpy(desaturate(sampler.sample(args.batch), args.desaturate, rng))
                 sigma = draw_sigmas(args.batch, args.sigma_max, args.sigma_dist, noise_gen)
                 noisy = clean + torch.randn(clean.shape, generator=noise_gen) * sigma[:, None, None, None]
                 clean, noisy, sigma = clean.to(device), noisy.to(device), sigma.to(device)

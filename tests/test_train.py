@@ -273,3 +273,44 @@ def test_fit_minutes_plans_the_steps_from_the_measured_rate(data_dir, tmp_path, 
     assert "planned steps now" in capsys.readouterr().out
     lrs = [lr for _, _, lr in _losses(out)]
     assert lrs[-1] == pytest.approx(4e-4 * 0.02, rel=1e-6)  # the cosine ended at its floor
+
+
+def test_desaturate_augmentation():
+    rng = np.random.default_rng(0)
+    batch = rng.random((6, 3, 8, 8)).astype(np.float32)
+    state = rng.bit_generator.state
+    assert datasets.desaturate(batch, 0.0, rng) is batch
+    assert rng.bit_generator.state == state  # off: no random numbers drawn
+    gray = batch[:, :1]
+    assert datasets.desaturate(gray, 1.0, rng) is gray
+    out = datasets.desaturate(batch, 1.0, rng)
+    assert out.dtype == np.float32 and out.shape == batch.shape
+    np.testing.assert_allclose(out.mean(axis=1), batch.mean(axis=1), atol=1e-6)  # the gray level is kept
+    spread = lambda b: (b - b.mean(axis=1, keepdims=True)).std(axis=(1, 2, 3))
+    assert np.all(spread(out) <= spread(batch) + 1e-6) and spread(out).mean() < 0.8 * spread(batch).mean()
+    half = datasets.desaturate(batch, 0.5, np.random.default_rng(1))
+    changed = [not np.allclose(half[i], batch[i]) for i in range(6)]
+    assert 0 < sum(changed) < 6
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        datasets.desaturate(batch, 1.5, rng)
+
+
+def test_desaturate_run_resumes_exactly_and_changes_training(data_dir, tmp_path, capsys):
+    full, part = tmp_path / "full", tmp_path / "part"
+    flag = ["--desaturate", "0.5"]
+    main(_args(data_dir, full, "drunet", 3, extra=flag))
+    main(_args(data_dir, part, "drunet", 3, extra=flag + ["--stop-after", "3"]))
+    main(_args(data_dir, part, "drunet", 3, extra=flag + ["--resume"]))
+    assert _losses(part) == _losses(full)
+    main(_args(data_dir, tmp_path / "plain", "drunet", 3))
+    assert _losses(full) != _losses(tmp_path / "plain")
+    # a checkpoint without the option (older, or trained without it) counts as --desaturate 0
+    old = tmp_path / "old"
+    main(_args(data_dir, old, "drunet", 3, extra=["--stop-after", "2"]))
+    capsys.readouterr()
+    main(_args(data_dir, old, "drunet", 3, extra=flag + ["--resume"]))
+    assert "--desaturate changed 0.0 -> 0.5" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(_args(data_dir, tmp_path / "g", "drunet", 1, extra=flag))
+    with pytest.raises(SystemExit):
+        main(_args(data_dir, tmp_path / "h", "drunet", 3, extra=["--desaturate", "2"]))
