@@ -138,3 +138,69 @@ def test_masked_variants_match_numpy_rotational_step(rng, masked):
     assert np.linalg.norm(out - ref) <= 1e-6 * np.linalg.norm(ref)
     with pytest.raises(ValueError, match="masked"):
         TorchCGDataStep(op.matrix((30, 32)), torch.tensor(y[None]), masked="nope")
+
+
+def test_rotational_torch_data_step_keeps_its_torch_matrices(rng, monkeypatch):
+    import pickle
+
+    import pnp.datasteps.torch_cg as tcg
+    from pnp.operators.rotational import RotationalBlur
+
+    calls = []
+    pair = tcg.torch_matrix_pair
+    monkeypatch.setattr(tcg, "torch_matrix_pair", lambda *a, **k: calls.append(1) or pair(*a, **k))
+    op = RotationalBlur((15.5, 14.5), np.deg2rad(12))
+    y = torch.tensor(rng.random((1, 2, 30, 32)))
+    v = torch.tensor(rng.random((1, 2, 30, 32)))
+    observed = np.zeros((30, 32), dtype=bool)
+    observed[3:27, 3:29] = True
+    ref = TorchCGDataStep(op.matrix((30, 32)), y, iters=12, observed=torch.tensor(observed))(v, 0.05)
+    calls.clear()
+    first = op.torch_data_step(y, observed=observed, iters=12)
+    second = op.torch_data_step(y, observed=observed, iters=12)
+    assert len(calls) == 1 and second.A is first.A and second.At is first.At  # converted once
+    torch.testing.assert_close(second(v, 0.05), ref, rtol=0, atol=0)
+    op.torch_data_step(y.float(), iters=2)  # another dtype: a second pair
+    assert len(calls) == 2
+    assert pickle.loads(pickle.dumps(op))._torch_cache == {}
+
+
+def test_prepared_matrices_are_checked(rng):
+    from pnp.datasteps.torch_cg import torch_matrix_pair
+
+    op = SparseBlur((6, 5))
+    y = torch.tensor(rng.random((1, 1, 6, 5)))
+    A, At = torch_matrix_pair(op.M, y.dtype, y.device)
+    torch.testing.assert_close(At.to_dense(), A.to_dense().T)
+    with pytest.raises(ValueError, match="either matrix or prepared"):
+        TorchCGDataStep(op.M, y, prepared=(A, At))
+    with pytest.raises(ValueError, match="either matrix or prepared"):
+        TorchCGDataStep(None, y)
+    with pytest.raises(ValueError, match="prepared matrices are torch.float32"):
+        TorchCGDataStep(None, y, prepared=torch_matrix_pair(op.M, torch.float32, y.device))
+
+
+def test_solve_on_torch_reuses_the_rotation_matrices(monkeypatch):
+    """pnp.solve(device="cpu") with a rotation: the torch loop restores about as well as the numpy
+    loop, and a second solve with the same operator converts no matrix again."""
+    from skimage import data
+
+    import pnp
+    import pnp.datasteps.torch_cg as tcg
+    from priors.registry import get_prior
+
+    calls = []
+    pair = tcg.torch_matrix_pair
+    monkeypatch.setattr(tcg, "torch_matrix_pair", lambda *a, **k: calls.append(1) or pair(*a, **k))
+    x = data.astronaut()[100:164, 180:244] / 255.0
+    op = pnp.RotationalBlur((31.5, 31.5), np.deg2rad(8.0))
+    y = pnp.add_noise(op.forward(x.transpose(2, 0, 1)).transpose(1, 2, 0), 0.01, seed=0)
+    kw = dict(prior=get_prior("attention-unet"), noise_level=0.01, iters=4, progress=False)
+    first = pnp.solve(y, op, device="cpu", **kw)
+    second = pnp.solve(y, op, device="cpu", **kw)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(first, second)
+    numpy_loop = pnp.solve(y, op, **kw)
+    p_torch, p_numpy = pnp.psnr(np.clip(first, 0, 1), x), pnp.psnr(np.clip(numpy_loop, 0, 1), x)
+    assert p_torch > pnp.psnr(np.clip(y, 0, 1), x) + 6.0  # measured +9.1 dB
+    assert abs(p_torch - p_numpy) < 0.3  # measured 0.10 dB

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import torch
 
-__all__ = ["TorchCGDataStep", "sparse_to_torch"]
+__all__ = ["TorchCGDataStep", "sparse_to_torch", "torch_matrix_pair"]
 
 
 def sparse_to_torch(matrix, dtype=torch.float32, device="cpu"):
@@ -24,6 +24,16 @@ def sparse_to_torch(matrix, dtype=torch.float32, device="cpu"):
         return torch.sparse_csr_tensor(
             torch.from_numpy(m.indptr.astype(np.int64)), torch.from_numpy(m.indices.astype(np.int64)),
             torch.from_numpy(m.data).to(dtype), size=m.shape, device=device, check_invariants=False)
+
+
+def torch_matrix_pair(matrix, dtype=torch.float32, device="cpu"):
+    """``(A, A^T)`` of a scipy.sparse matrix as torch sparse CSR tensors on ``device``.
+
+    The transpose is made once here (``A.T.tocsr()`` takes about a second for a
+    512x512 rotational blur), so callers that solve repeatedly with one operator
+    can keep the pair and pass it to :class:`TorchCGDataStep` as ``prepared``.
+    """
+    return sparse_to_torch(matrix, dtype, device), sparse_to_torch(matrix.T.tocsr(), dtype, device)
 
 
 class _SparseMatmul(torch.autograd.Function):
@@ -63,9 +73,15 @@ class TorchCGDataStep:
         :class:`pnp.datasteps.polar.PolarDataStep` does with the same option).
     input_shape : tuple (H, W), optional
         Shape of ``z``; default that of ``y``.
+    prepared : tuple of two Tensors, optional
+        ``(A, A^T)`` from :func:`torch_matrix_pair`, with ``y``'s dtype and
+        device, instead of ``matrix`` (pass ``matrix=None``): skips the
+        transposition and the copy to the device.
     """
 
-    def __init__(self, matrix, y, iters=30, observed=None, input_shape=None, masked="exact"):
+    def __init__(self, matrix, y, iters=30, observed=None, input_shape=None, masked="exact", prepared=None):
+        if (matrix is None) == (prepared is None):
+            raise ValueError("give either matrix or prepared=(A, A^T), not both")
         self.per_sample = isinstance(matrix, (list, tuple))
         if self.per_sample:
             if len(matrix) != y.shape[0]:
@@ -73,8 +89,13 @@ class TorchCGDataStep:
             from scipy import sparse
 
             matrix = sparse.block_diag(matrix, format="csr")  # acts on (B*N, C)
-        self.A = sparse_to_torch(matrix, y.dtype, y.device)
-        self.At = sparse_to_torch(matrix.T.tocsr(), y.dtype, y.device)
+        if prepared is not None:
+            A, At = prepared
+            if A.device != y.device or A.dtype != y.dtype or At.device != y.device or At.dtype != y.dtype:
+                raise ValueError(f"prepared matrices are {A.dtype} on {A.device}; y is {y.dtype} on {y.device}")
+            self.A, self.At = A, At
+        else:
+            self.A, self.At = torch_matrix_pair(matrix, y.dtype, y.device)
         self.y = y
         self.iters = int(iters)
         if masked not in ("exact", "refill"):

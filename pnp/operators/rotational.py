@@ -264,6 +264,7 @@ class RotationalBlur:
         if self.spacing <= 0 or self.ring_width <= 0:
             raise ValueError("spacing and ring_width must be > 0")
         self._cache = {}
+        self._torch_cache = {}  # (shape, device, dtype) -> (A, A^T) torch tensors for torch_data_step
         self._padded = {}  # pad -> padded operator, so repeated solves reuse its cached matrix
         self._frame_shape = None if mask is None else mask.shape
 
@@ -271,6 +272,7 @@ class RotationalBlur:
         # the cached sparse matrices can be hundreds of MB: rebuild them where the operator is used
         state = dict(self.__dict__)
         state["_cache"] = {}
+        state["_torch_cache"] = {}
         state["_padded"] = {}
         return state
 
@@ -470,6 +472,27 @@ class RotationalBlur:
 
             return PolarDataStep(self, y, observed=observed, polar=method == "polar", **kwargs)
         raise ValueError(f"method must be 'polar' or 'cg', got {method!r}")
+
+    def torch_data_step(self, y, observed=None, iters=30):
+        """The data step in torch for a ``(B, C, H, W)`` tensor ``y``: unrolled conjugate gradient.
+
+        :class:`pnp.datasteps.torch_cg.TorchCGDataStep` on this operator's sparse
+        matrix, exact on the masked normal equations with ``observed`` ((H, W)
+        bool, array or tensor). The matrix and its transpose are converted to
+        torch once per image shape, device and dtype and kept on the operator
+        (as the scipy matrix is), so repeated solves, e.g. the frames of a video
+        with one rotation, skip the transposition and the copy to the GPU.
+        """
+        import torch
+
+        from ..datasteps.torch_cg import TorchCGDataStep, torch_matrix_pair
+
+        shape = tuple(int(n) for n in y.shape[-2:])
+        key = (shape, str(y.device), y.dtype)
+        if key not in self._torch_cache:
+            self._torch_cache[key] = torch_matrix_pair(self.matrix(shape), y.dtype, y.device)
+        mask = None if observed is None else torch.as_tensor(observed, device=y.device)
+        return TorchCGDataStep(None, y, iters=iters, observed=mask, prepared=self._torch_cache[key])
 
     def initial(self, y):
         """Starting estimate: a copy of ``y``."""
