@@ -23,7 +23,9 @@ linear motion, camera shake), or rotational blur, decimated by a scale drawn per
 ``--scales`` and corrupted by Gaussian noise with sigma uniform in
 [0, ``--noise-max``]/255. With the prior
 frozen only the hyper-parameter network trains (cheap: it works on 2 CPU
-cores); ``--finetune-prior`` also trains the prior (use a GPU), with its own,
+cores); ``--finetune-prior`` also trains the prior (use a GPU: ``--device cuda``,
+the default where torch sees one; the batches are still drawn on the CPU, with
+the same random numbers as on any device), with its own,
 smaller learning rate ``--prior-lr``; ``--export-prior`` then writes the
 fine-tuned prior beside the schedule, in the format of ``priors.train``'s
 exports (a state dict and its ``.json``), so
@@ -231,6 +233,15 @@ def make_batch(sampler, rng, batch, scales, noise_max, rot_prob=0.0, rot_max_ang
     return Batch(x, y, ks, noise, s, desc)
 
 
+def batch_to(batch, device):
+    """The :class:`Batch` with its tensors on ``device`` (sparse rotational matrices stay scipy:
+    the torch data step converts them on the device of ``y``)."""
+    def move(v):
+        return v.to(device) if torch.is_tensor(v) else v
+
+    return Batch(*(move(v) for v in batch))
+
+
 def restore_batch(model, batch, descriptor=False, cg_iters=20):
     """Run the unfolded model on a :class:`Batch`; returns the restored targets (B, C, P, P)."""
     desc = batch.desc if descriptor else None
@@ -373,15 +384,26 @@ def lr_at(step, args):
     return args.lr * lr_factor(step - args.decay_from, args.steps - args.decay_from, 0, args.lr_floor)
 
 
+def _device(name):
+    """``--device``: the torch device (default: CUDA when present, else the CPU)."""
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {name}: torch sees no CUDA device on this machine")
+    return device
+
+
 def train(args):
     torch.set_num_threads(args.threads) if args.threads else None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
+    device = _device(args.device)
     prior = _load_prior(args.prior_arch, args.prior_weights)
     model = UnfoldedHQS(prior, HyperNet(args.iters, descriptor_dim=2 if args.descriptor else 0),
-                        freeze_prior=not args.finetune_prior)
+                        freeze_prior=not args.finetune_prior).to(device)
     groups = [dict(params=list(model.hypernet.parameters()), base_lr=args.lr)]
     if args.freeze_schedule:  # the last layer starts at zero: the schedule stays DPIR's
         for p in model.hypernet.parameters():
@@ -413,6 +435,8 @@ def train(args):
             group["base_lr"] = g["base_lr"]
         step = blob["step"]
         ema = blob.get("hypernet_ema")
+        if ema is not None:
+            ema = {k: v.to(device) for k, v in ema.items()}
         note_changed_settings(blob.get("extra", {}), args, ("lr", "prior_lr", "lr_floor", "decay_from", "loss", "patch", "batch", "borders"))
         if ema is not None and args.ema == 0:  # keep averaging, never leave a stale average
             args.ema = blob["extra"]["ema"]
@@ -436,8 +460,8 @@ def train(args):
     model.train()
     model.prior.eval()
     while step < end and not stop["now"]:
-        batch = make_batch(sampler, rng, args.batch, args.scales, args.noise_max,
-                           args.rot_prob, args.rot_max_angle, args.borders)
+        batch = batch_to(make_batch(sampler, rng, args.batch, args.scales, args.noise_max,
+                                    args.rot_prob, args.rot_max_angle, args.borders), device)
         outx = restore_batch(model, batch, args.descriptor, args.cg_iters)
         loss = unfolded_loss(outx, batch.x, args.loss)
         s = batch.scale
@@ -511,6 +535,9 @@ def main(argv=None):
     ap.add_argument("--export-prior", default=None,
                     help="with --finetune-prior: write the fine-tuned prior here (.pt + .json)")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--device", default=None,
+                    help="torch device, e.g. cuda or cpu (default: cuda when present). The batches are made "
+                         "on the CPU with the same random numbers on every device")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--out", required=True)

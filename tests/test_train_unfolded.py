@@ -321,3 +321,21 @@ def test_frozen_schedule_trains_only_the_prior_and_resume_keeps_the_setting(fake
     with pytest.raises(SystemExit):
         _run(fake_data, fake_data / "fx", "--freeze-schedule")
     assert "needs --finetune-prior" in capsys.readouterr().err
+
+
+def test_device_option_gives_the_same_run_and_refuses_a_missing_gpu(fake_data, capsys):
+    from priors.train_unfolded import batch_to, main
+
+    default = _run(fake_data, fake_data / "d0", "--finetune-prior")
+    on_cpu = _run(fake_data, fake_data / "d1", "--finetune-prior", "--device", "cpu")
+    for part in ("hypernet", "prior"):
+        for k, v in default[part].items():
+            torch.testing.assert_close(v, on_cpu[part][k], rtol=0, atol=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match="no CUDA device"):
+            _run(fake_data, fake_data / "d2", "--device", "cuda")
+    from priors.train_unfolded import Batch
+
+    b = Batch(torch.zeros(1, 1, 4, 4), torch.ones(1, 1, 4, 4), [object()], torch.zeros(1), 1, torch.zeros(1, 2))
+    moved = batch_to(b, "cpu")
+    assert moved.blur is b.blur and moved.scale == 1 and torch.equal(moved.y, b.y)
