@@ -239,10 +239,10 @@ def desaturate(batch: np.ndarray, prob: float, rng: np.random.Generator) -> np.n
 
     Each patch is, with probability ``prob``, replaced by ``m + t (x - m)``
     where ``m`` is its per-pixel channel mean and ``t`` is drawn uniformly in
-    [0, 1] (``t = 0``: a gray image stored in three channels). Natural colour
-    training sets hold few nearly gray images, and a colour denoiser trained
-    on them does not learn to pool the three channels' noise where the
-    channels agree (see ``docs/benchmarks_priors.md``, "achromatic images").
+    [0, 1] (``t = 0``: a gray image stored in three channels), to add nearly
+    gray content to a natural colour training set. Tried once, it did not
+    change the case it was meant for (``docs/benchmarks_priors.md``, "Where
+    FFDNet wins: thin colour strokes").
 
     Parameters
     ----------

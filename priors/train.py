@@ -409,7 +409,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="training sigma distribution: uniform in [0, max], or 'mixed' (half log-uniform)")
     p.add_argument("--desaturate", type=float, default=0.0,
                    help="colour only: fraction of patches pulled towards gray by a random amount "
-                        "(augmentation for nearly achromatic images; 0: off)")
+                        "(augmentation; 0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if present)")
