@@ -79,9 +79,10 @@ def main(argv=None):
     paths = [p for p in list_images(args.set) if p.stem == args.image]
     if not paths:
         ap.error(f"no image {args.image!r} in {args.set}")
-    x = io.imread(paths[0])[..., :3] / 255.0
-    if x.ndim != 3:
-        ap.error(f"{paths[0]} is not a colour image")
+    img = io.imread(paths[0])
+    if img.ndim != 3 or img.shape[-1] < 3:
+        ap.error(f"{paths[0]} is not a colour image (shape {img.shape})")
+    x = img[..., :3] / 255.0
     sigma = args.sigma / 255
     kw = lambda w: {"weights": w} if w else {}
     # the default ("ours") prior picks the gray or colour network from the input's channels

@@ -24,6 +24,10 @@ def test_colour_gap_rows_on_a_synthetic_image(tmp_path, monkeypatch, capsys):
     assert r["edge rmse x255"] > 0 and r["flat rmse x255"] > 0
     with pytest.raises(SystemExit):
         bench.main(["--image", "nope"])
+    iio.imwrite(folder / "gray.png", img[..., 0])
+    with pytest.raises(SystemExit):
+        bench.main(["--image", "gray"])
+    assert "not a colour image" in capsys.readouterr().err
 
 
 def test_region_masks_split_flat_and_edge_pixels():
