@@ -108,15 +108,19 @@ def test_sigma_distributions():
         draw("gamma")
 
 
-def test_mixed_sigma_run_resumes_exactly(data_dir, tmp_path):
+def _check_option_resumes_exactly_and_matters(data_dir, tmp_path, channels, flag):
+    """A run with ``flag`` resumes exactly, and its losses differ from a run without it."""
     full, part = tmp_path / "full", tmp_path / "part"
-    mixed = ["--sigma-dist", "mixed"]
-    main(_args(data_dir, full, "drunet", 1, extra=mixed))
-    main(_args(data_dir, part, "drunet", 1, extra=mixed + ["--stop-after", "3"]))
-    main(_args(data_dir, part, "drunet", 1, extra=mixed + ["--resume"]))
+    main(_args(data_dir, full, "drunet", channels, extra=flag))
+    main(_args(data_dir, part, "drunet", channels, extra=flag + ["--stop-after", "3"]))
+    main(_args(data_dir, part, "drunet", channels, extra=flag + ["--resume"]))
     assert _losses(part) == _losses(full)
-    main(_args(data_dir, tmp_path / "uniform", "drunet", 1))
-    assert _losses(full) != _losses(tmp_path / "uniform")
+    main(_args(data_dir, tmp_path / "plain", "drunet", channels))
+    assert _losses(full) != _losses(tmp_path / "plain")
+
+
+def test_mixed_sigma_run_resumes_exactly(data_dir, tmp_path):
+    _check_option_resumes_exactly_and_matters(data_dir, tmp_path, 1, ["--sigma-dist", "mixed"])
 
 
 def test_resume_notes_a_changed_recipe(data_dir, tmp_path, capsys):
@@ -296,14 +300,8 @@ def test_desaturate_augmentation():
 
 
 def test_desaturate_run_resumes_exactly_and_changes_training(data_dir, tmp_path, capsys):
-    full, part = tmp_path / "full", tmp_path / "part"
     flag = ["--desaturate", "0.5"]
-    main(_args(data_dir, full, "drunet", 3, extra=flag))
-    main(_args(data_dir, part, "drunet", 3, extra=flag + ["--stop-after", "3"]))
-    main(_args(data_dir, part, "drunet", 3, extra=flag + ["--resume"]))
-    assert _losses(part) == _losses(full)
-    main(_args(data_dir, tmp_path / "plain", "drunet", 3))
-    assert _losses(full) != _losses(tmp_path / "plain")
+    _check_option_resumes_exactly_and_matters(data_dir, tmp_path, 3, flag)
     # a checkpoint without the option (older, or trained without it) counts as --desaturate 0
     old = tmp_path / "old"
     main(_args(data_dir, old, "drunet", 3, extra=["--stop-after", "2"]))
