@@ -263,10 +263,7 @@ def desaturate(batch: np.ndarray, prob: float, rng: np.random.Generator) -> np.n
     if prob == 0 or batch.shape[1] == 1:
         return batch
     n = batch.shape[0]
-    pick = rng.random(n) < prob
-    t = rng.random(n)
+    pick = (rng.random(n) < prob)[:, None, None, None]
+    t = rng.random(n).astype(np.float32)[:, None, None, None]
     mean = batch.mean(axis=1, keepdims=True)
-    out = batch.copy()
-    for i in np.flatnonzero(pick):
-        out[i] = mean[i] + np.float32(t[i]) * (batch[i] - mean[i])
-    return out
+    return np.where(pick, mean + t * (batch - mean), batch)

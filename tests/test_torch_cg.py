@@ -140,15 +140,23 @@ def test_masked_variants_match_numpy_rotational_step(rng, masked):
         TorchCGDataStep(op.matrix((30, 32)), torch.tensor(y[None]), masked="nope")
 
 
-def test_rotational_torch_data_step_keeps_its_torch_matrices(rng, monkeypatch):
-    import pickle
-
+@pytest.fixture
+def pair_calls(monkeypatch):
+    """Count the conversions of a scipy matrix to a torch (A, A^T) pair."""
     import pnp.datasteps.torch_cg as tcg
-    from pnp.operators.rotational import RotationalBlur
 
     calls = []
     pair = tcg.torch_matrix_pair
     monkeypatch.setattr(tcg, "torch_matrix_pair", lambda *a, **k: calls.append(1) or pair(*a, **k))
+    return calls
+
+
+def test_rotational_torch_data_step_keeps_its_torch_matrices(rng, pair_calls):
+    import pickle
+
+    from pnp.operators.rotational import RotationalBlur
+
+    calls = pair_calls
     op = RotationalBlur((15.5, 14.5), np.deg2rad(12))
     y = torch.tensor(rng.random((1, 2, 30, 32)))
     v = torch.tensor(rng.random((1, 2, 30, 32)))
@@ -180,18 +188,15 @@ def test_prepared_matrices_are_checked(rng):
         TorchCGDataStep(None, y, prepared=torch_matrix_pair(op.M, torch.float32, y.device))
 
 
-def test_solve_on_torch_reuses_the_rotation_matrices(monkeypatch):
+def test_solve_on_torch_reuses_the_rotation_matrices(pair_calls):
     """pnp.solve(device="cpu") with a rotation: the torch loop restores about as well as the numpy
     loop, and a second solve with the same operator converts no matrix again."""
     from skimage import data
 
     import pnp
-    import pnp.datasteps.torch_cg as tcg
     from priors.registry import get_prior
 
-    calls = []
-    pair = tcg.torch_matrix_pair
-    monkeypatch.setattr(tcg, "torch_matrix_pair", lambda *a, **k: calls.append(1) or pair(*a, **k))
+    calls = pair_calls
     x = data.astronaut()[100:164, 180:244] / 255.0
     op = pnp.RotationalBlur((31.5, 31.5), np.deg2rad(8.0))
     y = pnp.add_noise(op.forward(x.transpose(2, 0, 1)).transpose(1, 2, 0), 0.01, seed=0)

@@ -81,7 +81,7 @@ class TorchCGDataStep:
 
     def __init__(self, matrix, y, iters=30, observed=None, input_shape=None, masked="exact", prepared=None):
         if (matrix is None) == (prepared is None):
-            raise ValueError("give either matrix or prepared=(A, A^T), not both")
+            raise ValueError("give either matrix or prepared=(A, A^T): exactly one of them")
         self.per_sample = isinstance(matrix, (list, tuple))
         if self.per_sample:
             if len(matrix) != y.shape[0]:
