@@ -84,10 +84,9 @@ def main(argv=None):
         ap.error(f"{paths[0]} is not a colour image (shape {img.shape})")
     x = img[..., :3] / 255.0
     sigma = args.sigma / 255
-    kw = lambda w: {"weights": w} if w else {}
     # the default ("ours") prior picks the gray or colour network from the input's channels
-    families = {"attention-unet": (get_prior("attention-unet", **kw(args.color_weights)),
-                                   get_prior("attention-unet", **kw(args.gray_weights)))}
+    families = {"attention-unet": (get_prior("attention-unet", weights=args.color_weights),
+                                   get_prior("attention-unet", weights=args.gray_weights))}
     try:
         ff = get_prior("ffdnet")
         families["ffdnet"] = (ff, ff)

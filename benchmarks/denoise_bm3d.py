@@ -40,7 +40,7 @@ class _PriorModule(torch.nn.Module):
 
     def __init__(self, name="bm3d", weights=None):
         super().__init__()
-        self.prior = get_prior(name, **({"weights": weights} if weights else {}))
+        self.prior = get_prior(name, weights=weights)
 
     def forward(self, x, sigma):
         img = x[0].numpy().transpose(1, 2, 0).astype(np.float64)

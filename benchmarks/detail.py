@@ -77,7 +77,7 @@ def main(argv=None):
         ap.error(f"--end-ratio must be > 0, got {args.end_ratio}")
     from priors import get_prior
 
-    prior = get_prior(args.prior, **(dict(weights=args.prior_weights) if args.prior_weights else {}))
+    prior = get_prior(args.prior, weights=args.prior_weights)
     schedule = None
     if args.schedule:
         from pnp.learned_schedule import LearnedSchedule

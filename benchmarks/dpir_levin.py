@@ -117,8 +117,7 @@ def main(argv=None):
         schedule = LearnedSchedule.load(args.schedule)
     from priors import get_prior
 
-    extra = dict(weights=args.prior_weights) if args.prior_weights else {}
-    prior = get_prior(args.prior, **extra)  # built once for all images (networks load their weights once)
+    prior = get_prior(args.prior, weights=args.prior_weights)  # built once for all images (networks load their weights once)
     rows = run(prior, args.noise, args.iters, args.images, kernels, args.solver,
                partial=out / f"{stem}.partial.json", schedule=schedule, image_set=args.set)
     md = table(rows, args.prior + (f" ({args.tag.strip('_')})" if args.tag else ""))

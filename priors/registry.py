@@ -90,8 +90,13 @@ def get_prior(prior="default", **kwargs):
         flips / quarter turns of its input (:class:`priors.ensemble.SelfEnsemble`,
         that many times slower).
     **kwargs
-        Passed to the factory of a named prior.
+        Passed to the factory of a named prior. ``weights=None`` means the
+        prior's own default weights and is dropped before the call, so every
+        prior accepts it (also those without weights, such as TV and
+        BM3D); a command line can pass an optional weights file straight on.
     """
+    if kwargs.get("weights", "") is None:
+        kwargs = {k: v for k, v in kwargs.items() if k != "weights"}
     if isinstance(prior, str):
         name, n = resolve_prior_name(prior)
         built = _load(_FACTORIES[name])(**kwargs)

@@ -39,6 +39,20 @@ def test_callable_passes_through():
         get_prior(f, strength=2)
 
 
+def test_weights_none_means_the_default_weights(noisy):
+    x, y = noisy
+    # priors without weights accept weights=None (a command line's optional --prior-weights)
+    np.testing.assert_array_equal(get_prior("tv", weights=None)(y, 0.1), get_prior("tv")(y, 0.1))
+    f = lambda x, sigma: x  # noqa: E731
+    assert get_prior(f, weights=None) is f
+    # a prior with weights gets its own default, as if the keyword were left out
+    assert get_prior("drunet", weights=None).weights == "ours"
+    assert get_prior("attention-unet+x2", weights=None).prior.weights == "ours"
+    # only None is dropped: a real value still reaches the factory
+    with pytest.raises(TypeError):
+        get_prior("tv", weights="w.pt")
+
+
 @pytest.mark.parametrize("name, gain", [("tv", 4.0), ("bm3d", 7.0)])
 def test_classical_priors_denoise(noisy, name, gain):
     x, y = noisy
