@@ -194,6 +194,19 @@ def test_single_precision_step_matches_double(rng, levin_k3, scale, masked):
     assert 0 < rel < 1e-5
 
 
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("alpha", [1e-4, 6e-6])
+def test_single_precision_super_resolution_step_at_small_alpha(rng, levin_k3, scale, alpha):
+    # the first DPIR iterations use alpha ~ 6e-4 (noise 2.55/255) down to ~6e-6; USRNet's form
+    # (a difference of nearly equal spectra divided by alpha) lost 2e-4 .. 3e-3 in float32 here
+    op = Blur(levin_k3, scale=scale)
+    y = rng.random((3, 24, 20))
+    v = rng.random(op.input_shape(y.shape))
+    d = FFTDataStep(op, y)(v, alpha)
+    s = FFTDataStep(op, y, precision="single")(v, alpha)
+    assert np.abs(s - d).max() / np.abs(d).max() < 2e-5
+
+
 def test_single_precision_step_is_optimal(rng, levin_k3):
     # gradient of ||y - A z||^2 + alpha ||z - v||^2 vanishes at the step's output
     op = Blur(levin_k3)

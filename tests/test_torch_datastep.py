@@ -22,6 +22,19 @@ def test_agrees_with_pyfftw(rng, scale, channels, dtype, tol):
     assert np.linalg.norm(out - ref) <= tol * np.linalg.norm(ref)
 
 
+@pytest.mark.parametrize("scale", [2, 4])
+def test_float32_super_resolution_step_at_small_alpha(rng, scale):
+    # DPIR's first penalties (alpha ~ 6e-4 .. 6e-6) must not cost float32 its accuracy
+    k = rng.random((7, 6))
+    k /= k.sum()
+    y = rng.random((3, 12, 10))
+    v = rng.random((3, 12 * scale, 10 * scale))
+    ref = Blur(k, scale).data_step(y)(v, 6e-6)
+    step = TorchFFTDataStep(torch.tensor(k, dtype=torch.float32), torch.tensor(y[None], dtype=torch.float32), scale)
+    out = step(torch.tensor(v[None], dtype=torch.float32), 6e-6)[0].numpy()
+    assert np.linalg.norm(out - ref) <= 2e-5 * np.linalg.norm(ref)
+
+
 def test_masked_step_agrees_with_pyfftw(rng):
     k = rng.random((5, 5))
     k /= k.sum()

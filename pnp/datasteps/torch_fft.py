@@ -88,7 +88,10 @@ class TorchFFTDataStep:
         return torch.fft.ifft2(torch.fft.fft2(x) * self.K).real[..., ::s, ::s]
 
     def _spectrum_term(self, y):
-        return torch.conj(self.K) * torch.fft.fft2(self.upsample_zero(y))
+        """``conj(F(k)) F(y)`` for ``s = 1``; ``F(y↑s)⇓s`` for ``s > 1`` (see :class:`pnp.datasteps.FFTDataStep`)."""
+        if self.scale == 1:
+            return torch.conj(self.K) * torch.fft.fft2(y)
+        return _block_mean(torch.fft.fft2(self.upsample_zero(y)), self.scale)
 
     def __call__(self, v, alpha):
         """Return ``argmin_z ||y - A z||^2 + alpha ||z - v||^2``.
@@ -103,13 +106,12 @@ class TorchFFTDataStep:
         if self.observed is not None:
             KFy = self._spectrum_term(torch.where(self.observed, self.y, self.forward_model(v)))
         s = self.scale
-        R = KFy + alpha * torch.fft.fft2(v)
+        Fv = torch.fft.fft2(v)
         if s == 1:
-            return torch.fft.ifft2(R / (self.K2 + alpha)).real
-        KR_mean = _block_mean(self.K * R, s)
-        corr = KR_mean / (self.K2_mean + alpha)
-        Z = (R - torch.conj(self.K) * corr.repeat(1, 1, s, s)) / alpha
-        return torch.fft.ifft2(Z).real
+            return torch.fft.ifft2((KFy + alpha * Fv) / (self.K2 + alpha)).real
+        # the Woodbury form without a division by alpha (accurate in float32 at small alpha)
+        corr = (KFy - _block_mean(self.K * Fv, s)) / (self.K2_mean + alpha)
+        return torch.fft.ifft2(Fv + torch.conj(self.K) * corr.repeat(1, 1, s, s)).real
 
 
 class TorchMaskedDataStep:
