@@ -176,10 +176,12 @@ def trajectory_kernel(points, size, center=True):
     Parameters
     ----------
     points : ndarray, shape (n, 2)
-        Densely sampled trajectory ``(row, col)`` in pixels relative to the
-        kernel origin; consecutive points should be closer than ~0.1 px
-        (they are resampled to that spacing here). Every point carries the
-        same exposure time.
+        Trajectory ``(row, col)`` in pixels relative to the kernel origin,
+        sampled at equal time steps: consecutive points are joined by straight
+        segments of equal exposure time (so the speed along the path is set by
+        their spacing). Segments longer than 0.1 px are subdivided here, so a
+        few vertices give a continuous polyline; denser points are splatted as
+        they are, each with the same weight.
     size : int or (int, int)
         Kernel shape.
     center : bool
@@ -195,8 +197,9 @@ def trajectory_kernel(points, size, center=True):
     if not np.all(np.isfinite(pts)):
         raise ValueError("points contain NaN or infinite values")
     kh, kw = _size(size, 1)
+    pts, wts = _time_samples(pts, step=0.1)
     if center:
-        pts = pts - pts.mean(axis=0)
+        pts = pts - (wts[:, None] * pts).sum(axis=0) / wts.sum()
     r = pts[:, 0] + kh // 2
     c = pts[:, 1] + kw // 2
     r0 = np.floor(r).astype(int)
@@ -206,8 +209,28 @@ def trajectory_kernel(points, size, center=True):
     for dr, dc, w in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc), (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
         rr, cc = r0 + dr, c0 + dc
         ok = (rr >= 0) & (rr < kh) & (cc >= 0) & (cc < kw)
-        np.add.at(k, (rr[ok], cc[ok]), w[ok])
+        np.add.at(k, (rr[ok], cc[ok]), (w * wts)[ok])
     return _normalise(k[:kh, :kw])
+
+
+def _time_samples(pts, step=0.1):
+    """Points and weights of a trajectory sampled at equal time steps, segments longer than ``step`` subdivided.
+
+    Each segment ``i`` (one time step) becomes ``n_i`` points from its start,
+    ``step`` px or less apart, of weight ``1 / n_i``; the last point keeps the
+    weight of the last segment's points. With every segment at most ``step``
+    long this returns the points unchanged, all of weight 1.
+    """
+    if len(pts) == 1:
+        return pts, np.ones(1)
+    seg = np.diff(pts, axis=0)
+    n = np.maximum(np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / step), 1).astype(int)
+    if np.all(n == 1):
+        return pts, np.ones(len(pts))
+    idx = np.repeat(np.arange(len(seg)), n)
+    frac = (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)) / n[idx]
+    dense = np.vstack([pts[idx] + frac[:, None] * seg[idx], pts[-1:]])
+    return dense, np.append(1.0 / n[idx], 1.0 / n[-1])
 
 
 def _resample_polyline(pts, step=0.05):

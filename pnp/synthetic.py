@@ -132,6 +132,9 @@ def synthesize_rotational_blur(image, center, angle, noise_level=2.55 / 255, sub
     mp = np.pad(region, margin, mode="edge")
     # the fine scene: pixel (i, j) of the padded frame covers fine pixels s*i .. s*i + s - 1
     fine = np.stack([ndimage.zoom(xp[k], s, order=3, mode="mirror", grid_mode=True) for k in range(C)])
+    # the bicubic zoom overshoots at edges: clip once, so that the scene that is blurred and
+    # the returned ground truth are the same (both in [0, 1])
+    np.clip(fine, 0, 1, out=fine)
     fine_mask = ndimage.zoom(mp, s, order=1, mode="nearest", grid_mode=True)
     cx, cy = ref.center
     fc = ((cx + margin + 0.5) * s - 0.5, (cy + margin + 0.5) * s - 0.5)
@@ -157,7 +160,7 @@ def synthesize_rotational_blur(image, center, angle, noise_level=2.55 / 255, sub
     blurred = blurred + float(noise_level) * rng.standard_normal(blurred.shape)
     return SyntheticRotation(
         blurred=chw_to_public(blurred, layout.ndim),
-        sharp=chw_to_public(np.clip(sharp, 0, 1), layout.ndim),
+        sharp=chw_to_public(sharp, layout.ndim),
         center=ref.center, angle=ref.angle, noise_level=float(noise_level),
         mask=None if mask is None and radius is None else region,
     )

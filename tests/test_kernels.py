@@ -118,6 +118,18 @@ def test_trajectory_kernel_sub_pixel_position():
     assert k[2, 3] == pytest.approx(0.25)
 
 
+def test_trajectory_kernel_joins_sparse_vertices():
+    # two vertices 6 px apart are a continuous segment, the same as the linear-motion kernel
+    k = K.trajectory_kernel([[0, -3], [0, 3]], 9)
+    np.testing.assert_allclose(k, K.motion_kernel(6, 0, size=9), atol=0.01)
+    assert np.count_nonzero(k[4] > 0.05) == 7
+    # equal time per segment: a 2 px and a 6 px segment carry the same exposure, so the
+    # short one is three times as dense (1/4 and 1/12 per pixel)
+    k = K.trajectory_kernel([[0, -4], [0, -2], [0, 4]], 11, center=False)
+    assert k[5, 2] == pytest.approx(0.25, abs=0.01)
+    np.testing.assert_allclose(k[5, 5:9], 1 / 12, atol=0.01)
+
+
 @pytest.mark.parametrize(
     "call,exc,match",
     [

@@ -465,8 +465,12 @@ class RotationalBlur:
             class with ``polar=False``; equivalent to the generic
             :class:`pnp.datasteps.CGDataStep`, plus the ``observed`` mask).
         **kwargs
-            Passed to the data step class.
+            Passed to the data step class (except ``polar``, which ``method``
+            sets).
         """
+        if "polar" in kwargs:
+            raise TypeError("data_step() sets PolarDataStep's 'polar' from method: "
+                            "use method='cg' for plain conjugate gradient, method='polar' (default) for the preconditioner")
         if method in ("polar", "cg"):
             from ..datasteps.polar import PolarDataStep
 
