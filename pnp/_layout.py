@@ -25,7 +25,7 @@ class ImageLayout:
     ndim : int
         2 for ``HxW`` input, 3 for ``HxWxC`` input.
     dtype : numpy.dtype
-        The dtype of the input array.
+        The dtype of the input array (in native byte order).
     scale : float
         The value of full intensity in the input dtype (255 for uint8, 65535
         for uint16, 1 for floats).
@@ -45,8 +45,8 @@ def to_internal(image, name="y", allowed_channels=(1, 3)):
     Parameters
     ----------
     image : array_like, shape (H, W) or (H, W, C)
-        uint8, uint16 or floating point image. Float images are taken to be on
-        the 0-1 intensity scale.
+        uint8, uint16 or floating point image, in either byte order. Float
+        images are taken to be on the 0-1 intensity scale.
     name : str
         Argument name used in error messages.
     allowed_channels : tuple of int
@@ -72,6 +72,8 @@ def to_internal(image, name="y", allowed_channels=(1, 3)):
             image = np.asarray(image)
         else:
             raise TypeError(f"{name} must be a numpy array of shape (H, W) or (H, W, C), got {type(image).__name__}")
+    if image.dtype.kind in "uif" and not image.dtype.isnative:
+        image = image.astype(image.dtype.newbyteorder("="))  # big-endian data, e.g. from a FITS or TIFF reader
     if image.dtype == np.bool_ or not (image.dtype in _INT_SCALES or np.issubdtype(image.dtype, np.floating)):
         raise TypeError(
             f"{name} must have dtype uint8, uint16 or float, got {image.dtype}; "

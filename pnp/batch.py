@@ -191,13 +191,15 @@ def run_frame(name, source, job, cache=None):
 
 def _items(inputs, start=0, stop=None, step=1):
     """``[(name, source), ...]`` from a folder, a video, a list of paths or a list of arrays."""
-    from .frames import VIDEO_SUFFIXES, read_frames
+    from .frames import VIDEO_SUFFIXES, _check_unique_names, read_frames
 
     if isinstance(inputs, (str, os.PathLike)):
         p = Path(inputs)
         if p.is_dir():
             src = read_frames(p, start=start, stop=stop, step=step)
-            return [(f.stem, str(f)) for f in src._files]
+            items = [(f.stem, str(f)) for f in src._files]
+            _check_unique_names(items)  # a.png and a.tif would both be written to a.png
+            return items
         if p.suffix.lower() in VIDEO_SUFFIXES:
             return list(read_frames(p, start=start, stop=stop, step=step))
         raise ValueError(f"inputs {p} is neither a folder nor a video file; pass a list of image paths")
@@ -214,9 +216,7 @@ def _items(inputs, start=0, stop=None, step=1):
             items.append((Path(s).stem, str(s)))
         else:
             items.append((f"frame_{start + i * step:06d}", np.asarray(s)))
-    names = [n for n, _ in items]
-    if len(set(names)) != len(names):
-        raise ValueError("inputs have repeated file names; their outputs would overwrite each other")
+    _check_unique_names(items)
     return items
 
 
@@ -252,7 +252,7 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
         arrays). On a cluster it must be storage every worker can write.
     kernel : ndarray, operator or estimator
         The blur, shared by all frames. An estimator is run once, here, on
-        the first frame (see :func:`pnp.frames.build_operator`).
+        the first frame that can be read (see :func:`pnp.frames.build_operator`).
     prior : str or callable
         A registered prior name (built on each worker from the name and
         ``prior_kwargs``), or a picklable prior object (sent to the workers;
@@ -294,12 +294,18 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
     Raises
     ------
     RuntimeError
-        If some frames failed after their retries; the others are written,
-        and a rerun only computes the missing ones.
+        If some frames failed after their retries (unreadable files
+        included); the others are written, and a rerun only computes the
+        missing ones. The operator is built from the first frame that can be
+        read.
+    ValueError
+        If ``output_dir`` is the input folder, an output file would be one of
+        the inputs, or two inputs give the same output name (``a.png`` and
+        ``a.tif``).
     """
     from tqdm.auto import tqdm
 
-    from .frames import build_operator
+    from .frames import _same_file, build_operator
     from .io import IMAGE_SUFFIXES
 
     if suffix not in IMAGE_SUFFIXES:
@@ -315,12 +321,29 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
     if not items:
         raise ValueError(f"no frames in {inputs!r}")
     output_dir = Path(output_dir)
+    if isinstance(inputs, (str, os.PathLike)) and Path(inputs).is_dir() and _same_file(inputs, output_dir):
+        raise ValueError(f"output_dir {output_dir} is the input folder {inputs}; write the results to another folder")
+    for name, src in items:
+        if isinstance(src, str) and _same_file(src, output_dir / f"{name}{suffix}"):
+            raise ValueError(f"the output {output_dir / (name + suffix)} would overwrite the input {src}; "
+                             "choose another output_dir")
     output_dir.mkdir(parents=True, exist_ok=True)
 
     from .io import read_image
 
-    src = items[0][1]
-    first = read_image(src) if isinstance(src, str) else src  # an estimator runs on it; shape checks
+    first = first_error = None
+    for _, src in items:  # an estimator runs on the first readable frame; shape checks
+        if not isinstance(src, str):
+            first = src
+            break
+        try:
+            first = read_image(src)
+            break
+        except (ValueError, OSError) as exc:  # reported again by its own task, with the other failures
+            first_error = first_error or exc
+    if first is None:
+        raise RuntimeError(f"none of the {len(items)} frames could be read; first error: {first_error!r}") \
+            from first_error
     operator, _ = build_operator(kernel, [first], scale=solve_kwargs.get("scale", 1), precision=precision)
     job = BatchJob(output_dir, operator, prior, prior_kwargs, _prior_key(prior, prior_kwargs), suffix,
                    skip_existing, solve_kwargs)

@@ -12,7 +12,6 @@ import argparse
 import glob
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +43,9 @@ inputs and outputs:
   folder are skipped, so an interrupted run continues). With several inputs,
   OUTPUT is a folder (created if missing) and each result keeps its input's
   file name. Outputs keep the input's bit depth (JPEG is always 8 bit), are
-  written atomically, and may never be one of the inputs.
+  written atomically, and may never be one of the inputs (images, --kernel
+  file, --reference) or another output (--compare, --save-kernel). A single
+  output's folder must exist; batch OUTPUT and --compare folders are created.
 
 kernels:
   --kernel reads PNG/JPEG/TIFF (intensities), NPY/NPZ or MATLAB .mat files; the
@@ -54,7 +55,8 @@ kernels:
 
 exit status:
   0 success, 1 an image could not be restored, 2 bad command line
-  (unknown option, bad value, missing file, output equal to an input).
+  (unknown option, bad value, missing file or folder, output equal to an
+  input or to another output).
 
 examples:
   pnp deblur photo.png -o sharp.png --kernel psf.png --noise-level 2.55
@@ -177,8 +179,32 @@ def _same_file(a, b):
         return False
 
 
-def _plan_outputs(files, batch, output, compare):
-    """Map every input to ``(output_path, compare_path or None)``; refuse to overwrite inputs."""
+def _plan_outputs(files, batch, output, compare, kernel=None, reference=None, save_kernel=None):
+    """Map every input to ``(output_path, compare_path or None)``; refuse to overwrite any input.
+
+    Parameters
+    ----------
+    files : list of pathlib.Path
+        The input images.
+    batch : bool
+        Batch mode (``OUTPUT`` and ``--compare`` are folders).
+    output, compare : str or None
+        ``-o`` and ``--compare`` as given.
+    kernel, reference, save_kernel : str, optional
+        ``--kernel`` (a file, or ``"estimate"``), ``--reference`` and
+        ``--save-kernel`` as given.
+
+    Returns
+    -------
+    list of (pathlib.Path, pathlib.Path or None)
+
+    Raises
+    ------
+    UsageError
+        If a file the command writes is one of its inputs (images, kernel
+        file, reference), if two written files are the same file, or if the
+        folder of a single output, figure or saved kernel does not exist.
+    """
     from .io import IMAGE_SUFFIXES
 
     out = Path(output)
@@ -186,6 +212,8 @@ def _plan_outputs(files, batch, output, compare):
     if as_folder:
         if out.exists() and not out.is_dir():
             raise UsageError(f"with several inputs OUTPUT must be a folder, but {output} is a file")
+        if not batch and not out.is_dir():
+            raise UsageError(f"output folder does not exist: {out} (create it, or give an output file name)")
         targets = [out / f.name for f in files]
     else:
         targets = [out]
@@ -210,13 +238,28 @@ def _plan_outputs(files, batch, output, compare):
             if not cmp_path.parent.is_dir():
                 raise UsageError(f"folder of --compare does not exist: {cmp_path.parent}")
             figs = [cmp_path]
-    for f in files:
-        for t in targets + [g for g in figs if g is not None]:
+    if save_kernel is not None and not Path(save_kernel).parent.is_dir():
+        raise UsageError(f"folder of --save-kernel does not exist: {Path(save_kernel).parent}")
+    # everything read, and everything written (with what it is, for the messages)
+    inputs = [(f, "the input") for f in files]
+    if kernel is not None and kernel != "estimate":
+        inputs.append((Path(kernel), "the --kernel file"))
+    if reference is not None:
+        inputs.append((Path(reference), "the --reference file"))
+    writes = [(t, "OUTPUT") for t in targets] + [(g, "--compare") for g in figs if g is not None]
+    if save_kernel is not None:
+        writes.append((Path(save_kernel), "--save-kernel"))
+    for f, what in inputs:
+        for t, option in writes:
             if _same_file(f, t):
-                raise UsageError(f"refusing to overwrite the input {f}: choose another OUTPUT")
-    for t, g in zip(targets, figs):
-        if g is not None and _same_file(t, g):
-            raise UsageError(f"--compare {g} is the same file as the output")
+                raise UsageError(f"refusing to overwrite {what} {f}: {option} writes {t}; choose another {option}")
+    for i, (t, option) in enumerate(writes):
+        for u, other in writes[:i]:
+            if _same_file(t, u):
+                if option == other == "--compare":
+                    raise UsageError(f"two inputs would get the same --compare figure {t} (inputs with the same "
+                                     "name stem); rename one of them")
+                raise UsageError(f"{option} {t} is the same file as {other} {u}; refusing to overwrite it")
     return list(zip(targets, figs))
 
 
@@ -284,9 +327,10 @@ def _restore(y, kernel, args, progress, name):
 
 
 def _atomic_savefig(fig, path):
+    from .io import _temporary_file
+
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    tmp = _temporary_file(path)
     try:
         fig.savefig(tmp, dpi=110, format=path.suffix.lower().lstrip(".").replace("jpg", "jpeg"))
         os.replace(tmp, path)
@@ -322,10 +366,15 @@ def _save_kernel(path, info):
         raise Failure(f"--save-kernel: the operator {info['operator']!r} has no kernel array")
     path = Path(path)
     if path.suffix.lower() == ".npy":
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npy", dir=path.parent)
-        os.close(fd)
-        np.save(tmp, kernel)
-        os.replace(tmp, path)
+        from .io import _temporary_file
+
+        tmp = _temporary_file(path)
+        try:
+            np.save(tmp, kernel)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     else:
         write_image(path, kernel / kernel.max())
 
@@ -384,11 +433,12 @@ def _run_deblur(args):
     files, batch = _expand_inputs(args.inputs)
     if batch and (args.reference or args.save_kernel):
         raise UsageError("--reference and --save-kernel work with a single input image")
-    plan = _plan_outputs(files, batch, args.output, args.compare)
     if args.reference is not None and not Path(args.reference).is_file():
         raise UsageError(f"reference file not found: {args.reference}")
     if args.save_kernel is not None and Path(args.save_kernel).suffix.lower() not in (".npy", ".png", ".tif", ".tiff"):
         raise UsageError("--save-kernel must end with .npy, .png or .tif")
+    plan = _plan_outputs(files, batch, args.output, args.compare, kernel=args.kernel, reference=args.reference,
+                         save_kernel=args.save_kernel)
     kernel = _load_kernel(args)
     if batch:
         for folder in {t.parent for t, _ in plan} | {g.parent for _, g in plan if g is not None}:
@@ -399,11 +449,15 @@ def _run_deblur(args):
     from .io import write_image
 
     failures = []
+    # progress output: --progress / --no-progress, by default only on a terminal
+    show_progress = sys.stderr.isatty() if args.progress is None else args.progress
     bar = tqdm(total=len(files), desc="pnp deblur", unit="image",
                disable=(None if args.progress is None else not args.progress) if batch else True)
     for src, (dst, fig_path) in zip(files, plan):
         try:
             y = _read_input(src)
+            if isinstance(kernel, str) and not args.quiet and show_progress:
+                bar.write(f"{src.name}: estimating the blur kernel ...", file=sys.stderr)
             x_hat, info = _restore(y, kernel, args, progress=False if batch else args.progress, name=src.name)
             if dst.suffix.lower() in (".jpg", ".jpeg") and x_hat.dtype != np.uint8:
                 _say(args, f"note: {dst.name}: JPEG stores 8 bits; the {x_hat.dtype} result is reduced to 8 bits")

@@ -39,6 +39,34 @@ def _natural_key(path):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", Path(path).name)]
 
 
+def _same_file(a, b):
+    """True if paths ``a`` and ``b`` name the same file or folder (symlinks and hard links resolved).
+
+    Paths that do not exist yet are compared after :meth:`pathlib.Path.resolve`.
+    """
+    a, b = Path(a), Path(b)
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_unique_names(pairs):
+    """Raise ValueError if two files of ``pairs`` (``(name, path)``) share an output name.
+
+    Files such as ``a.png`` and ``a.tif`` both give the name ``a``; their
+    outputs would overwrite each other.
+    """
+    seen = {}
+    for name, path in pairs:
+        if name in seen:
+            raise ValueError(f"inputs have repeated file names: {seen[name]} and {path} both give the output name "
+                             f"{name!r}, so their outputs would overwrite each other; rename or move one of them")
+        seen[name] = path
+
+
 def is_sequence(path):
     """True if ``path`` names a frame sequence: an existing folder or a video file (by suffix)."""
     p = Path(path)
@@ -60,6 +88,12 @@ class FrameSource:
         or the frames themselves.
     start, stop, step : int
         Which frames: ``frames[start:stop:step]``.
+
+    Raises
+    ------
+    ValueError
+        If two files of a folder give the same name (``a.png`` and
+        ``a.tif``): their outputs would overwrite each other.
 
     Attributes
     ----------
@@ -88,6 +122,7 @@ class FrameSource:
                 if not files:
                     raise FileNotFoundError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in folder {path}")
                 self.kind, self._files = "folder", files[self.start:self.stop:self.step]
+                _check_unique_names((f.stem, f) for f in self._files)
             elif path.suffix.lower() in VIDEO_SUFFIXES:
                 if not path.is_file():
                     raise FileNotFoundError(f"video file not found: {path}")
@@ -341,6 +376,12 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
         ``frames`` (number processed), ``skipped``, ``written`` (paths, or
         frame names for a video), ``operator``, ``estimator``, ``seconds``.
 
+    Raises
+    ------
+    ValueError
+        If ``output`` is the source folder or video itself (symlinks
+        resolved), or two files of a source folder give the same frame name.
+
     Examples
     --------
     >>> import tempfile, numpy as np
@@ -359,6 +400,9 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
 
     if isinstance(estimate_frames, bool) or not isinstance(estimate_frames, int) or estimate_frames < 1:
         raise ValueError(f"estimate_frames must be an integer >= 1, got {estimate_frames!r}")
+    if isinstance(source, (str, os.PathLike)) and _same_file(source, output):
+        raise ValueError(f"output {output} is the input {'folder' if Path(source).is_dir() else 'video'} "
+                         f"{source}; write the restored frames to another folder or file")
     frames = read_frames(source, start=start, stop=stop, step=step)
     prior_obj = get_prior(prior)
     writer = FrameWriter(output, fps=fps or frames.fps or 25.0)

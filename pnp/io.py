@@ -22,8 +22,8 @@ float64 array normalised to unit sum.
 from __future__ import annotations
 
 import os
+import stat
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -57,12 +57,25 @@ def read_image(path, keep_alpha=False):
         uint8 or uint16 as stored in the file (float for float TIFFs).
         Gray images stored as RGB with three equal channels stay ``HxWx3``.
 
+    Notes
+    -----
+    The image is returned the way image viewers show it:
+
+    - an EXIF orientation (JPEG, PNG) or TIFF orientation tag is applied
+      (a portrait photo stored sideways comes back upright);
+    - CMYK images (JPEG, TIFF) are converted to RGB (naively, without a
+      colour profile); palette TIFFs are expanded to RGB;
+    - TIFF files are interpreted with their photometric and planar
+      configuration tags. A TIFF with several pages (a stack) is refused,
+      except for reduced-resolution copies (thumbnails) next to one image.
+
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is not a readable image of a supported format.
+        If the file is not a readable image of a supported format, or holds
+        several images (a multi-page TIFF) or an unsupported colour space.
     """
     path = Path(path)
     if not path.is_file():
@@ -71,17 +84,15 @@ def read_image(path, keep_alpha=False):
     if suffix not in IMAGE_SUFFIXES:
         raise ValueError(f"{path}: unsupported image format {suffix!r}; expected one of {', '.join(IMAGE_SUFFIXES)}")
     try:
-        if suffix == ".png" and _png_header(path)[0] == 16:
-            img = _read_png(path)
+        if suffix in (".tif", ".tiff"):
+            img, orientation = _read_tiff(path)
         else:
-            import imageio.v3 as iio
-
-            plugin = "tifffile" if suffix in (".tif", ".tiff") else "pillow"
-            img = np.asarray(iio.imread(path, plugin=plugin))
+            img, orientation = _read_pillow(path, suffix)
+    except _UnsupportedImage as exc:
+        raise ValueError(f"{path}: {exc}") from None
     except (OSError, ValueError, SyntaxError, RuntimeError, zlib.error, struct.error) as exc:
         raise ValueError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc
-    if img.ndim == 3 and img.shape[0] in (1, 3, 4) and img.shape[-1] not in (1, 2, 3, 4):
-        img = np.moveaxis(img, 0, -1)  # a planar TIFF
+    img = _apply_orientation(img, orientation)
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 2, 3, 4)):
         raise ValueError(f"{path}: expected a single 2-D gray or colour image, got an array of shape {img.shape}")
     if img.dtype == np.bool_:
@@ -94,6 +105,124 @@ def read_image(path, keep_alpha=False):
         if img.shape[2] == 1:
             img = img[..., 0]
     return img
+
+
+#: TIFF/EXIF tag of the orientation in which a viewer shows the stored pixels.
+_ORIENTATION = 274
+
+
+class _UnsupportedImage(Exception):
+    """A readable file whose content :func:`read_image` does not support (the message says why)."""
+
+
+def _apply_orientation(img, orientation):
+    """Turn ``img`` as a viewer shows it, for an EXIF/TIFF orientation 1..8 (other values: unchanged)."""
+    turn = {
+        2: lambda a: a[:, ::-1],                  # mirrored left-right
+        3: lambda a: a[::-1, ::-1],               # rotated 180 degrees
+        4: lambda a: a[::-1],                     # mirrored top-bottom
+        5: lambda a: a.swapaxes(0, 1),            # transposed
+        6: lambda a: np.rot90(a, -1),             # rotated 90 degrees clockwise for display
+        7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],  # transversed
+        8: lambda a: np.rot90(a, 1),              # rotated 90 degrees counter-clockwise for display
+    }.get(int(orientation) if isinstance(orientation, (int, np.integer)) else 1)
+    return img if turn is None else np.ascontiguousarray(turn(img))
+
+
+def _cmyk_to_rgb(cmyk):
+    """Naive CMYK -> RGB (``R = (1 - C)(1 - K)``...) of an integer or float (0-1) ``HxWx4`` array."""
+    top = np.iinfo(cmyk.dtype).max if cmyk.dtype.kind in "ui" else 1.0
+    c = cmyk.astype(np.float64) / top
+    rgb = (1 - c[..., :3]) * (1 - c[..., 3:4])
+    if cmyk.dtype.kind in "ui":
+        return np.rint(rgb * top).astype(cmyk.dtype)
+    return rgb.astype(cmyk.dtype)
+
+
+def _exif_orientation(exif):
+    """The orientation tag of raw EXIF data (a TIFF header and IFD), 1 if it has none."""
+    from PIL import Image
+
+    info = Image.Exif()
+    info.load(exif)
+    return info.get(_ORIENTATION, 1)
+
+
+def _read_pillow(path, suffix):
+    """``(image, orientation)`` of a PNG or JPEG file (CMYK converted to RGB)."""
+    if suffix == ".png" and _png_header(path)[0] == 16:  # Pillow would reduce it to 8 bits
+        img, exif = _read_png(path)
+        return img, 1 if exif is None else _exif_orientation(exif)
+    from PIL import Image
+
+    with Image.open(path) as im:  # reads the header: colour mode and EXIF orientation
+        orientation = im.getexif().get(_ORIENTATION, 1)
+        if im.mode == "CMYK":  # the K channel is not an alpha channel
+            return np.asarray(im.convert("RGB")), orientation
+    import imageio.v3 as iio
+
+    return np.asarray(iio.imread(path, plugin="pillow")), orientation
+
+
+def _read_tiff(path):
+    """``(image, orientation)`` of a single-image TIFF, its layout taken from the TIFF tags.
+
+    The colour interpretation (gray, RGB, palette, CMYK) and the sample
+    layout (interleaved or planar) come from the photometric and
+    planar-configuration tags, never from the array shape, so that a stack of
+    three gray pages is not taken for an RGB image.
+    """
+    import tifffile
+
+    P = tifffile.PHOTOMETRIC
+    with tifffile.TiffFile(path) as tif:
+        n = len(tif.pages)
+        if n > 1:  # reduced-resolution copies (thumbnails, pyramid levels) are not images of their own
+            n = sum(not getattr(tif.pages[i], "is_reduced", False) for i in range(n))
+        if n != 1:
+            raise _UnsupportedImage(
+                f"a multi-page TIFF ({n} images, e.g. a stack or a multi-page scan); expected a single "
+                "image: save the page you want as a file of its own")
+        page = tif.pages[0]
+        img = page.asarray()
+        photometric, samples, extra = page.photometric, page.samplesperpixel, len(page.extrasamples)
+        orientation = page.tags.get(_ORIENTATION)
+        orientation = 1 if orientation is None else orientation.value
+        inkset = page.tags.get(332)  # InkSet: 1 = CMYK
+        colormap = page.colormap
+        planar = page.planarconfig == tifffile.PLANARCONFIG.SEPARATE
+    if samples > 1 and planar:
+        img = np.moveaxis(img, 0, -1)  # (S, H, W) -> (H, W, S)
+    colour = samples - extra  # samples that are not alpha or other extra channels
+    expected = {P.MINISBLACK: 1, P.MINISWHITE: 1, P.PALETTE: 1, P.SEPARATED: 4, P.RGB: 3, P.YCBCR: 3}
+    if photometric in expected and (colour != expected[photometric] or extra > 1):
+        raise _UnsupportedImage(
+            f"a {photometric.name} TIFF with {samples} channels per pixel ({colour} colour, {extra} extra); "
+            f"expected {expected[photometric]} colour channel(s), optionally with one alpha channel")
+    if photometric in (P.MINISBLACK, P.MINISWHITE):
+        if photometric == P.MINISWHITE:  # 0 is white: invert
+            if img.dtype == np.bool_:
+                img = ~img
+            elif img.dtype.kind == "u":
+                img = np.iinfo(img.dtype).max - img
+            else:
+                raise _UnsupportedImage(f"a {img.dtype} TIFF with photometric MINISWHITE is not supported")
+    elif photometric == P.PALETTE and colormap is not None and img.ndim == 2:
+        img = tifffile.apply_colormap(img, colormap)  # (H, W, 3) uint16
+        if colormap.max() <= 255:
+            img = img.astype(np.uint8)
+        elif np.all(colormap % 257 == 0):
+            img = (img // 257).astype(np.uint8)
+    elif photometric == P.SEPARATED:
+        if inkset is not None and inkset.value != 1:
+            raise _UnsupportedImage("a separated (print) TIFF whose inks are not CMYK; only CMYK can be read")
+        img = np.concatenate([_cmyk_to_rgb(img[..., :4]), img[..., 4:]], axis=-1)
+    elif photometric in (P.RGB, P.YCBCR):  # tifffile decodes JPEG-compressed YCbCr to RGB
+        pass
+    else:
+        raise _UnsupportedImage(f"TIFF colour space {photometric.name} is not supported; "
+                                "expected gray, RGB, palette or CMYK")
+    return img, orientation
 
 
 def to_uint(image, dtype):
@@ -114,6 +243,48 @@ def to_uint(image, dtype):
     else:
         x = np.clip(image.astype(np.float64), 0, 1)
     return np.rint(x * top).astype(dtype)
+
+
+def _temporary_file(path):
+    """Create an empty temporary file next to ``path`` for an atomic write; return its name.
+
+    The file is named ``.{stem}.<random>{suffix}`` in the folder of ``path``.
+    It gets the permissions that a plain ``open(path, "w")`` would give the
+    final file: those of ``path`` if it exists (an overwritten file keeps its
+    mode), else ``0o666`` minus the process umask (not the ``0o600`` of
+    :func:`tempfile.mkstemp`). Write to it, then ``os.replace`` it onto
+    ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file that will be replaced.
+
+    Returns
+    -------
+    str
+        The name of the temporary file (it exists and is empty).
+    """
+    path = Path(path)
+    folder = path.parent
+    for _ in range(100):
+        tmp = folder / f".{path.stem}.{os.urandom(6).hex()}{path.suffix}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for open()
+        except FileExistsError:
+            continue
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:  # a new file: keep the umask-derived mode
+            pass
+        else:
+            try:
+                os.chmod(tmp, stat.S_IMODE(mode))
+            except OSError:  # pragma: no cover - e.g. a file system without permissions
+                pass
+        os.close(fd)
+        return str(tmp)
+    raise FileExistsError(f"could not create a temporary file next to {path}")  # pragma: no cover
 
 
 def write_image(path, image):
@@ -146,10 +317,11 @@ def write_image(path, image):
         image = image.astype(np.float32) if suffix in (".tif", ".tiff") else to_uint(image, np.uint16)
     elif image.dtype not in (np.uint8, np.uint16):
         raise TypeError(f"image must be uint8, uint16 or float, got {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]  # a single channel is a gray image
     if path.parent and not path.parent.is_dir():
         raise FileNotFoundError(f"output folder does not exist: {path.parent}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
+    tmp = _temporary_file(path)
     try:
         if suffix == ".png" and image.dtype == np.uint16 and image.ndim == 3:
             _write_png(tmp, image)
@@ -183,14 +355,19 @@ def _png_header(path):
 
 
 def _read_png(path):
-    """Decode a non-interlaced 16-bit PNG (gray, gray+alpha, RGB, RGBA) to uint16."""
+    """Decode a non-interlaced 16-bit PNG (gray, gray+alpha, RGB, RGBA) to uint16.
+
+    Returns the image and the raw EXIF data of its ``eXIf`` chunk (None if it has none).
+    """
     data = Path(path).read_bytes()
-    ihdr, idat = None, []
+    ihdr, idat, exif = None, [], None
     for ctype, body in _chunks(data):
         if ctype == b"IHDR":
             ihdr = struct.unpack(">IIBBBBB", body)
         elif ctype == b"IDAT":
             idat.append(body)
+        elif ctype == b"eXIf":
+            exif = body
     if ihdr is None:
         raise ValueError("missing IHDR chunk")
     w, h, depth, ctype, _, _, interlace = ihdr
@@ -209,7 +386,7 @@ def _read_png(path):
         raise ValueError(f"bad PNG filter type {int(ftype.max())}")
     out = _unfilter(rows[:, 1:].reshape(h, w, bpp), ftype).reshape(h, w * bpp)
     img = out.view(">u2").reshape(h, w, channels).astype(np.uint16)
-    return img[..., 0] if channels == 1 else img
+    return (img[..., 0] if channels == 1 else img), exif
 
 
 def _unfilter(filtered, ftype):

@@ -1,19 +1,54 @@
-"""Image quality metrics on the 0-1 scale."""
+"""Image quality metrics on the 0-1 scale.
+
+Both metrics compare images on the 0-1 intensity scale: uint8 and uint16
+images are divided by 255 and 65535 first (so a uint8 image and its float
+version give the same score), float images are taken as they are. With
+integer images ``data_range`` must therefore stay 1; pass floats on another
+scale together with their own ``data_range``.
+"""
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
 __all__ = ["psnr", "ssim"]
 
+_INT_SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
-def _as_float(x):
+
+def _as_float(x, name, data_range):
+    """``x`` as float64 on the 0-1 scale (integers rescaled), after checking dtype and ``data_range``."""
     x = np.asarray(x)
-    if x.dtype == np.uint8:
-        return x / 255.0
-    if x.dtype == np.uint16:
-        return x / 65535.0
+    if x.dtype.kind in "uif" and not x.dtype.isnative:
+        x = x.astype(x.dtype.newbyteorder("="))  # big-endian data from a file
+    if x.dtype in _INT_SCALES:
+        if data_range != 1:
+            raise ValueError(
+                f"{name} is a {x.dtype} image, which is compared on the 0-1 scale (divided by "
+                f"{_INT_SCALES[x.dtype]:.0f}); data_range must be 1 for it, got {data_range}. "
+                "Leave data_range out, or pass float images on your own scale."
+            )
+        return x / _INT_SCALES[x.dtype]
+    if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{name} must have dtype uint8, uint16 or float, got {x.dtype}; "
+                        "convert it first, e.g. skimage.util.img_as_float(image)")
     return x.astype(np.float64)
+
+
+def _check_data_range(data_range):
+    if isinstance(data_range, bool) or not isinstance(data_range, numbers.Real) or not np.isfinite(data_range) \
+            or data_range <= 0:
+        raise ValueError(f"data_range must be a positive number (1 for 0-1 images), got {data_range!r}")
+
+
+def _pair(x, reference, data_range):
+    _check_data_range(data_range)
+    x, r = _as_float(x, "x", data_range), _as_float(reference, "reference", data_range)
+    if x.shape != r.shape:
+        raise ValueError(f"shapes differ: {x.shape} vs {r.shape}")
+    return x, r
 
 
 def psnr(x, reference, data_range=1.0, crop=0):
@@ -22,16 +57,27 @@ def psnr(x, reference, data_range=1.0, crop=0):
     Parameters
     ----------
     x, reference : ndarray
-        Images of the same shape; uint8/uint16 are rescaled to 0-1.
+        Images of the same shape: uint8/uint16 (rescaled to 0-1) or float.
     data_range : float
-        Peak value (1 for 0-1 images).
+        Peak value: 1 for 0-1 images (the only value allowed when an input is
+        uint8/uint16, since those are compared on the 0-1 scale).
     crop : int
         Pixels ignored at each border.
+
+    Raises
+    ------
+    TypeError
+        If an input is not uint8, uint16 or float.
+    ValueError
+        If the shapes differ, ``data_range`` is not positive or not 1 for an
+        integer input, or ``crop`` leaves no pixel.
     """
-    x, r = _as_float(x), _as_float(reference)
-    if x.shape != r.shape:
-        raise ValueError(f"shapes differ: {x.shape} vs {r.shape}")
+    x, r = _pair(x, reference, data_range)
+    if isinstance(crop, bool) or not isinstance(crop, numbers.Integral) or crop < 0:
+        raise ValueError(f"crop must be an integer >= 0, got {crop!r}")
     if crop:
+        if 2 * crop >= min(x.shape[:2]):
+            raise ValueError(f"crop={crop} leaves no pixel of a {x.shape[0]}x{x.shape[1]} image")
         x, r = x[crop:-crop, crop:-crop], r[crop:-crop, crop:-crop]
     mse = np.mean((x - r) ** 2)
     if mse == 0:
@@ -40,9 +86,26 @@ def psnr(x, reference, data_range=1.0, crop=0):
 
 
 def ssim(x, reference, data_range=1.0):
-    """Structural similarity (scikit-image), colour images averaged over channels."""
+    """Structural similarity (scikit-image), colour images averaged over channels.
+
+    Parameters
+    ----------
+    x, reference : ndarray, shape (H, W) or (H, W, C)
+        Images of the same shape: uint8/uint16 (rescaled to 0-1) or float.
+    data_range : float
+        Peak value: 1 for 0-1 images (the only value allowed when an input is
+        uint8/uint16).
+
+    Raises
+    ------
+    TypeError
+        If an input is not uint8, uint16 or float.
+    ValueError
+        If the shapes differ or ``data_range`` is not positive or not 1 for an
+        integer input.
+    """
     from skimage.metrics import structural_similarity
 
-    x, r = _as_float(x), _as_float(reference)
+    x, r = _pair(x, reference, data_range)
     channel_axis = -1 if x.ndim == 3 else None
     return float(structural_similarity(x, r, data_range=data_range, channel_axis=channel_axis))

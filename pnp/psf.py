@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["validate_kernel", "kernel_origin", "psf2otf"]
+__all__ = ["validate_kernel", "kernel_origin", "psf2otf", "MAX_NEGATIVE_MASS"]
+
+#: Largest total of negative kernel entries :func:`validate_kernel` accepts, as a fraction of the positive total.
+MAX_NEGATIVE_MASS = 0.05
 
 
 def validate_kernel(kernel, image_shape=None, name="kernel"):
@@ -27,7 +30,10 @@ def validate_kernel(kernel, image_shape=None, name="kernel"):
     ----------
     kernel : array_like, shape (kh, kw)
         Non-negative weights are expected; small negative entries (from
-        estimation) are allowed as long as the sum is positive.
+        estimation) are allowed as long as the sum is positive and their
+        total magnitude is at most :data:`MAX_NEGATIVE_MASS` (5 %) of the
+        total of the positive entries. Larger negative lobes (a sharpening or
+        derivative filter, not a blur) are refused.
     image_shape : tuple of int, optional
         ``(H, W)`` of the image the kernel will blur; the kernel may not be
         larger than the image in either axis.
@@ -50,10 +56,17 @@ def validate_kernel(kernel, image_shape=None, name="kernel"):
     if not np.all(np.isfinite(k)):
         raise ValueError(f"{name} contains NaN or infinite values")
     total = k.sum()
-    if not np.any(k) :
+    if not np.any(k):
         raise ValueError(f"{name} is all zeros; a blur kernel must have a positive sum")
     if total <= 0:
         raise ValueError(f"{name} has sum {total:.3g} <= 0; a blur kernel must have a positive sum")
+    negative, positive = -k[k < 0].sum(), k[k > 0].sum()
+    if negative > MAX_NEGATIVE_MASS * positive:
+        raise ValueError(
+            f"{name} has negative entries of total {negative:.3g}, {100 * negative / positive:.0f} % of its positive "
+            f"mass {positive:.3g} (at most {100 * MAX_NEGATIVE_MASS:.0f} % is tolerated); a blur kernel has "
+            "non-negative weights, this looks like a sharpening or derivative filter"
+        )
     if image_shape is not None:
         H, W = image_shape[-2:]
         if k.shape[0] > H or k.shape[1] > W:

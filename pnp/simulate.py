@@ -43,7 +43,35 @@ def blur(x, kernel, scale=1, boundary="circular"):
 
 
 def add_noise(y, sigma, seed=None):
-    """Add white Gaussian noise of standard deviation ``sigma`` (0-1 scale) to a float image."""
+    """Add white Gaussian noise of standard deviation ``sigma`` on the 0-1 intensity scale.
+
+    Parameters
+    ----------
+    y : ndarray, shape (H, W) or (H, W, C)
+        uint8, uint16 or float image. Integer images are first converted to
+        the 0-1 scale (divided by 255 or 65535), as :func:`blur` and
+        :func:`pnp.solve` do, so ``sigma`` means the same for every dtype.
+    sigma : float
+        Standard deviation on the 0-1 scale (``2.55 / 255`` is 2.55 grey
+        levels of an 8-bit image); >= 0.
+    seed : int or numpy.random.Generator, optional
+        Seed of the noise.
+
+    Returns
+    -------
+    ndarray, float64, same shape as ``y``
+        On the 0-1 scale and not clipped; convert it back to integers with
+        :func:`pnp.io.to_uint` if needed.
+    """
+    try:
+        ok = not isinstance(sigma, (bool, str)) and np.ndim(sigma) == 0 and np.isfinite(float(sigma)) \
+            and float(sigma) >= 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"sigma must be a finite number >= 0 on the 0-1 scale, got {sigma!r}")
+    sigma = float(sigma)
+    yi, layout = to_internal(y, "y", allowed_channels=(1, 2, 3, 4))
+    y = from_internal(yi, layout.__class__(layout.ndim, np.dtype(np.float64), 1.0))
     rng = np.random.default_rng(seed)
-    y = np.asarray(y, dtype=np.float64)
     return y + sigma * rng.standard_normal(y.shape)

@@ -152,3 +152,40 @@ def test_dask_cluster_survives_a_killed_worker(frames, reference, tmp_path):
         again = deblur_batch(folder, out, k, prior="tv", client=client, progress=False, **SOLVE)
         assert again["written"] == [] and len(again["skipped"]) == N_FRAMES
     assert res["frames_per_second"] > 0
+
+
+def test_output_folder_may_not_be_the_input_folder(frames, tmp_path):
+    folder, paths, k, _ = frames
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    with pytest.raises(ValueError, match="is the input folder"):
+        deblur_batch(folder, folder, k, prior="tv", progress=False, **SOLVE)
+    (tmp_path / "link").symlink_to(folder)
+    with pytest.raises(ValueError, match="is the input folder"):
+        deblur_batch(folder, tmp_path / "link", k, prior="tv", progress=False, **SOLVE)
+    with pytest.raises(ValueError, match="would overwrite the input"):  # a list of files, written next to them
+        deblur_batch([str(p) for p in paths[:2]], folder, k, prior="tv", progress=False, **SOLVE)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_folder_inputs_with_the_same_stem_are_refused(frames, tmp_path):
+    _, paths, k, _ = frames
+    src = tmp_path / "in"
+    src.mkdir()
+    write_image(src / "a.png", read_image(paths[0]))
+    write_image(src / "a.tif", read_image(paths[1]))
+    with pytest.raises(ValueError, match=r"a\.png and .*a\.tif both give the output name 'a'"):
+        deblur_batch(src, tmp_path / "out", k, prior="tv", progress=False, **SOLVE)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unreadable_first_file_fails_alone(frames, tmp_path):
+    _, paths, k, _ = frames
+    bad = tmp_path / "a_corrupt.png"  # sorts first
+    bad.write_bytes(b"not a png")
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="1 of 3 frames failed") as info:
+        deblur_batch([bad] + list(paths[:2]), out, k, prior="tv", progress=False, **SOLVE)
+    assert "a_corrupt" in str(info.value)
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in paths[:2])
+    with pytest.raises(RuntimeError, match="none of the 1 frames could be read"):
+        deblur_batch([bad], tmp_path / "none", k, prior="tv", progress=False, **SOLVE)

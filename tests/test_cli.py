@@ -174,3 +174,88 @@ def test_deblur_video_to_frames(tmp_path):
     assert again.returncode == 0 and "3 already done" in again.stderr
     bad = subprocess.run(cmd[:4] + [str(tmp_path / "out.txt")] + cmd[5:], capture_output=True, text=True)
     assert bad.returncode == 2 and "folder" in bad.stderr
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-o", "psf.png", "-k", "psf.png"], "refusing to overwrite the --kernel file"),
+    (["-o", "truth.png", "--reference", "truth.png"], "refusing to overwrite the --reference file"),
+    (["-o", "link.png", "--reference", "truth.png"], "refusing to overwrite the --reference file"),  # a symlink
+    (["-o", "x.png", "--save-kernel", "blurred.png"], "refusing to overwrite the input"),
+    (["-o", "x.png", "--save-kernel", "x.png"], "--save-kernel x.png is the same file as OUTPUT"),
+    (["-o", "x.png", "--save-kernel", "cmp.png", "--compare", "cmp.png"], "is the same file as --compare"),
+    (["-o", "x.png", "--save-kernel", "k.npy"], "refusing to overwrite the --kernel file"),
+    (["-o", "x.png", "--compare", "truth.png", "--reference", "truth.png"], "refusing to overwrite the --reference"),
+    (["-o", "x.png", "--compare", "psf.png", "-k", "psf.png"], "refusing to overwrite the --kernel file"),
+])
+def test_refuses_to_overwrite_kernel_reference_and_its_own_outputs(scene, args, message):
+    io.write_image(scene / "psf.png", io.to_uint(KERNEL / KERNEL.max(), np.uint8))
+    (scene / "link.png").symlink_to(scene / "truth.png")
+    if "-k" not in args:
+        args = args + ["-k", "k.npy"]
+    before = _snapshot(scene)
+    proc = run("deblur", "blurred.png", *args, "-p", "tv", "-n", "1", "--noise-level", "2", cwd=scene)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert _snapshot(scene) == before
+
+
+@pytest.mark.parametrize("names, message", [
+    (["x.png", "x_compare.png"], "same file as OUTPUT"),  # x's figure would replace the result of x_compare
+    (["y.tif", "y.png"], "the same --compare figure"),
+])
+def test_batch_compare_figures_may_not_collide(scene, names, message):
+    (scene / "in").mkdir()
+    for name in names:
+        io.write_image(scene / "in" / name, io.read_image(scene / "blurred.png"))
+    proc = run("deblur", "in", "-o", "out/", "--compare", "out/", "-k", "k.npy", "-p", "tv", "-n", "1",
+               "--noise-level", "2", cwd=scene)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert not (scene / "out").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-o", "newdir/"], "output folder does not exist: newdir"),
+    (["-o", "x.png", "--save-kernel", "nodir/k.npy"], "folder of --save-kernel does not exist: nodir"),
+])
+def test_missing_output_folders_are_refused_before_the_solve(scene, args, message):
+    proc = run("deblur", "blurred.png", *args, "-k", "k.npy", "-p", "tv", "-n", "1", "--noise-level", "2",
+               cwd=scene)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert not (scene / "x.png").exists() and not (scene / "newdir").exists()
+
+
+def test_written_files_get_the_usual_permissions(scene):
+    import os
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    proc = run("deblur", "blurred.png", "-o", "r.png", "-k", "k.npy", "-p", "tv", "-n", "1", "--noise-level", "2",
+               "--compare", "cmp.png", "--save-kernel", "used.npy", "--no-progress", cwd=scene)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("r.png", "cmp.png", "used.npy"):
+        assert (scene / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
+def test_kernel_estimation_is_announced(scene, monkeypatch, capsys):
+    import pnp.api
+    from pnp import cli
+
+    seen = []
+
+    def fake_solve(y, kernel, **kwargs):
+        seen.append(kernel)
+        return y, {"operator": None}
+
+    monkeypatch.setattr(pnp.api, "solve", fake_solve)
+    args = ["deblur", str(scene / "blurred.png"), "-o", str(scene / "e.png"), "-p", "tv"]
+    assert cli.main(args + ["--progress"]) == 0
+    assert seen == ["estimate"]
+    assert "blurred.png: estimating the blur kernel ..." in capsys.readouterr().err
+    assert cli.main(args + ["--no-progress"]) == 0
+    assert "estimating" not in capsys.readouterr().err

@@ -162,3 +162,34 @@ def test_fft_plans_are_built_once_per_sequence(tmp_path, scene, monkeypatch):
     after_one = len(built)
     deblur_frames(blurred, tmp_path / "all", k, precision="single", progress=False, **SOLVE)
     assert after_one > 0 and len(built) == after_one  # the next frames reuse every plan
+
+
+def test_output_may_not_be_the_source(tmp_path, scene):
+    _, blurred, k = scene
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, b in enumerate(blurred[:2]):
+        write_image(src / f"f{i}.png", b)
+    before = {p.name: p.read_bytes() for p in src.iterdir()}
+    with pytest.raises(ValueError, match="is the input folder"):
+        deblur_frames(src, src, k, progress=False, **SOLVE)
+    (tmp_path / "link").symlink_to(src)
+    with pytest.raises(ValueError, match="is the input folder"):
+        deblur_frames(src, tmp_path / "link", k, progress=False, **SOLVE)
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == before
+    video = tmp_path / "clip.avi"
+    video.write_bytes(b"a video")
+    with pytest.raises(ValueError, match="is the input video"):
+        deblur_frames(video, video, k, progress=False, **SOLVE)
+    assert video.read_bytes() == b"a video"
+
+
+def test_folder_frames_with_the_same_stem_are_refused(tmp_path, scene):
+    _, blurred, k = scene
+    write_image(tmp_path / "a.png", blurred[0])
+    write_image(tmp_path / "a.tif", blurred[1])
+    with pytest.raises(ValueError, match=r"a\.png and .*a\.tif both give the output name 'a'"):
+        read_frames(tmp_path)
+    with pytest.raises(ValueError, match="repeated file names"):
+        deblur_frames(tmp_path, tmp_path / "out", k, progress=False, **SOLVE)
+    assert not (tmp_path / "out").exists()

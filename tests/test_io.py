@@ -205,3 +205,106 @@ def test_levin_mat_v73_matches_npz():
         ref = f["k3"]
     k = io.read_kernel(root / "kernels" / "Levin09.mat", index=3)
     np.testing.assert_allclose(k, ref / ref.sum(), atol=1e-12)
+
+
+def test_written_files_get_the_mode_of_a_plain_open(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        io.write_image(tmp_path / "new.png", data.camera()[:8, :8])
+        assert (tmp_path / "new.png").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0o600
+        os.umask(0o002)
+        io.write_image(tmp_path / "new.tif", data.camera()[:8, :8])
+        assert (tmp_path / "new.tif").stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(umask)
+    (tmp_path / "new.png").chmod(0o640)  # an overwritten file keeps its mode
+    io.write_image(tmp_path / "new.png", data.camera()[:16, :16])
+    assert (tmp_path / "new.png").stat().st_mode & 0o777 == 0o640
+    assert io.read_image(tmp_path / "new.png").shape == (16, 16)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".jpg"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_single_channel_images_are_written_as_gray(tmp_path, suffix, dtype):
+    img = (data.camera()[:16, :12].astype(np.uint16) * (257 if dtype == np.uint16 else 1)).astype(dtype)
+    io.write_image(tmp_path / f"g{suffix}", img[..., None])
+    back = io.read_image(tmp_path / f"g{suffix}")
+    assert back.shape == (16, 12)
+    if suffix != ".jpg":
+        np.testing.assert_array_equal(back, img)
+
+
+def _asymmetric(shape, dtype=np.uint8):
+    return (np.arange(np.prod(shape)) * 7 % 251).reshape(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_and_tiff_orientation_are_applied(tmp_path, orientation):
+    import tifffile
+    from PIL import Image, ImageOps
+
+    def viewer(p):  # what Pillow (like an image viewer) shows
+        with Image.open(p) as im:
+            return np.asarray(ImageOps.exif_transpose(im))
+
+    rgb = _asymmetric((6, 4, 3))
+    im = Image.fromarray(rgb)
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    im.save(tmp_path / "o.png", exif=exif)
+    np.testing.assert_array_equal(io.read_image(tmp_path / "o.png"), viewer(tmp_path / "o.png"))
+    gray16 = _asymmetric((6, 4), np.uint16) * 257  # goes through the 16-bit PNG decoder
+    Image.fromarray(gray16).save(tmp_path / "g16.png", exif=exif)
+    back16 = io.read_image(tmp_path / "g16.png")
+    assert back16.dtype == np.uint16
+    np.testing.assert_array_equal(back16, viewer(tmp_path / "g16.png"))
+    tifffile.imwrite(tmp_path / "o.tif", rgb, photometric="rgb", extratags=[(274, "H", 1, orientation, True)])
+    np.testing.assert_array_equal(io.read_image(tmp_path / "o.tif"), viewer(tmp_path / "o.png"))
+    if orientation in (5, 6, 7, 8):
+        assert io.read_image(tmp_path / "o.tif").shape == (4, 6, 3)
+
+
+def test_cmyk_images_are_converted_to_rgb(tmp_path):
+    import tifffile
+    from PIL import Image
+
+    rgb = np.zeros((16, 16, 3), np.uint8)
+    rgb[:8] = [255, 0, 0]
+    rgb[8:] = [40, 200, 90]
+    cmyk = Image.fromarray(rgb).convert("CMYK")
+    cmyk.save(tmp_path / "c.jpg", quality=100)
+    tifffile.imwrite(tmp_path / "c.tif", np.asarray(cmyk), photometric="separated")
+    for name in ("c.jpg", "c.tif"):
+        back = io.read_image(tmp_path / name)
+        assert back.shape == (16, 16, 3), name
+        assert np.abs(back.astype(int) - rgb).max() <= 3, name
+    tifffile.imwrite(tmp_path / "inks.tif", np.zeros((8, 8, 4), np.uint8), photometric="separated",
+                     extratags=[(332, "H", 1, 2, True)])  # InkSet 2: not CMYK
+    with pytest.raises(ValueError, match="only CMYK can be read"):
+        io.read_image(tmp_path / "inks.tif")
+
+
+def test_tiff_layout_comes_from_its_tags_not_its_shape(tmp_path):
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    pages = rng.integers(0, 256, (3, 20, 30)).astype(np.uint8)
+    for n in (2, 3, 4):
+        tifffile.imwrite(tmp_path / f"stack{n}.tif", pages[:n] if n < 4 else np.concatenate([pages, pages[:1]]),
+                         photometric="minisblack")
+        with pytest.raises(ValueError, match=f"multi-page TIFF \\({n} images"):
+            io.read_image(tmp_path / f"stack{n}.tif")
+    tifffile.imwrite(tmp_path / "planar.tif", pages, photometric="rgb", planarconfig="separate")
+    np.testing.assert_array_equal(io.read_image(tmp_path / "planar.tif"), np.moveaxis(pages, 0, -1))
+    with tifffile.TiffWriter(tmp_path / "thumb.tif") as tif:  # an image and its reduced-resolution thumbnail
+        tif.write(pages[0], photometric="minisblack")
+        tif.write(pages[0][::4, ::4], photometric="minisblack", subfiletype=1)
+    np.testing.assert_array_equal(io.read_image(tmp_path / "thumb.tif"), pages[0])
+    tifffile.imwrite(tmp_path / "white0.tif", pages[0], photometric="miniswhite")
+    np.testing.assert_array_equal(io.read_image(tmp_path / "white0.tif"), 255 - pages[0])
+    tifffile.imwrite(tmp_path / "channels.tif", np.moveaxis(pages, 0, -1), photometric="minisblack",
+                     planarconfig="contig")
+    with pytest.raises(ValueError, match=r"MINISBLACK TIFF with 3 channels per pixel \(1 colour, 2 extra\)"):
+        io.read_image(tmp_path / "channels.tif")
