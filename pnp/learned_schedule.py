@@ -205,11 +205,25 @@ class LearnedSchedule:
         return self.net.iters
 
     def with_descriptor(self, descriptor):
-        """A copy that uses ``descriptor`` (e.g. ``blur_descriptor(k)``)."""
-        if self.net.descriptor_dim and len(descriptor) != self.net.descriptor_dim:
-            raise ValueError(f"this schedule needs a blur descriptor of length {self.net.descriptor_dim}, "
-                             f"got {len(descriptor)}")
-        return LearnedSchedule(self.net, [float(v) for v in descriptor])
+        """A copy that uses ``descriptor`` (e.g. ``blur_descriptor(k)``).
+
+        Raises
+        ------
+        ValueError
+            If the network takes no descriptor, or ``descriptor`` is not ``descriptor_dim``
+            finite numbers.
+        """
+        dim = self.net.descriptor_dim
+        if not dim:
+            raise ValueError("this schedule was trained without a blur descriptor: it takes none")
+        try:
+            values = [float(v) for v in descriptor]
+        except (TypeError, ValueError):
+            raise ValueError(f"this schedule needs a blur descriptor of length {dim}, got {descriptor!r}") from None
+        if len(values) != dim or not all(math.isfinite(v) for v in values):
+            raise ValueError(f"this schedule needs a blur descriptor of length {dim} (finite numbers), "
+                             f"got {values}")
+        return LearnedSchedule(self.net, values)
 
     def for_operator(self, operator, shape):
         """The schedule for one blur: adds :func:`blur_descriptor` when the network uses one.
@@ -293,13 +307,49 @@ class LearnedSchedule:
         """Load a schedule saved with :meth:`save` (``.pt`` + ``.json`` beside it).
 
         Without ``path``, the schedule shipped with the package (:data:`SHIPPED_SCHEDULE`).
+
+        Parameters
+        ----------
+        path : str or Path, optional
+            The ``.pt`` state dict; its configuration is read from the ``.json`` of the same name.
+        descriptor : sequence of float, optional
+            Blur descriptor for a schedule trained with one (see :meth:`with_descriptor`).
+
+        Raises
+        ------
+        FileNotFoundError
+            If the ``.pt`` or its ``.json`` is missing.
+        ValueError
+            If the files are not a schedule written by :meth:`save` (unreadable, not the
+            ``.pt`` + ``.json`` pair, or the two disagree), or ``descriptor`` has the wrong length.
         """
         torch = _torch()
         path = Path(SHIPPED_SCHEDULE if path is None else path)
+        pair = "a learned schedule is a NAME.pt state dict with its NAME.json configuration beside it"
+        if path.suffix == ".json":
+            raise ValueError(f"learned schedule {path}: pass the .pt file, not its .json ({pair})")
         if not path.is_file():
-            raise FileNotFoundError(f"learned schedule not found: {path}")
-        cfg = json.loads(path.with_suffix(".json").read_text())
-        base = DPIRSchedule(**cfg.pop("base"))
-        net = __getattr__("HyperNet")(base=base, **cfg)
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        return cls(net, descriptor)
+            raise FileNotFoundError(f"learned schedule not found: {path} ({pair})")
+        cfg_path = path.with_suffix(".json")
+        if not cfg_path.is_file():
+            raise FileNotFoundError(f"learned schedule {path}: its configuration {cfg_path} is missing ({pair})")
+        try:
+            cfg = json.loads(cfg_path.read_text())
+            base = DPIRSchedule(**cfg.pop("base"))
+            net = __getattr__("HyperNet")(base=base, **cfg)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ValueError(f"learned schedule {path}: {cfg_path} is not a schedule configuration written "
+                             f"by LearnedSchedule.save ({type(exc).__name__}: {exc})") from None
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # unpickling errors come in many types
+            raise ValueError(f"learned schedule {path} is not a readable state dict ({pair}; "
+                             f"{type(exc).__name__})") from None
+        try:
+            net.load_state_dict(state)
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            raise ValueError(f"learned schedule {path} does not match its configuration {cfg_path} "
+                             f"(iters={net.iters}, descriptor_dim={net.descriptor_dim}): the two files "
+                             f"come from different schedules") from exc
+        sched = cls(net)
+        return sched if descriptor is None else sched.with_descriptor(descriptor)

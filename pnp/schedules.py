@@ -82,12 +82,21 @@ class GeometricSchedule(_Schedule):
         First and last prior noise level (0-1 scale). ``sigma_end=None`` uses
         the observation's noise level.
     alpha_start, alpha_end : float, optional
-        First and last penalty. By default :math:`\alpha_k = \lambda \sigma_n^2/\sigma_k^2`
-        as in :class:`DPIRSchedule`, with ``lam``.
+        First and last penalty; give both or neither. By default
+        :math:`\alpha_k = \lambda \sigma_n^2/\sigma_k^2` as in :class:`DPIRSchedule`, with ``lam``.
     lam : float
+
+    Raises
+    ------
+    ValueError
+        If only one of ``alpha_start`` and ``alpha_end`` is given.
     """
 
     def __init__(self, sigma_start=49 / 255, sigma_end=None, alpha_start=None, alpha_end=None, lam=0.23):
+        if (alpha_start is None) != (alpha_end is None):
+            given = "alpha_start" if alpha_end is None else "alpha_end"
+            raise ValueError(f"give both alpha_start and alpha_end or neither (the default penalties), "
+                             f"got only {given}")
         self.sigma_start = float(sigma_start)
         self.sigma_end = sigma_end
         self.alpha_start = alpha_start
@@ -98,7 +107,7 @@ class GeometricSchedule(_Schedule):
         noise = max(float(noise_level), 0.255 / 255)
         end = noise if self.sigma_end is None else float(self.sigma_end)
         sigmas = np.geomspace(self.sigma_start, end, int(iters))
-        if self.alpha_start is None or self.alpha_end is None:
+        if self.alpha_start is None:
             alphas = self.lam * noise**2 / sigmas**2
         else:
             alphas = np.geomspace(float(self.alpha_start), float(self.alpha_end), int(iters))
@@ -115,7 +124,9 @@ def resolve_schedule(schedule, noise_level, iters, scale=1):
     Raises
     ------
     ValueError
-        If the schedule does not give ``iters`` pairs of positive numbers.
+        If the schedule does not give ``iters`` pairs of finite numbers with
+        ``alpha_k > 0`` and ``0 <= sigma_k <= 1``: a ``sigma_k`` above 1 is taken
+        for a noise level on the 0-255 scale.
     """
     if schedule is None:
         schedule = DPIRSchedule()
@@ -133,6 +144,12 @@ def resolve_schedule(schedule, noise_level, iters, scale=1):
         raise ValueError(f"schedule gave {arr.shape[0]} pairs for iters={iters}")
     if not np.all(np.isfinite(arr)) or np.any(arr[:, 0] <= 0) or np.any(arr[:, 1] < 0):
         raise ValueError("schedule values must be finite with alpha_k > 0 and sigma_k >= 0")
+    if np.any(arr[:, 1] > 1):
+        worst = float(arr[:, 1].max())
+        raise ValueError(
+            f"schedule gave sigma_k={worst:g}, which is on the wrong scale: the prior noise levels "
+            f"sigma_k are on the 0-1 intensity scale (e.g. 49/255, not 49)"
+        )
     return arr[:, 0].copy(), arr[:, 1].copy()
 
 

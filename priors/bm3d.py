@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import check_sigma
+
 __all__ = ["BM3D"]
 
 
@@ -36,9 +38,10 @@ class BM3D:
         return f"BM3D(stages={self.stages!r})"
 
     def __call__(self, x, sigma):
+        """Denoise ``x`` at noise level ``sigma`` (0-1 scale, in [0, 1]; 0 runs at 1e-4)."""
         import bm3d
 
-        sigma = max(float(sigma), 1e-4)
+        sigma = max(check_sigma(sigma), 1e-4)
         stage = bm3d.BM3DStages.ALL_STAGES if self.stages == "all" else bm3d.BM3DStages.HARD_THRESHOLDING
         x = np.asarray(x, dtype=np.float64)
         if x.ndim == 3 and x.shape[2] == 3:

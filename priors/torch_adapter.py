@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import check_sigma
 from .tiling import auto_tile_size, blend_tiles, check_tile_args
 
 __all__ = ["TorchDenoiser", "PIXEL_BYTES_PER_WIDTH"]
@@ -126,10 +127,17 @@ class TorchDenoiser:
         return None if (H <= self.tile and W <= self.tile) else self.tile
 
     def denoise_tensor(self, x, sigma):
-        """Denoise a ``(B, C, H, W)`` float32 tensor (any size; padded internally; never tiled)."""
+        """Denoise a ``(B, C, H, W)`` float32 tensor (any size; padded internally; never tiled).
+
+        Raises
+        ------
+        ValueError
+            If ``sigma`` is not a finite noise level in [0, 1] (:func:`priors.base.check_sigma`).
+        """
         import torch
         import torch.nn.functional as F
 
+        sigma = check_sigma(sigma)
         B, C, H, W = x.shape
         m = self.multiple
         H2 = max(self.min_size, -(-H // m) * m)
@@ -143,7 +151,7 @@ class TorchDenoiser:
         if param is not None and param.device != x.device:
             net = self._model_on(C, x.device)
         with torch.no_grad():
-            out = net(x, float(sigma))
+            out = net(x, sigma)
         return out[..., :H, :W]
 
     def _model_on(self, channels, device):
@@ -163,6 +171,14 @@ class TorchDenoiser:
         return self.denoise_tensor(t, sigma)[0].cpu().numpy()
 
     def __call__(self, x, sigma):
+        """Denoise ``x`` (``(H, W)`` or ``(H, W, C)``, 0-1 scale) at noise level ``sigma`` (0-1 scale).
+
+        Raises
+        ------
+        ValueError
+            If ``sigma`` is not a finite noise level in [0, 1] (:func:`priors.base.check_sigma`).
+        """
+        sigma = check_sigma(sigma)
         x = np.asarray(x)
         chw = x[None] if x.ndim == 2 else np.moveaxis(x, -1, 0)
         C = chw.shape[0]

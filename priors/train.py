@@ -30,6 +30,12 @@ The output folder holds ``ckpt.pt`` (model, optimizer, scheduler, step, numpy/to
 everything needed to resume *exactly*), ``best.pt`` (model weights with the best validation PSNR)
 and ``log.jsonl`` (one JSON object per line: training loss, learning rate, validation PSNR).
 A checkpoint is written every ``--ckpt-minutes`` minutes, at the end, and on SIGTERM/SIGINT.
+A new run refuses a folder that already holds any of these files (``--resume`` continues a
+``ckpt.pt``; ``best.pt`` or ``log.jsonl`` without one are left by a run stopped before its first
+checkpoint: use another ``--out``), and ``--resume`` refuses a folder without ``ckpt.pt``. On
+``--resume`` the learning rate follows the command line (``--lr``, ``--warmup``, ``--lr-floor``,
+``--steps``), with a note for each setting that differs from the checkpoint's; ``--arch`` and
+``--channels`` must be the checkpoint's.
 
 Only numpy, torch, tqdm and the project's priors modules are imported (no pyfftw, no bm3d).
 """
@@ -358,14 +364,33 @@ def export_weights(
     -------
     pathlib.Path
         The written ``.pt`` file. The ``.json`` sidecar holds the constructor keyword arguments.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``out_dir`` holds no checkpoint.
+    ValueError
+        If the weights are not of ``arch``, or ``best.pt`` does not have the architecture and
+        configuration of ``ckpt.pt`` (a file left from another run in the same folder).
     """
     out_dir = Path(out_dir)
-    src = out_dir / ("best.pt" if which == "best" else "ckpt.pt")
-    if which == "best" and not src.exists():
-        src = out_dir / "ckpt.pt"
+    if which not in ("best", "last"):
+        raise ValueError(f"which must be 'best' or 'last', got {which!r}")
+    ckpt_path, best_path = out_dir / "ckpt.pt", out_dir / "best.pt"
+    src = best_path if which == "best" and best_path.exists() else ckpt_path
     if not src.exists():
         raise FileNotFoundError(f"no checkpoint in {out_dir}; train first")
     blob = _load(src)
+    if src == best_path and ckpt_path.exists():  # a best.pt left by another run is not this run's best
+        ckpt = _load(ckpt_path)
+        if (blob["arch"], blob["config"]) != (ckpt["arch"], ckpt["config"]):
+            raise ValueError(
+                f"{best_path} (arch {blob['arch']!r}, config {blob['config']}) does not match {ckpt_path} "
+                f"(arch {ckpt['arch']!r}, config {ckpt['config']}): it is left from another run; "
+                "export with which='last' (--export-which last) or remove it"
+            )
+    if blob["arch"] != arch:
+        raise ValueError(f"{src} holds arch {blob['arch']!r}, not {arch!r}")
     config = blob["config"]
     if name is None:
         name = weights_stem(arch, config_channels(config))
@@ -452,10 +477,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         return args
     if args.out is None or (args.steps is None and not args.resume):
         p.error("--out and --steps are required (--steps may be left out with --resume)")
-    if args.patch % 8:
-        p.error(f"--patch must be a multiple of 8, got {args.patch}")
+    if args.patch < 8 or args.patch % 8:
+        p.error(f"--patch must be a positive multiple of 8, got {args.patch}")
     if (args.steps is not None and args.steps < 0) or args.batch < 1:
         p.error("--steps must be >= 0 and --batch >= 1")
+    if not 0 < args.sigma_max <= 255:
+        p.error(f"--sigma-max must be in (0, 255] (0-255 scale), got {args.sigma_max}")
+    if not args.lr >= 0:
+        p.error(f"--lr must be >= 0, got {args.lr}")
+    if not 0 < args.lr_floor <= 1:
+        p.error(f"--lr-floor must be in (0, 1] (a fraction of --lr), got {args.lr_floor}")
+    if args.warmup < 0:
+        p.error(f"--warmup must be >= 0, got {args.warmup}")
+    for name in ("log_every", "val_images"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    for name in ("val_every", "ckpt_every", "stop_after", "max_minutes"):
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            p.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    if not args.ckpt_minutes > 0:
+        p.error(f"--ckpt-minutes must be > 0, got {args.ckpt_minutes}")
+    if args.threads is not None and args.threads < 1:
+        p.error(f"--threads must be >= 1, got {args.threads}")
     if not 0.0 <= args.desaturate <= 1.0:
         p.error(f"--desaturate must be in [0, 1], got {args.desaturate}")
     if args.desaturate and args.channels == 1:
@@ -498,12 +541,19 @@ def _train(args: argparse.Namespace) -> dict:
     out = Path(args.out)
     if not out.is_absolute():
         out = Path.cwd() / out
-    out.mkdir(parents=True, exist_ok=True)
     ckpt_path, best_path, log_path = out / "ckpt.pt", out / "best.pt", out / "log.jsonl"
 
     if args.fit_minutes < 0 or args.fit_calibrate < 1:
         raise ValueError("--fit-minutes must be >= 0 and --fit-calibrate >= 1")
-    if args.resume and ckpt_path.exists():
+    left = [p.name for p in (best_path, log_path) if p.exists()]  # files of an earlier run
+    if args.resume and not ckpt_path.exists():
+        raise FileNotFoundError(
+            f"--resume: no checkpoint {ckpt_path} to continue; "
+            + (f"{out} holds only {' and '.join(left)} of a run stopped before its first checkpoint: "
+               "use another --out, or remove them to start a new run here" if left
+               else "start a new run without --resume")
+        )
+    if args.resume:
         if args.init_weights:
             raise ValueError(
                 f"--init-weights starts a new run, but {ckpt_path} exists and --resume continues it; "
@@ -513,9 +563,17 @@ def _train(args: argparse.Namespace) -> dict:
         if ckpt["arch"] != args.arch:
             raise ValueError(f"{ckpt_path} holds arch {ckpt['arch']!r}, not {args.arch!r}")
         config = ckpt["config"]
+        if config_channels(config) != args.channels:
+            raise ValueError(f"{ckpt_path} was trained with --channels {config_channels(config)}, "
+                             f"not {args.channels}: resume with --channels {config_channels(config)}")
     else:
-        if (ckpt_path.exists()) and not args.resume:
+        if ckpt_path.exists():
             raise FileExistsError(f"{ckpt_path} exists; pass --resume to continue it")
+        if left:  # an earlier run, killed before its first checkpoint: its best.pt would pass as ours
+            raise FileExistsError(
+                f"{out} already holds {' and '.join(left)} of an earlier run, which left no "
+                f"{ckpt_path.name} to resume: use another --out, or remove them to start a new run here"
+            )
         ckpt = None
         config = default_config(args.arch, args.channels)
         if args.config:
@@ -531,6 +589,7 @@ def _train(args: argparse.Namespace) -> dict:
             if got != args.channels:
                 raise ValueError(f"--init-weights {init} has {got} channels, not --channels {args.channels}")
 
+    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     model = build_model(args.arch, config)
     if ckpt is None and args.init_weights:
@@ -551,6 +610,12 @@ def _train(args: argparse.Namespace) -> dict:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
+        # the rate follows the command line (--lr, --warmup, --lr-floor, --steps), as in train_unfolded:
+        # the same value LambdaLR computes, so an unchanged command resumes exactly
+        sched.base_lrs = [args.lr for _ in sched.base_lrs]
+        for group, lam in zip(opt.param_groups, sched.lr_lambdas):
+            group["initial_lr"] = args.lr
+            group["lr"] = args.lr * lam(sched.last_epoch)
         rng.bit_generator.state = ckpt["numpy_rng"]
         noise_gen.set_state(ckpt["noise_rng"])
         torch.set_rng_state(ckpt["torch_rng"])
@@ -563,7 +628,8 @@ def _train(args: argparse.Namespace) -> dict:
                 file=sys.stderr,
             )
         before = ckpt.get("args", {}) if args.stop_after != 0 else {}  # export only: nothing trains
-        note_changed_settings(before, args, ("sigma_dist", "patch", "batch", "sigma_max", "loss", "desaturate"))
+        note_changed_settings(before, args, ("sigma_dist", "patch", "batch", "sigma_max", "loss", "desaturate",
+                                             "lr", "warmup", "lr_floor"))
         _truncate_log(log_path, step)
 
     def save_ckpt():
@@ -735,6 +801,7 @@ def measure(args: argparse.Namespace) -> dict:
 
     Noise: one ``torch.Generator`` seeded with 0, drawn per sigma then per image in file order.
     PSNR is computed on the 0-1 scale (peak 1) after clipping the output to [0, 1] (no rounding).
+    Torch's thread count (``--threads``) is restored on return.
 
     Returns
     -------
@@ -742,6 +809,15 @@ def measure(args: argparse.Namespace) -> dict:
         ``psnr`` {sigma: mean dB}, ``images`` (count), ``seconds`` {size: s per image},
         ``threads``, ``params``.
     """
+    threads = torch.get_num_threads()
+    try:
+        return _measure(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _measure(args: argparse.Namespace) -> dict:
+    """:func:`measure` without restoring torch's thread count."""
     from priors.datasets import list_images, load_image
 
     torch.set_num_threads(args.threads or os.cpu_count() or 1)

@@ -67,7 +67,11 @@ average when the checkpoint has one (``--export-which last`` writes the weights
 of the last step). With batches of four patches and blurs drawn at random, the
 weights of single steps jitter; the average does not. On ``--resume`` the rate
 follows the command line (``--lr`` and the decay options); a note says which
-settings differ from the checkpoint's.
+settings differ from the checkpoint's. ``--iters``, ``--channels``, ``--descriptor``,
+``--freeze-schedule`` and ``--finetune-prior`` must be those of the checkpoint, and
+the log is cut back to the checkpoint's step (an interrupted run logged past it).
+A new run (no ``--resume``) refuses a folder that holds a ``ckpt.pt``, and a run in
+which no step ran writes no checkpoint.
 """
 
 from __future__ import annotations
@@ -87,7 +91,7 @@ from pnp import kernels as kgen
 from pnp.learned_schedule import HyperNet, LearnedSchedule, blur_descriptor, kernel_descriptor
 from pnp.unfolded import UnfoldedHQS
 from priors.datasets import PatchSampler, load_training_images
-from priors.train import lr_factor, note_changed_settings
+from priors.train import _truncate_log, config_channels, lr_factor, note_changed_settings
 
 __all__ = ["random_kernel", "Batch", "make_batch", "restore_batch", "train", "export_checkpoint", "main"]
 
@@ -394,9 +398,62 @@ def _device(name):
     return device
 
 
+#: Settings worth a note when a resumed run changes them (the others must match the checkpoint).
+NOTED_SETTINGS = ("lr", "prior_lr", "lr_floor", "decay_from", "loss", "patch", "batch", "borders",
+                  "prior_arch", "prior_weights", "noise_max", "scales", "rot_prob", "rot_max_angle",
+                  "cg_iters", "ema")
+
+
 def train(args):
-    torch.set_num_threads(args.threads) if args.threads else None
+    """Run (or resume) the training described by parsed command-line ``args``; see :func:`_train`.
+
+    Torch's thread count and the SIGTERM handler are restored on return.
+    """
+    threads, handler = torch.get_num_threads(), signal.getsignal(signal.SIGTERM)
+    try:
+        return _train(args)
+    finally:
+        torch.set_num_threads(threads)
+        if handler is not None:  # None: a handler not installed from Python, cannot be put back
+            signal.signal(signal.SIGTERM, handler)
+
+
+def _check_resumable(blob, ckpt, args):
+    """Raise SystemExit when ``args`` cannot continue checkpoint ``blob`` (read from ``ckpt``)."""
+    hyper, extra = blob["hyper_config"], blob.get("extra", {})
+    if hyper["iters"] != args.iters:
+        raise SystemExit(f"{ckpt} was trained with --iters {hyper['iters']}: resume with the same --iters "
+                         f"(got {args.iters})")
+    if extra.get("channels", args.channels) != args.channels:
+        raise SystemExit(f"{ckpt} was trained with --channels {extra['channels']}: resume with the same "
+                         f"--channels (got {args.channels})")
+    if hyper["descriptor_dim"] != (2 if args.descriptor else 0):
+        raise SystemExit(f"{ckpt} was trained {'with' if hyper['descriptor_dim'] else 'without'} "
+                         "blur descriptors: resume with the same --descriptor setting")
+    if bool(extra.get("freeze_schedule")) != bool(args.freeze_schedule):
+        raise SystemExit(f"{ckpt} was trained {'with' if extra.get('freeze_schedule') else 'without'} "
+                         "--freeze-schedule: resume with the same setting")
+    if (blob["prior"] is not None) != bool(args.finetune_prior):
+        raise SystemExit(f"{ckpt} was trained {'with' if blob['prior'] is not None else 'without'} "
+                         "--finetune-prior: resume with the same setting")
+
+
+def _train(args):
+    """:func:`train` without restoring torch's thread count and SIGTERM handler.
+
+    A new run refuses a folder that holds a checkpoint (``--resume`` continues it) and writes
+    no checkpoint when no step ran; ``--resume`` refuses a folder without one.
+    """
     out = Path(args.out)
+    ckpt = out / "ckpt.pt"
+    if ckpt.exists() and not args.resume:
+        raise FileExistsError(f"{ckpt} exists; pass --resume to continue it")
+    if args.resume and not ckpt.exists():
+        raise FileNotFoundError(f"--resume: no checkpoint {ckpt} to continue; start a new run without --resume")
+    blob = torch.load(ckpt, map_location="cpu", weights_only=False) if args.resume else None
+    if blob is not None:
+        _check_resumable(blob, ckpt, args)
+    torch.set_num_threads(args.threads) if args.threads else None
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
@@ -415,18 +472,7 @@ def train(args):
     opt = torch.optim.Adam([dict(g, lr=g["base_lr"]) for g in groups])
     step = 0
     ema = None
-    ckpt = out / "ckpt.pt"
-    if args.resume and ckpt.exists():
-        blob = torch.load(ckpt, map_location="cpu", weights_only=False)
-        if blob["hyper_config"]["descriptor_dim"] != model.hypernet.descriptor_dim:
-            raise SystemExit(f"{ckpt} was trained {'with' if blob['hyper_config']['descriptor_dim'] else 'without'} "
-                             "blur descriptors: resume with the same --descriptor setting")
-        if bool(blob["extra"].get("freeze_schedule")) != bool(args.freeze_schedule):
-            raise SystemExit(f"{ckpt} was trained {'with' if blob['extra'].get('freeze_schedule') else 'without'} "
-                             "--freeze-schedule: resume with the same setting")
-        if (blob["prior"] is not None) != bool(args.finetune_prior):
-            raise SystemExit(f"{ckpt} was trained {'with' if blob['prior'] is not None else 'without'} "
-                             "--finetune-prior: resume with the same setting")
+    if blob is not None:
         model.hypernet.load_state_dict(blob["hypernet"])
         if blob["prior"] is not None:
             model.prior.load_state_dict(blob["prior"])
@@ -437,24 +483,26 @@ def train(args):
         ema = blob.get("hypernet_ema")
         if ema is not None:
             ema = {k: v.to(device) for k, v in ema.items()}
-        note_changed_settings(blob.get("extra", {}), args, ("lr", "prior_lr", "lr_floor", "decay_from", "loss", "patch", "batch", "borders"))
         if ema is not None and args.ema == 0:  # keep averaging, never leave a stale average
             args.ema = blob["extra"]["ema"]
             print(f"note: {ckpt} keeps a moving average of the weights: continuing it with "
                   f"--ema {args.ema}", file=sys.stderr)
+        note_changed_settings(blob.get("extra", {}), args, NOTED_SETTINGS)
         rng.bit_generator.state = blob["numpy_rng"]
         torch.set_rng_state(blob["torch_rng"])
+        _truncate_log(out / "log.jsonl", step)  # drop the steps an interrupted run logged after it
     if args.ema > 0 and ema is None:  # start the average at the current weights
         ema = {k: v.detach().clone() for k, v in model.hypernet.state_dict().items()}
     images = load_training_images(args.channels)
     sampler = PatchSampler(images, args.patch + (2 * BORDER if args.borders == "real" else 0), rng)
-    log = (out / "log.jsonl").open("a")
     stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *a: stop.update(now=True))
     from tqdm.auto import tqdm
 
+    start = step
     end = step + args.stop_after if args.stop_after is not None else args.steps
     end = min(end, args.steps)
+    log = (out / "log.jsonl").open("a")
+    signal.signal(signal.SIGTERM, lambda *a: stop.update(now=True))  # train() restores the old handler
     bar = tqdm(total=end, initial=step, desc="unfolded", disable=None)
     t_save = time.time()
     model.train()
@@ -483,7 +531,14 @@ def train(args):
             _save(ckpt, model, opt, step, rng, vars(args), ema)
             t_save = time.time()
     bar.close()
-    _save(ckpt, model, opt, step, rng, vars(args), ema)
+    log.close()
+    if step > start:  # only when a step ran: otherwise a checkpoint is left as it was
+        _save(ckpt, model, opt, step, rng, vars(args), ema)
+    if not ckpt.exists():
+        print(f"note: no step ran: no checkpoint written in {out}", file=sys.stderr)
+        if args.export or args.export_prior:
+            raise SystemExit("no step ran, so there is no checkpoint to export")
+        return model
     if args.export:
         export_checkpoint(ckpt, args.export, args.export_which)
     if args.export_prior:
@@ -546,6 +601,21 @@ def main(argv=None):
     ap.add_argument("--export-which", default="auto", choices=["auto", "ema", "last"],
                     help="weights to export: the moving average (auto: when there is one) or the last step")
     args = ap.parse_args(argv)
+    for name in ("iters", "steps", "batch", "cg_iters"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.stop_after is not None and args.stop_after < 0:
+        ap.error(f"--stop-after must be >= 0, got {args.stop_after}")
+    if args.threads is not None and args.threads < 1:
+        ap.error(f"--threads must be >= 1, got {args.threads}")
+    if any(s < 1 for s in args.scales):
+        ap.error(f"--scales must be integers >= 1, got {args.scales}")
+    if not 0 <= args.noise_max <= 255:
+        ap.error(f"--noise-max must be in [0, 255] (0-255 scale), got {args.noise_max}")
+    if not 0 <= args.rot_prob <= 1:
+        ap.error(f"--rot-prob must be in [0, 1] (a fraction of the batches), got {args.rot_prob}")
+    if not args.lr > 0:
+        ap.error(f"--lr must be positive, got {args.lr}")
     if not 0 < args.lr_floor <= 1:
         ap.error(f"--lr-floor must be in (0, 1], got {args.lr_floor}")
     if not 0 <= args.ema < 1:
@@ -580,6 +650,16 @@ def main(argv=None):
         except ValueError as err:
             ap.error(str(err))
         return
+    prior_json = Path(args.prior_weights).with_suffix(".json")
+    if not Path(args.prior_weights).is_file() or not prior_json.is_file():
+        ap.error(f"--prior-weights {args.prior_weights}: expected an exported NAME.pt with NAME.json beside it")
+    try:
+        prior_channels = config_channels(json.loads(prior_json.read_text()))
+    except (ValueError, AttributeError) as err:
+        ap.error(f"--prior-weights: {prior_json} is not a prior configuration ({err})")
+    if prior_channels is not None and prior_channels != args.channels:
+        ap.error(f"--channels {args.channels} does not match the prior {args.prior_weights}, "
+                 f"which is for {prior_channels}-channel images")
     train(args)
 
 

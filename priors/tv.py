@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import check_sigma
+
 __all__ = ["TV"]
 
 
@@ -27,9 +29,11 @@ class TV:
         return f"TV(strength={self.strength})"
 
     def __call__(self, x, sigma):
+        """TV-denoise ``x`` with weight ``strength * sigma``; ``sigma`` on the 0-1 scale, in [0, 1]."""
         from skimage.restoration import denoise_tv_chambolle
 
-        if sigma <= 0:
+        sigma = check_sigma(sigma)
+        if sigma == 0:
             return np.array(x, dtype=np.float64)
         channel_axis = -1 if x.ndim == 3 else None
         return denoise_tv_chambolle(

@@ -179,3 +179,42 @@ def test_ffdnet_optional_prior(noisy):
     x, y = noisy
     out = get_prior("ffdnet")(y, 25 / 255)
     assert pnp.psnr(out, x) > pnp.psnr(y, x) + 7.0
+
+
+BAD_SIGMAS = [(25.0, "wrong scale"), (-0.1, ">= 0"), (float("nan"), "finite"), (float("inf"), "finite"),
+              ("x", "single number")]
+
+
+@pytest.mark.parametrize("sigma, message", BAD_SIGMAS)
+def test_check_sigma(sigma, message):
+    from priors.base import check_sigma
+
+    with pytest.raises(ValueError, match=message):
+        check_sigma(sigma)
+    assert check_sigma(0) == 0.0 and check_sigma(np.float32(0.5)) == 0.5 and check_sigma(1) == 1.0
+
+
+@pytest.mark.parametrize("name", ["tv", "bm3d"])
+@pytest.mark.parametrize("sigma, message", BAD_SIGMAS[:3])
+def test_classical_priors_refuse_a_bad_sigma(name, sigma, message):
+    with pytest.raises(ValueError, match=message):
+        get_prior(name)(np.zeros((16, 16)), sigma)
+
+
+@pytest.mark.parametrize("sigma, message", BAD_SIGMAS[:3])
+def test_torch_priors_refuse_a_bad_sigma(tmp_path, sigma, message):
+    """DRUNet (any TorchDenoiser) refuses the noise level in ``__call__`` and ``denoise_tensor``."""
+    import torch
+    from deepinv.models import DRUNet as Net
+
+    from priors.drunet import DRUNet
+
+    arch = dict(nc=[8, 16, 32, 64], nb=1)
+    torch.save(Net(in_channels=1, out_channels=1, pretrained=None, **arch).state_dict(), tmp_path / "t.pt")
+    (tmp_path / "t.json").write_text(json.dumps(dict(arch, in_channels=1, out_channels=1)))
+    prior = DRUNet(weights=tmp_path / "t.pt")
+    with pytest.raises(ValueError, match=message):
+        prior(np.zeros((32, 32)), sigma)
+    with pytest.raises(ValueError, match=message):
+        prior.denoise_tensor(torch.zeros(1, 1, 32, 32), sigma)
+    assert prior(np.zeros((32, 32)), 0.0).shape == (32, 32)

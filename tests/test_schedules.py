@@ -42,3 +42,26 @@ def test_callable_and_list():
 def test_bad_schedules(bad):
     with pytest.raises(ValueError, match="schedule"):
         resolve_schedule(bad, 0.01, 2)
+
+
+@pytest.mark.parametrize("schedule", [GeometricSchedule(49, 2.55), ConstantSchedule(0.1, 5),
+                                      DPIRSchedule(sigma_max=49), [(0.1, 0.05), (0.2, 25.0)]])
+def test_sigma_on_the_255_scale_is_refused(schedule):
+    with pytest.raises(ValueError, match="wrong scale.*0-1 intensity scale"):
+        resolve_schedule(schedule, 0.01, 2)
+    a, s = resolve_schedule([(0.1, 1.0), (0.2, 0.0)], 0.01, 2)  # the ends of [0, 1] are fine
+    np.testing.assert_allclose(s, [1.0, 0.0])
+
+
+@pytest.mark.parametrize("sigma", [float("nan"), float("inf"), -0.1])
+def test_non_finite_or_negative_sigma_is_refused(sigma):
+    with pytest.raises(ValueError, match="finite"):
+        resolve_schedule(ConstantSchedule(0.1, sigma), 0.01, 2)
+
+
+def test_geometric_alphas_need_both_ends():
+    for kw in (dict(alpha_start=5.0), dict(alpha_end=50.0)):
+        with pytest.raises(ValueError, match="both alpha_start and alpha_end or neither"):
+            GeometricSchedule(**kw)
+    a, _ = resolve_schedule(GeometricSchedule(alpha_start=5.0, alpha_end=50.0), 0.01, 3)
+    np.testing.assert_allclose(a, [5.0, np.sqrt(250.0), 50.0])

@@ -312,3 +312,93 @@ def test_desaturate_run_resumes_exactly_and_changes_training(data_dir, tmp_path,
         main(_args(data_dir, tmp_path / "g", "drunet", 1, extra=flag))
     with pytest.raises(SystemExit):
         main(_args(data_dir, tmp_path / "h", "drunet", 3, extra=["--desaturate", "2"]))
+
+
+def test_new_run_refuses_files_of_an_earlier_run_and_resume_needs_a_checkpoint(data_dir, tmp_path):
+    # an attention U-Net run killed before its first checkpoint: best.pt and log.jsonl, no ckpt.pt
+    main(_args(data_dir, tmp_path / "att", steps=3))
+    left = tmp_path / "left"
+    left.mkdir()
+    for name in ("best.pt", "log.jsonl"):
+        (left / name).write_bytes((tmp_path / "att" / name).read_bytes())
+    with pytest.raises(FileExistsError, match="another --out"):
+        main(_args(data_dir, left, "drunet", steps=3, extra=["--export", "--export-dir", str(tmp_path / "w")]))
+    with pytest.raises(FileNotFoundError, match="no checkpoint .* stopped before its first checkpoint"):
+        main(_args(data_dir, left, "attention-unet", steps=3, extra=["--resume"]))
+    with pytest.raises(FileNotFoundError, match="start a new run without --resume"):
+        main(_args(data_dir, tmp_path / "empty", steps=3, extra=["--resume"]))
+    assert not (tmp_path / "w").exists() and not (tmp_path / "empty").exists()
+    assert sorted(p.name for p in left.iterdir()) == ["best.pt", "log.jsonl"]  # nothing written
+
+
+def test_export_refuses_a_best_pt_of_another_run(data_dir, tmp_path):
+    from priors.train import export_weights
+
+    main(_args(data_dir, tmp_path / "att", steps=3))
+    run = tmp_path / "run"
+    main(_args(data_dir, run, "drunet", steps=2, extra=["--val-every", "0"]))
+    (run / "best.pt").write_bytes((tmp_path / "att" / "best.pt").read_bytes())
+    with pytest.raises(ValueError, match="left from another run"):
+        export_weights(run, "drunet", dest=tmp_path / "w")
+    with pytest.raises(ValueError, match="holds arch 'drunet', not 'attention-unet'"):
+        export_weights(run, "attention-unet", dest=tmp_path / "w", which="last")
+    assert not (tmp_path / "w").exists()
+    path = export_weights(run, "drunet", dest=tmp_path / "w", which="last")
+    ckpt = torch.load(run / "ckpt.pt", weights_only=True)["model"]
+    state = torch.load(path, weights_only=True)
+    assert all(torch.equal(state[k], ckpt[k]) for k in ckpt)
+
+
+def test_resume_follows_a_changed_learning_rate_and_refuses_other_channels(data_dir, tmp_path, capsys):
+    from priors.train import lr_factor
+
+    run = tmp_path / "run"
+    main(_args(data_dir, run, "drunet", 1, extra=["--stop-after", "2", "--val-every", "0"]))
+    capsys.readouterr()
+    main(_args(data_dir, run, "drunet", 1, extra=["--resume", "--stop-after", "1", "--val-every", "0",
+                                                  "--lr", "1e-3", "--warmup", "1", "--lr-floor", "0.5"]))
+    err = capsys.readouterr().err
+    for note in ("--lr changed 0.0004 -> 0.001", "--warmup changed 2 -> 1", "--lr-floor changed 0.02 -> 0.5"):
+        assert note in err, (note, err)
+    step3 = [lr for step, _, lr in _losses(run) if step == 3]
+    assert step3 == [pytest.approx(1e-3 * lr_factor(3, 6, 1, 0.5))]  # the rate logged after step 3
+    with pytest.raises(ValueError, match="trained with --channels 1, not 3"):
+        main(_args(data_dir, run, "drunet", 3, extra=["--resume"]))
+
+
+def test_unchanged_resume_keeps_the_learning_rates_exactly(data_dir, tmp_path):
+    full, part = tmp_path / "full", tmp_path / "part"
+    main(_args(data_dir, full, "drunet", 1, steps=5, extra=["--val-every", "0"]))
+    main(_args(data_dir, part, "drunet", 1, steps=5, extra=["--val-every", "0", "--stop-after", "1"]))
+    main(_args(data_dir, part, "drunet", 1, steps=5, extra=["--val-every", "0", "--resume"]))
+    assert _losses(part) == _losses(full)
+
+
+def test_measure_restores_the_thread_count(data_dir, tmp_path):
+    dest = tmp_path / "weights"
+    main(_args(data_dir, tmp_path / "run", "drunet", 1, steps=1, extra=["--export", "--export-dir", str(dest)]))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        main(["--measure", "--arch", "drunet", "--channels", "1", "--data", str(data_dir),
+              "--weights", str(dest / "drunet_small_gray.pt"), "--sizes", "", "--threads", "2"])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--patch", "0"], "--patch must be a positive multiple of 8"),
+    (["--log-every", "0"], "--log-every must be >= 1"),
+    (["--sigma-max", "-5"], "--sigma-max must be in (0, 255]"),
+    (["--lr-floor", "3"], "--lr-floor must be in (0, 1]"),
+    (["--warmup", "-3"], "--warmup must be >= 0"),
+    (["--val-images", "0"], "--val-images must be >= 1"),
+    (["--ckpt-every", "-1"], "--ckpt-every must be >= 0"),
+    (["--lr", "-1"], "--lr must be >= 0"),
+])
+def test_bad_arguments_are_refused(data_dir, tmp_path, capsys, extra, message):
+    with pytest.raises(SystemExit):
+        main(_args(data_dir, tmp_path / "bad", "drunet", extra=extra))
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -308,11 +308,13 @@ def test_frozen_prior_is_neither_optimised_nor_saved(fake_data):
 
 def test_frozen_schedule_trains_only_the_prior_and_resume_keeps_the_setting(fake_data, capsys):
     ft = ("--finetune-prior", "--freeze-schedule", "--prior-lr", "1e-3")
-    start = _run(fake_data, fake_data / "fs0", *ft, "--stop-after", "0")  # the state before any step
-    blob = _run(fake_data, fake_data / "fs", *ft)
-    assert start["step"] == 0 and blob["step"] == 4
-    for k, v in start["hypernet"].items():  # the schedule network did not move
+    half = _run(fake_data, fake_data / "fs", *ft, "--stop-after", "2")
+    blob = _run(fake_data, fake_data / "fs", *ft, "--resume")
+    assert half["step"] == 2 and blob["step"] == 4
+    for k, v in half["hypernet"].items():  # the schedule network did not move
         assert torch.equal(v, blob["hypernet"][k])
+    last = [v for k, v in blob["hypernet"].items() if k.startswith("layers.4")]
+    assert last and not any(v.any() for v in last)  # its last layer is still zero: DPIR's schedule
     source = torch.load(fake_data / "prior.pt", weights_only=True)
     assert any(not torch.equal(v, source[k]) for k, v in blob["prior"].items())  # the prior did
     assert [g["base_lr"] for g in blob["optimizer"]["param_groups"]] == [1e-3]
@@ -339,3 +341,107 @@ def test_device_option_gives_the_same_run_and_refuses_a_missing_gpu(fake_data, c
     b = Batch(torch.zeros(1, 1, 4, 4), torch.ones(1, 1, 4, 4), [object()], torch.zeros(1), 1, torch.zeros(1, 2))
     moved = batch_to(b, "cpu")
     assert moved.blur is b.blur and moved.scale == 1 and torch.equal(moved.y, b.y)
+
+
+def _main(tmp, out, *extra):
+    """``priors.train_unfolded.main`` with the arguments of :func:`_run`, without reading the checkpoint."""
+    from priors.train_unfolded import main
+
+    main(["--prior-weights", str(tmp / "prior.pt"), "--channels", "1", "--iters", "3", "--steps", "4",
+          "--batch", "2", "--patch", "32", "--scales", "1", "2", "--rot-prob", "0.5", "--threads", "1",
+          "--out", str(out), *extra])
+
+
+def test_new_run_never_overwrites_a_checkpoint_and_zero_steps_write_none(fake_data, capsys):
+    run = fake_data / "keep"
+    _run(fake_data, run, "--stop-after", "2")
+    ckpt, log = run / "ckpt.pt", run / "log.jsonl"
+    before, log_before = ckpt.read_bytes(), log.read_text()
+    for extra in ((), ("--stop-after", "0"), ("--steps", "2")):  # without --resume: refused, left as it was
+        with pytest.raises(FileExistsError, match="pass --resume to continue it"):
+            _main(fake_data, run, *extra)
+        assert ckpt.read_bytes() == before and log.read_text() == log_before
+    # a new run in which no step runs writes no checkpoint (nothing trained, nothing to resume)
+    _main(fake_data, fake_data / "none", "--stop-after", "0")
+    assert not (fake_data / "none" / "ckpt.pt").exists()
+    assert "no step ran" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):  # --resume needs a checkpoint
+        _main(fake_data, fake_data / "empty", "--resume")
+    # the export-only idiom of the model cards still reads the checkpoint and leaves it alone
+    _main(fake_data, run, "--resume", "--stop-after", "0", "--export", str(fake_data / "keep.pt"))
+    assert ckpt.read_bytes() == before and LearnedSchedule.load(fake_data / "keep.pt").iters == 3
+    _main(fake_data, run, "--resume", "--stop-after", "0")  # resumed, no step: the checkpoint is kept
+    assert ckpt.read_bytes() == before
+
+
+def test_resume_checks_iters_and_channels_and_notes_changed_settings(fake_data, capsys):
+    from deepinv.models import DRUNet
+
+    run = fake_data / "rc"
+    _run(fake_data, run, "--stop-after", "2")
+    with pytest.raises(SystemExit, match="--iters 3"):
+        _main(fake_data, run, "--resume", "--iters", "5")
+    arch = dict(json.loads((fake_data / "prior.json").read_text()), in_channels=3, out_channels=3)
+    torch.save(DRUNet(pretrained=None, **arch).state_dict(), fake_data / "prior3.pt")
+    (fake_data / "prior3.json").write_text(json.dumps(arch))
+    with pytest.raises(SystemExit, match="--channels 1"):
+        _main(fake_data, run, "--resume", "--channels", "3", "--prior-weights", str(fake_data / "prior3.pt"))
+    (fake_data / "prior_copy.pt").write_bytes((fake_data / "prior.pt").read_bytes())
+    (fake_data / "prior_copy.json").write_text((fake_data / "prior.json").read_text())
+    capsys.readouterr()
+    blob = _run(fake_data, run, "--resume", "--stop-after", "1", "--prior-weights", str(fake_data / "prior_copy.pt"),
+                "--noise-max", "10", "--scales", "1", "--rot-prob", "0.25", "--ema", "0.9")
+    err = capsys.readouterr().err
+    assert blob["step"] == 3
+    for note in ("--prior-weights changed", "--noise-max changed 25.0 -> 10.0", "--scales changed [1, 2] -> [1]",
+                 "--rot-prob changed 0.5 -> 0.25", "--ema changed 0.0 -> 0.9"):
+        assert note in err, (note, err)
+
+
+def test_resume_cuts_the_log_back_to_the_checkpoint(fake_data):
+    run = fake_data / "lg"
+    _run(fake_data, run, "--stop-after", "2")
+    log = run / "log.jsonl"
+    with log.open("a") as f:  # an interrupted run logged two steps after its last checkpoint
+        for step in (3, 4):
+            f.write(json.dumps(dict(step=step, loss=1.0, scale=1, lr=1e-3, blur="kernel")) + "\n")
+    _run(fake_data, run, "--resume")
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+    assert all(json.loads(line)["loss"] != 1.0 for line in log.read_text().splitlines())
+
+
+def test_train_restores_the_sigterm_handler_and_the_thread_count(fake_data):
+    import signal
+
+    def mine(signum, frame):  # pragma: no cover - never called
+        pass
+
+    old_handler, old_threads = signal.signal(signal.SIGTERM, mine), torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        _run(fake_data, fake_data / "sig", "--threads", "2", "--stop-after", "1")
+        assert signal.getsignal(signal.SIGTERM) is mine
+        assert torch.get_num_threads() == 1
+    finally:
+        signal.signal(signal.SIGTERM, old_handler)
+        torch.set_num_threads(old_threads)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (("--iters", "0"), "--iters must be >= 1"),
+    (("--scales", "0"), "--scales must be integers >= 1"),
+    (("--batch", "0"), "--batch must be >= 1"),
+    (("--steps", "-2"), "--steps must be >= 1"),
+    (("--stop-after", "-1"), "--stop-after must be >= 0"),
+    (("--noise-max", "-5"), "--noise-max must be in [0, 255]"),
+    (("--rot-prob", "5"), "--rot-prob must be in [0, 1]"),
+    (("--cg-iters", "0"), "--cg-iters must be >= 1"),
+    (("--lr", "0"), "--lr must be positive"),
+    (("--channels", "3"), "which is for 1-channel images"),
+])
+def test_bad_arguments_are_refused_before_anything_runs(fake_data, capsys, extra, message):
+    with pytest.raises(SystemExit):
+        _main(fake_data, fake_data / "bad", *extra)
+    assert message in capsys.readouterr().err
+    assert not (fake_data / "bad").exists()

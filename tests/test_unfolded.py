@@ -220,3 +220,42 @@ def test_descriptor_schedule_in_solve():
     np.testing.assert_allclose(info["sigmas"], expected[1], rtol=1e-9)
     np.testing.assert_allclose(info["alphas"], expected[0], rtol=1e-9)
     assert np.all(np.asarray(info["sigmas"]) > DPIRSchedule().params(0.01, 4)[1])
+
+
+def test_load_explains_missing_and_mismatched_files(tmp_path):
+    import shutil
+
+    src = tmp_path / "k4.pt"
+    LearnedSchedule(HyperNet(4)).save(src)
+    with pytest.raises(FileNotFoundError, match="not found.*NAME.pt state dict with its NAME.json"):
+        LearnedSchedule.load(tmp_path / "nope.pt")
+    with pytest.raises(ValueError, match="pass the .pt file, not its .json"):
+        LearnedSchedule.load(tmp_path / "k4.json")
+    shutil.copy(src, tmp_path / "a.pt")
+    with pytest.raises(FileNotFoundError, match="a.json is missing"):
+        LearnedSchedule.load(tmp_path / "a.pt")
+    for text in ("{}", "{not json", '{"base": {}, "colour": 1}'):
+        (tmp_path / "a.json").write_text(text)
+        with pytest.raises(ValueError, match="a.json is not a schedule configuration"):
+            LearnedSchedule.load(tmp_path / "a.pt")
+    (tmp_path / "b.pt").write_bytes(b"garbage")
+    shutil.copy(tmp_path / "k4.json", tmp_path / "b.json")
+    with pytest.raises(ValueError, match="b.pt is not a readable state dict") as err:
+        LearnedSchedule.load(tmp_path / "b.pt")
+    assert "weights_only" not in str(err.value)  # no advice to unpickle an untrusted file
+    LearnedSchedule(HyperNet(8)).save(tmp_path / "k8.pt")
+    shutil.copy(src, tmp_path / "c.pt")
+    shutil.copy(tmp_path / "k8.json", tmp_path / "c.json")
+    with pytest.raises(ValueError, match="c.pt does not match its configuration .*c.json"):
+        LearnedSchedule.load(tmp_path / "c.pt")
+
+
+def test_load_and_with_descriptor_check_the_descriptor(tmp_path):
+    LearnedSchedule(HyperNet(4, descriptor_dim=2)).save(tmp_path / "d.pt")
+    for bad in ([1.0, 2.0, 3.0], [1.0], [1.0, float("nan")]):
+        with pytest.raises(ValueError, match="length 2"):
+            LearnedSchedule.load(tmp_path / "d.pt", descriptor=bad)
+    assert LearnedSchedule.load(tmp_path / "d.pt", descriptor=[1, 2]).descriptor == [1.0, 2.0]
+    LearnedSchedule(HyperNet(4)).save(tmp_path / "p.pt")
+    with pytest.raises(ValueError, match="without a blur descriptor"):
+        LearnedSchedule.load(tmp_path / "p.pt", descriptor=[1.0, 2.0])
