@@ -132,7 +132,7 @@ def task_noise(blurred=False, textured=False):
         for i, s in enumerate(levels):
             y = pnp.add_noise(x, s / 255, seed=i)
             res["ours"][name].append(255 * est.estimate(y))
-            res["wavelet_mad"][name].append(255 * estimate_noise(y[None]))
+            res["wavelet_mad"][name].append(255 * estimate_noise(y))
         print(f"{name:10s} ours " + " ".join(f"{v:6.2f}" for v in res["ours"][name])
               + "   MAD " + " ".join(f"{v:6.2f}" for v in res["wavelet_mad"][name]), flush=True)
     for key in ("ours", "wavelet_mad"):

@@ -33,8 +33,9 @@ def make_operator(y, kernel, scale=1):
         The observation (public layout); used by estimators and for size checks.
     kernel : array_like, operator, estimator or ``"estimate"``
         A 2-D blur kernel; an operator with ``forward``/``adjoint``/``data_step``
-        (e.g. :class:`pnp.RotationalBlur`); an object with ``estimate(y)``
-        returning either; or ``"estimate"`` for the default kernel estimator.
+        (e.g. :class:`pnp.RotationalBlur`); an object (an instance, not the
+        class) with ``estimate(y)`` returning either; or ``"estimate"`` for the
+        default kernel estimator.
     scale : int
         Downsampling factor for a kernel given as an array.
 
@@ -43,8 +44,22 @@ def make_operator(y, kernel, scale=1):
     operator : object
     estimator : object or None
         The estimator used, if any (its diagnostics stay on it).
+
+    Raises
+    ------
+    TypeError
+        If ``kernel`` is an estimator or operator class instead of an
+        instance, or an estimator returns neither a 2-D kernel nor an operator
+        (e.g. :class:`pnp.estimate.NoiseEstimator`, which returns a noise level).
+    NotImplementedError
+        If an estimator returns a kernel array and ``scale != 1``: the kernel
+        it estimates belongs to the low-resolution grid of ``y``, not to the
+        high-resolution grid the super-resolution model needs.
     """
     estimator = None
+    if isinstance(kernel, type) and (hasattr(kernel, "estimate") or _is_operator(kernel)):
+        name = kernel.__name__
+        raise TypeError(f"kernel is the class {name}, not an instance of it: pass an instance, e.g. {name}()")
     if isinstance(kernel, str):
         if kernel != "estimate":
             raise ValueError(f"kernel must be an array, an operator, an estimator or 'estimate'; got {kernel!r}")
@@ -55,7 +70,24 @@ def make_operator(y, kernel, scale=1):
         kernel = default_estimator(scale=scale)
     if hasattr(kernel, "estimate") and not _is_operator(kernel):
         estimator = kernel
+        name = type(estimator).__name__
         kernel = estimator.estimate(y)
+        if not _is_operator(kernel):
+            if np.ndim(kernel) != 2:
+                if isinstance(kernel, (numbers.Real, np.number)):
+                    got = f"the number {float(kernel):.4g} (a noise level, not a kernel? pass it as noise_level)"
+                elif isinstance(kernel, (np.ndarray, list, tuple)):
+                    got = f"an array of shape {np.shape(kernel)}"
+                else:
+                    got = f"a {type(kernel).__name__}"
+                raise TypeError(
+                    f"{name}.estimate(y) returned {got}; an estimator passed as kernel must return a 2-D kernel "
+                    "array or an operator (with forward, adjoint and data_step)")
+            if scale != 1:
+                raise NotImplementedError(
+                    f"kernel estimation with scale={scale} is not supported: {name} estimated the kernel of "
+                    f"the low-resolution image y, not the high-resolution kernel that scale={scale} needs; "
+                    "pass the high-resolution kernel as an array")
     if _is_operator(kernel):
         op_scale = getattr(kernel, "scale", 1)
         if scale != 1 and op_scale != scale:
@@ -199,7 +231,11 @@ def solve(
         if noise_level is None:
             from .estimate.noise import NoiseEstimator
 
-            noise_level = NoiseEstimator().estimate(y)
+            try:
+                noise_level = NoiseEstimator().estimate(y)
+            except ValueError as exc:  # too small or mostly saturated: say which argument avoids it
+                raise ValueError(f"noise_level=None, but the noise level of y cannot be estimated: {exc}; "
+                                 "pass noise_level (0-1 scale)") from exc
     noise_level = _check_noise_level(noise_level)
     C, h, w = y_int.shape
     out_shape = operator.input_shape(y_int.shape)
@@ -255,8 +291,12 @@ def solve(
         x0[:, r0:r0 + H, c0:c0 + W] = xi
 
     def prior_chw(x, sigma):
-        out = prior_fn(chw_to_public(x, 2 if x.shape[0] == 1 else 3), float(sigma))
-        out = np.asarray(out, dtype=np.float64)
+        x_pub = chw_to_public(x, 2 if x.shape[0] == 1 else 3)
+        out = np.asarray(prior_fn(x_pub, float(sigma)), dtype=np.float64)
+        if out.shape != x_pub.shape:
+            name = prior if isinstance(prior, str) else getattr(prior, "__name__", type(prior).__name__)
+            raise ValueError(f"prior {name!r} returned an array of shape {out.shape} for an input of shape "
+                             f"{x_pub.shape}; a prior must return the denoised image in the shape it was given")
         return public_to_chw(out)
 
     if device is not None:

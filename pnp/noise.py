@@ -1,8 +1,15 @@
-"""Noise-level estimation for :func:`pnp.solve` when ``noise_level=None``."""
+"""Wavelet (Donoho-Johnstone) noise-level estimate: :func:`estimate_noise`.
+
+:func:`pnp.solve` with ``noise_level=None`` does not use it: it uses
+:class:`pnp.estimate.NoiseEstimator` (PCA of weak-texture patches), which is
+less biased on sharp, textured images (see ``docs/benchmarks_blind.md``).
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+from ._layout import to_internal
 
 __all__ = ["estimate_noise"]
 
@@ -17,13 +24,23 @@ def estimate_noise(y):
 
     Parameters
     ----------
-    y : ndarray, shape (C, H, W)
-        Image on the 0-1 scale (internal layout).
+    y : ndarray, shape (H, W) or (H, W, C)
+        Public image layout: uint8, uint16 or float on the 0-1 scale; ``C``
+        is 1 or 3.
 
     Returns
     -------
     float
-        Estimated sigma on the 0-1 scale.
+        Estimated sigma on the 0-1 scale (for colour images the mean of the
+        per-channel estimates).
+
+    Raises
+    ------
+    TypeError
+        If the dtype is not uint8, uint16 or floating point.
+    ValueError
+        If ``y`` is not ``(H, W)`` or ``(H, W, C)``, or contains NaN or
+        infinity.
 
     Notes
     -----
@@ -31,8 +48,22 @@ def estimate_noise(y):
     upwards on textured images (by roughly 0.5-1/255 on natural photos at low
     noise); on strongly blurred images it is close to unbiased because blur
     removes that texture.
+
+    Examples
+    --------
+    >>> import numpy as np, pnp
+    >>> from skimage import data
+    >>> y = data.camera() / 255.0 + 10 / 255 * np.random.default_rng(0).standard_normal((512, 512))
+    >>> 9 < pnp.estimate_noise(y) * 255 < 12
+    True
     """
+    x, _ = to_internal(y, "y")
+    return _estimate_noise_chw(x)
+
+
+def _estimate_noise_chw(x):
+    """:func:`estimate_noise` of an internal ``(C, H, W)`` float image on the 0-1 scale (no validation)."""
     from skimage.restoration import estimate_sigma
 
-    y = np.asarray(y, dtype=np.float64)
-    return float(np.mean([estimate_sigma(c) for c in y]))
+    x = np.asarray(x, dtype=np.float64)
+    return float(np.mean([estimate_sigma(c) for c in x]))

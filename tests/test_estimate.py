@@ -56,7 +56,7 @@ def test_noise_estimator_beats_wavelet_mad_on_sharp_images(images):
         for i, s in enumerate([1.0, 2.55]):
             y = pnp.add_noise(x, s / 255, seed=10 + i)
             ours.append(abs(est.estimate(y) * 255 - s) / s)
-            mad.append(abs(estimate_noise(y[None]) * 255 - s) / s)
+            mad.append(abs(estimate_noise(y) * 255 - s) / s)
     assert np.median(ours) < np.median(mad)
 
 
@@ -302,3 +302,144 @@ def test_default_estimator_scale():
     assert isinstance(default_estimator(), CameraShakeEstimator)
     with pytest.raises(NotImplementedError, match="scale"):
         default_estimator(scale=2)
+
+
+# -- audit fixes ------------------------------------------------------------------------------
+def _blown_out(frac, seed=0):
+    """camera/2 with the top ``frac`` of its rows over-exposed (clipped to white), noise 10/255, uint8."""
+    x = data.camera()[::2, ::2] / 255.0
+    n = int(frac * x.shape[0])
+    xx = x.copy()
+    xx[:n] = 1.5
+    rng = np.random.default_rng(seed)
+    return (np.clip(xx + 10 / 255 * rng.standard_normal(xx.shape), 0, 1) * 255).round().astype(np.uint8), n
+
+
+def test_noise_estimator_leaves_out_clipped_patches():
+    """Saturated regions are the flattest patches: with 30 % of the rows blown out the estimate was 1.18/255."""
+    y8, n = _blown_out(0.3)
+    est = NoiseEstimator()
+    s = est.estimate(y8) * 255
+    assert abs(s - 10) / 10 < 0.15
+    assert est.clipped_fraction_ > 0.3
+    # the same patches as the unsaturated part alone
+    assert s == pytest.approx(NoiseEstimator().estimate(y8[n:]) * 255, rel=1e-9)
+    # float input clipped with np.clip: the same
+    assert est.estimate(y8 / 255.0) * 255 == pytest.approx(s, rel=1e-9)
+    with pytest.raises(ValueError, match="clipped"):
+        est.estimate(_blown_out(0.97)[0])  # 8 unsaturated rows: 500 patches
+
+
+def test_solve_estimates_noise_without_clipped_patches():
+    x = data.camera()[::4, ::4] / 255.0
+    xx = x.copy()
+    xx[:32] = 1.5
+    k = K.gaussian_kernel(1.5)
+    rng = np.random.default_rng(0)
+    y8 = (np.clip(pnp.blur(xx, k, boundary="reflect") + 10 / 255 * rng.standard_normal(xx.shape), 0, 1) * 255)
+    y8 = y8.round().astype(np.uint8)
+    _, info = pnp.solve(y8, k, prior="tv", iters=1, boundary="reflect", progress=False, return_info=True)
+    assert info["noise_level"] * 255 == pytest.approx(10, rel=0.1)
+    with pytest.raises(ValueError, match="noise_level"):
+        pnp.solve(np.zeros((64, 64)), k, prior="tv", iters=1, progress=False)
+
+
+def test_noise_estimator_refuses_too_few_patches():
+    """16x16 pure noise has 100 patches of 7x7 for a 49-dim covariance: the estimate was 32-50 % low."""
+    est = NoiseEstimator()
+    for n in (16, 24, 31):
+        with pytest.raises(ValueError, match="32x32"):
+            est.estimate(0.5 + 0.05 * np.random.default_rng(n).standard_normal((n, n)))
+    vals = [est.estimate(0.5 + 0.05 * np.random.default_rng(s).standard_normal((32, 32))) for s in range(3)]
+    assert all(abs(v / 0.05 - 1) < 0.2 for v in vals)
+    # many patches in a long strip are enough
+    assert est.estimate(0.5 + 0.05 * np.random.default_rng(0).standard_normal((16, 400))) / 0.05 == \
+        pytest.approx(1, abs=0.2)
+
+
+def test_estimate_noise_takes_public_layouts():
+    from pnp.noise import _estimate_noise_chw
+
+    x = data.camera()[::2, ::2] / 255.0
+    y = np.clip(x + 10 / 255 * np.random.default_rng(0).standard_normal(x.shape), 0, 1)
+    ref = _estimate_noise_chw(y[None])
+    assert pnp.estimate_noise(y) == pytest.approx(ref)  # HxW float: not rows as 1-D signals
+    assert pnp.estimate_noise(np.repeat(y[..., None], 3, axis=2)) == pytest.approx(ref)  # HxWx3: not 5e-16
+    y8 = (y * 255).round().astype(np.uint8)
+    assert pnp.estimate_noise(y8) == pytest.approx(ref, rel=0.05)  # uint8 rescaled to 0-1
+    assert 9 < ref * 255 < 13
+    with pytest.raises(ValueError, match="NaN"):
+        pnp.estimate_noise(np.full((64, 64), np.nan))
+    with pytest.raises(TypeError, match="dtype"):
+        pnp.estimate_noise(np.zeros((64, 64), dtype=np.int32))
+
+
+class _ArrayEstimator:
+    def estimate(self, y):
+        return np.ones((3, 3)) / 9
+
+
+def test_make_operator_checks_estimators():
+    y = pnp.add_noise(pnp.blur(data.camera()[::4, ::4] / 255.0, K.gaussian_kernel(2.0), boundary="reflect"),
+                      1 / 255, seed=0)
+    with pytest.raises(TypeError, match=r"pass an instance, e\.g\. GaussianBlurEstimator\(\)"):
+        pnp.make_operator(y, GaussianBlurEstimator)
+    with pytest.raises(TypeError, match="NoiseEstimator.estimate.*noise_level"):
+        pnp.make_operator(y, NoiseEstimator())
+    # an estimated kernel belongs to the low-resolution grid: not usable as the kernel of scale=2
+    with pytest.raises(NotImplementedError, match="scale=2"):
+        pnp.make_operator(y, _ArrayEstimator(), scale=2)
+    with pytest.raises(NotImplementedError, match="scale=2"):
+        pnp.solve(y, GaussianBlurEstimator(), prior="tv", iters=1, scale=2, progress=False)
+    op, est = pnp.make_operator(y, _ArrayEstimator())
+    assert isinstance(op, pnp.Blur) and isinstance(est, _ArrayEstimator)
+
+
+def test_linear_motion_confidence_is_the_score_of_the_estimate():
+    """After the 2D refinement confidence_ was read from another candidate (-1 here)."""
+    from pnp.estimate.gaussian import power_spectrum
+    from pnp.estimate.noise import luminance_and_noise
+
+    x = data.camera()[::2, ::2] / 255.0
+    y = pnp.add_noise(pnp.blur(x, K.motion_kernel(4, 100), boundary="reflect"), 1 / 255, seed=0)
+    est = LinearMotionEstimator()
+    est.estimate(y)
+    assert abs(est.length_ - 4) <= 0.5 and abs(est.angle_ - 100) <= 4
+    img, sigma_n, _ = luminance_and_noise(y)
+    P, fy, fx = power_spectrum(img)
+    lo, hi = est.t_range
+    nb = max(32, min(img.shape) // 2)
+    t_edges = np.linspace(lo, hi, int(nb * (hi - lo) / 0.5) + 1)
+    s, _ = est._search(P, max(sigma_n**2, 1e-10), fy, fx, np.array([est.angle_]), np.array([est.length_]), t_edges)
+    assert est.confidence_ == pytest.approx(s[0, 0])
+    assert est.confidence_ > 0.5
+
+
+def test_linear_motion_unscorable_images_raise_and_length_stays_in_range():
+    est = LinearMotionEstimator()
+    with pytest.raises(ValueError, match="could be scored"):
+        est.estimate(np.full((128, 128), 0.5))
+    with pytest.raises(ValueError, match="could be scored"):  # was length_ 1.3 px, below the 2 px candidates
+        est.estimate(0.5 + 0.05 * np.random.default_rng(0).standard_normal((128, 128)))
+    x = data.camera()[::2, ::2] / 255.0
+    y = pnp.add_noise(pnp.blur(x, K.motion_kernel(5, 30), boundary="reflect"), 1 / 255, seed=0)
+    est = LinearMotionEstimator(lengths=np.arange(5.5, 12.0, 0.25))
+    est.estimate(y)  # the refinement went to 5.0 px, outside the candidates
+    assert 5.5 <= est.length_ <= 12.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(lambda_grad=0.0), "lambda_grad"),
+        (dict(lambda_min=0.0), "lambda_min"),
+        (dict(lambda_min=-1e-4), "lambda_min"),
+        (dict(coarsest_kernel=0), "coarsest_kernel"),
+        (dict(coarsest_kernel=-3), "coarsest_kernel"),
+        (dict(coarsest_kernel=2), "coarsest_kernel"),
+    ],
+)
+def test_camera_shake_weight_validation(kwargs, match):
+    """lambda_grad=0 and lambda_min=0 divided by zero, lambda_min<0 never returned, coarsest_kernel<3 was taken."""
+    with pytest.raises(ValueError, match=match):
+        CameraShakeEstimator(**kwargs)

@@ -116,3 +116,43 @@ def test_second_start_kept_only_if_reliable(scene):
     est.estimate(scene.blurred)
     assert not est.second_start_used_ and "second" in est._trace
     assert est.center_ == base.center_ and est.angle_ == base.angle_
+
+
+def test_centre_at_the_corner_is_not_reliable(scene):
+    """No ring is half inside: the fallback to rings 10 % inside gave 20.6 deg (true 12) flagged reliable."""
+    est = RotationalBlurEstimator(center=(255.0, 255.0))
+    est.estimate(scene.blurred)
+    assert est.score_ >= est.min_score and est.angle_spread_ <= est.max_spread  # the thresholds alone pass
+    assert not est.reliable_
+    inside = RotationalBlurEstimator(center=CENTER)  # rings half inside: unchanged
+    inside.estimate(scene.blurred)
+    assert inside.reliable_
+
+
+@pytest.mark.parametrize("center", [(np.nan, np.nan), (5.0,), (1.0, np.inf), "centre", (1.0, 2.0, 3.0)])
+def test_center_must_be_two_finite_numbers(center):
+    with pytest.raises(ValueError, match="center must be two finite numbers"):
+        RotationalBlurEstimator(center=center)
+
+
+def test_center_and_image_size_checked_against_the_frame(scene):
+    """(1e6, 1e6) tried to allocate 86 GiB, a 16x16 image raised 'negative dimensions are not allowed'."""
+    with pytest.raises(ValueError, match="outside the frame"):
+        RotationalBlurEstimator(center=(1e6, 1e6)).estimate(scene.blurred)
+    with pytest.raises(ValueError, match="search_margin=0.1"):
+        RotationalBlurEstimator(center=(-40.0, 121.0), search_margin=0.1).estimate(scene.blurred)
+    with pytest.raises(ValueError, match="too small"):
+        RotationalBlurEstimator().estimate(np.random.default_rng(0).random((16, 16)))
+    with pytest.raises(ValueError, match="search_margin"):
+        RotationalBlurEstimator(search_margin=np.nan)
+
+
+def test_angle_autocorrelation_validates_its_input(scene):
+    img = np.random.default_rng(0).random((64, 64))
+    img[10, 10] = np.nan
+    with pytest.raises(ValueError, match="NaN"):  # float64 2-D input skipped the validation
+        angle_autocorrelation(img, (32, 32))
+    with pytest.raises(ValueError, match="center"):
+        angle_autocorrelation(scene.blurred, (np.nan, 3.0))
+    with pytest.raises(ValueError, match="no ring"):  # far outside: refused without sampling every ring
+        angle_autocorrelation(scene.blurred, (1e6, 1e6))

@@ -193,3 +193,76 @@ def test_warns_on_periodic_observation_with_default_boundary(small):
 def test_public_exports_resolve():
     for name in pnp.__all__:
         assert getattr(pnp, name) is not None, name
+
+
+@pytest.mark.parametrize("solver", ["hqs", "admm"])
+def test_prior_returning_a_wrong_shape_is_an_error(small, solver):
+    x, y = small
+
+    def cropping_prior(img, sigma):
+        return img[:, :0]
+
+    with pytest.raises(ValueError, match=r"prior 'cropping_prior' returned an array of shape \(64, 0\) "
+                                         r"for an input of shape \(64, 64\)"):
+        _solve(y[:, :64], prior=cropping_prior, solver=solver, iters=2, boundary="circular")
+
+
+# -- metrics and test observations ----------------------------------------------
+def test_metrics_compare_integer_images_on_the_0_1_scale(rng):
+    from skimage import data
+
+    x8 = data.camera()[:64, :64]
+    noisy8 = np.clip(x8 + rng.normal(0, 20, x8.shape), 0, 255).astype(np.uint8)
+    expected = pnp.psnr(noisy8 / 255.0, x8 / 255.0)
+    assert 15 < expected < 30
+    assert pnp.psnr(noisy8, x8) == pytest.approx(expected)
+    # a data_range meant for 0-255 would give a silently wrong score (70 dB): refused
+    for metric in (pnp.psnr, pnp.ssim):
+        with pytest.raises(ValueError, match="compared on the 0-1 scale.*data_range must be 1"):
+            metric(noisy8, x8, data_range=255)
+    # floats on their own scale keep their data_range
+    assert pnp.psnr(noisy8.astype(float), x8.astype(float), data_range=255) == pytest.approx(expected)
+    # big-endian integers (from some TIFF / FITS readers) are the same image
+    big = (x8.astype(np.uint16) * 257).astype(">u2")
+    assert pnp.psnr(big, x8) == float("inf")
+    assert pnp.ssim(big, x8) == pytest.approx(1.0)
+    for bad in (x8.astype(np.int32), x8 > 100, x8.astype(np.int8)):
+        with pytest.raises(TypeError, match="uint8, uint16 or float"):
+            pnp.psnr(bad, x8)
+    with pytest.raises(ValueError, match="crop=40 leaves no pixel"):
+        pnp.psnr(x8, x8, crop=40)
+
+
+def test_add_noise_sigma_is_on_the_0_1_scale_for_every_dtype():
+    from skimage import data
+
+    x8 = data.camera()[:64, :64]
+    for img in (x8, x8.astype(np.uint16) * 257, x8 / 255.0):
+        noisy = pnp.add_noise(img, 0.05, seed=0)
+        assert noisy.dtype == np.float64 and noisy.shape == x8.shape
+        assert np.std(noisy - x8 / 255.0) == pytest.approx(0.05, rel=0.05)
+    np.testing.assert_array_equal(pnp.add_noise(x8, 0.05, seed=1), pnp.add_noise(x8 / 255.0, 0.05, seed=1))
+    for sigma in (-0.1, np.nan, "0.1"):
+        with pytest.raises(ValueError, match="sigma must be a finite number >= 0"):
+            pnp.add_noise(x8, sigma)
+
+
+@pytest.mark.filterwarnings("ignore:y looks periodic")
+def test_big_endian_integer_images_are_accepted(rng):
+    y = (rng.random((32, 40)) * 65535).astype(np.uint16)
+    out = _solve(y.astype(">u2"), iters=1)
+    assert out.dtype == np.uint16
+    np.testing.assert_array_equal(out, _solve(y, iters=1))
+
+
+def test_sharpening_kernels_are_refused():
+    from pnp.psf import validate_kernel
+
+    sharpen = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]])
+    with pytest.raises(ValueError, match="negative entries of total 4, 80 % of its positive mass"):
+        validate_kernel(sharpen)
+    with pytest.raises(ValueError, match="sharpening or derivative filter"):
+        _solve(np.zeros((32, 32)), kernel=sharpen)
+    small_lobes = K5.copy()  # a few tiny negative entries, as estimation leaves them: still a blur
+    small_lobes[0, :2] -= 0.05  # negative mass 2 % of the positive mass
+    np.testing.assert_allclose(validate_kernel(small_lobes), small_lobes / small_lobes.sum())

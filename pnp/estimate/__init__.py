@@ -52,8 +52,9 @@ def default_estimator(scale=1):
     """
     if scale != 1:
         raise NotImplementedError(
-            f"kernel='estimate' with scale={scale} is not supported; estimate the kernel of the "
-            "low-resolution image yourself and pass it as an array"
+            f"kernel='estimate' with scale={scale} is not supported: blind estimation gives the kernel of the "
+            f"low-resolution image, not the high-resolution kernel that scale={scale} needs; pass the "
+            "high-resolution kernel as an array"
         )
     from .shake import CameraShakeEstimator
 

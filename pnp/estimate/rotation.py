@@ -40,9 +40,11 @@ Reliability and a second start
     it is reliable and scores higher.
 
 Limits: the centre must lie inside the frame (rings that are less than half
-inside are not used), angles between about 1 and 45 degrees, and the scene
-must have texture at most radii. The direction of rotation is not observable
-from one exposure.
+inside are not used; when no ring is, as for a centre at or outside the
+border, rings at least 10 % inside are used and the estimate is flagged
+unreliable), angles between about 1 and 45 degrees, images of at least
+32x32 pixels, and the scene must have texture at most radii. The direction
+of rotation is not observable from one exposure.
 """
 
 from __future__ import annotations
@@ -55,6 +57,20 @@ from ..operators.rotational import RotationalBlur
 from .noise import luminance
 
 __all__ = ["RotationalBlurEstimator", "angle_autocorrelation"]
+
+
+_MIN_SIZE = 32  # smallest image side the estimator accepts (pixels)
+
+
+def _check_center(center, name="center"):
+    """``center`` as a pair of finite floats ``(x, y)``, or a ValueError saying what was expected."""
+    try:
+        c = np.asarray(center, dtype=np.float64)
+    except (TypeError, ValueError):
+        c = None
+    if c is None or c.shape != (2,) or not np.all(np.isfinite(c)):
+        raise ValueError(f"{name} must be two finite numbers (x, y) in pixels, got {center!r}")
+    return float(c[0]), float(c[1])
 
 
 def _gradients(img, sigma):
@@ -154,9 +170,27 @@ def angle_autocorrelation(image, center, n_angles=None, r_range=(0.15, 1.0), max
         Weight of each ring (its number of valid samples times its radius).
     radii : ndarray, shape (R,)
         Radius of each ring (pixels).
+
+    Raises
+    ------
+    ValueError
+        If ``image`` is not a valid image (see :func:`pnp.estimate.luminance`:
+        NaN, infinity, wrong shape), ``center`` is not two finite numbers, or
+        no ring is at least ``min_inside`` inside the frame.
     """
-    img = image if (isinstance(image, np.ndarray) and image.ndim == 2 and image.dtype == np.float64) \
-        else luminance(image, "image")
+    img = luminance(image, "image")
+    center = _check_center(center)
+    if not 0 < float(min_inside) <= 1:
+        raise ValueError(f"min_inside must be in (0, 1], got {min_inside!r}")
+    if not float(ring_step) > 0 or not float(arc_spacing) > 0:
+        raise ValueError(f"ring_step and arc_spacing must be > 0, got {ring_step!r} and {arc_spacing!r}")
+    return _angle_autocorrelation(img, center, n_angles=n_angles, r_range=r_range, max_lag=max_lag,
+                                  ring_step=ring_step, arc_spacing=arc_spacing, min_inside=min_inside)
+
+
+def _angle_autocorrelation(img, center, n_angles=None, r_range=(0.15, 1.0), max_lag=np.pi / 2, ring_step=1.0,
+                           arc_spacing=0.5, min_inside=0.5):
+    """:func:`angle_autocorrelation` of a validated float64 ``(H, W)`` image and ``(x, y)`` centre."""
     H, W = img.shape
     cx, cy = center
     corners = np.array([[0, 0], [W - 1, 0], [0, H - 1], [W - 1, H - 1]], dtype=float)
@@ -164,6 +198,9 @@ def angle_autocorrelation(image, center, n_angles=None, r_range=(0.15, 1.0), max
     if n_angles is None:
         n_angles = int(min(8192, sfft.next_fast_len(int(2 * np.pi * r_far / arc_spacing))))
     radii = np.arange(2.0, r_far, float(ring_step))
+    # rings closer than the frame (a centre outside it) have no sample inside: never sampled
+    r_near = float(np.hypot(max(0.0, -cx, cx - (W - 1)), max(0.0, -cy, cy - (H - 1))))
+    radii = radii[radii >= r_near - float(ring_step)]
     vals, inside = _polar_rings(img, center, radii, n_angles)
     ahead, inside2 = _polar_rings(img, center, radii, n_angles, shift=1.0 / radii)
     frac = inside.mean(axis=1)
@@ -208,7 +245,7 @@ class _RingStatistics:
         opts = dict(ring_step=2.0, arc_spacing=1.0) if fast else {}
         opts["min_inside"] = min_inside
         for im in imgs:
-            lags, corr, w, radii = angle_autocorrelation(im, center, max_lag=max_lag, **opts)
+            lags, corr, w, radii = _angle_autocorrelation(im, center, max_lag=max_lag, **opts)
             cs.append(corr)
             ws.append(w)
             rs.append(radii)
@@ -322,7 +359,8 @@ class RotationalBlurEstimator:
     Parameters
     ----------
     center : (float, float), optional
-        Known centre ``(x, y)``: only the angle is estimated.
+        Known centre ``(x, y)``: only the angle is estimated. It must lie in
+        the frame extended by ``search_margin`` (checked by :meth:`estimate`).
     angle_range : (float, float)
         Range of the angle searched (radians); default 1 to 45 degrees.
     search_margin : float
@@ -376,9 +414,12 @@ class RotationalBlurEstimator:
     second_start_used_ : bool
         Whether the second start (``second_start``) replaced the voted estimate.
     reliable_ : bool
-        ``score_ >= min_score and angle_spread_ <= max_spread``: False flags
-        a likely failure (a weak corner of the autocorrelation, or bands of
-        radii that disagree on the angle). Not a guarantee either way.
+        ``score_ >= min_score and angle_spread_ <= max_spread``, and at least
+        one ring around the centre at least half inside the frame: False flags
+        a likely failure (a weak corner of the autocorrelation, bands of
+        radii that disagree on the angle, or a centre at or outside the
+        border, whose angle comes from rings that are at least 10 % inside
+        only). Not a guarantee either way.
     center_std_ : float
         Standard deviation (pixels) of the centre from the quadratic fit of
         the refinement (NaN without refinement or if the fit failed).
@@ -406,14 +447,14 @@ class RotationalBlurEstimator:
     def __init__(self, center=None, angle_range=(np.deg2rad(1), np.deg2rad(45)), search_margin=0.0,
                  grid=49, refine=True, refine_size=512, refine_radius=12.0, radius=None, frames=None, sign=1,
                  min_score=0.03, max_spread=0.04, second_start=True):
-        self.center = None if center is None else tuple(float(c) for c in center)
+        self.center = None if center is None else _check_center(center)
         lo, hi = (float(a) for a in angle_range)
         if not 0 < lo < hi <= np.pi / 2:
             raise ValueError(f"angle_range must be (lo, hi) radians with 0 < lo < hi <= pi/2, got {angle_range!r}")
         self.angle_range = (lo, hi)
         self.search_margin = float(search_margin)
-        if self.search_margin < 0:
-            raise ValueError(f"search_margin must be >= 0, got {search_margin!r}")
+        if not (np.isfinite(self.search_margin) and self.search_margin >= 0):
+            raise ValueError(f"search_margin must be finite and >= 0, got {search_margin!r}")
         self.grid = int(grid)
         if self.grid < 3:
             raise ValueError(f"grid must be >= 3, got {grid!r}")
@@ -544,11 +585,18 @@ class RotationalBlurEstimator:
         return np.array([xs[j], ys[i]])
 
     def _assess(self, imgs, center):
-        """``(st, score, angle, band angles, band spread)`` of the ring statistics around ``center``."""
+        """``(st, score, angle, band angles, band spread, partial)`` of the ring statistics around ``center``.
+
+        ``partial`` is True when no ring was at least half inside the frame
+        and rings at least 10 % inside were used instead (a centre at or
+        outside the border: not a reliable estimate).
+        """
+        partial = False
         try:
             st = _RingStatistics(imgs, center, self._max_lag)
         except ValueError:  # a centre at the frame border: accept rings that are mostly outside
             st = _RingStatistics(imgs, center, self._max_lag, min_inside=0.1)
+            partial = True
         depth, angle = st.score(self.angle_range)
         groups = []
         window = (max(self.angle_range[0], 0.7 * angle), min(self.angle_range[1], 1.3 * angle))
@@ -558,7 +606,7 @@ class RotationalBlurEstimator:
                 groups.append(a_g)
         # around a wrong centre the bands of radii disagree on the angle, or the corner is weak
         spread = float(np.std(groups) / angle) if len(groups) > 1 else float("inf")
-        return st, float(max(depth, 0.0)), float(angle), groups, spread
+        return st, float(max(depth, 0.0)), float(angle), groups, spread, partial
 
     def _is_reliable(self, score, spread):
         return bool(score >= self.min_score and spread <= self.max_spread)
@@ -595,8 +643,18 @@ class RotationalBlurEstimator:
         Returns
         -------
         RotationalBlur
+
+        Raises
+        ------
+        ValueError
+            If ``y`` is smaller than 32x32, a frame's size differs from
+            ``y``'s, or the known ``center`` lies outside the frame extended
+            by ``search_margin``.
         """
         imgs = [luminance(y, "y")]
+        H, W = imgs[0].shape
+        if min(H, W) < _MIN_SIZE:
+            raise ValueError(f"y of shape {np.shape(y)} is too small; need at least {_MIN_SIZE}x{_MIN_SIZE} pixels")
         for k, f in enumerate(list(self.frames) + list(frames)):
             im = luminance(f, f"frames[{k}]")
             if im.shape != imgs[0].shape:
@@ -607,8 +665,16 @@ class RotationalBlurEstimator:
             center = self._estimate_center(imgs)
         else:
             center = self.center
+            _, _, _, lo, hi = self._search_grid((H, W))
+            lo, hi = lo + 0.0, hi + 0.0  # no "-0" in the message
+            if not (lo[0] <= center[0] <= hi[0] and lo[1] <= center[1] <= hi[1]):
+                raise ValueError(
+                    f"center={center} lies outside the frame of y ({W}x{H} pixels: x in [0, {W - 1}], y in "
+                    f"[0, {H - 1}]) extended by search_margin={self.search_margin:g} (x in [{lo[0]:g}, "
+                    f"{hi[0]:g}], y in [{lo[1]:g}, {hi[1]:g}]); a larger search_margin accepts centres "
+                    "farther out (their estimates are not reliable)")
             self.center_std_ = 0.0
-        st, score, angle, groups, spread = self._assess(imgs, center)
+        st, score, angle, groups, spread, partial = self._assess(imgs, center)
         self.second_start_used_ = False
         if self.center is None and self.refine and self.second_start and not self._is_reliable(score, spread):
             # the voted centre looks wrong: refine from the tangential-energy minimum instead and keep
@@ -617,7 +683,7 @@ class RotationalBlurEstimator:
             alt = self._estimate_center(imgs, start=self._tangential_start(imgs))
             res = self._assess(imgs, alt)
             if self._is_reliable(res[1], res[4]) and res[1] > score:
-                center, (st, score, angle, groups, spread) = alt, res
+                center, (st, score, angle, groups, spread, partial) = alt, res
                 self.second_start_used_ = True
                 self._trace["first"] = first[0]
             else:
@@ -628,7 +694,8 @@ class RotationalBlurEstimator:
         self.angle_ = float(angle)
         self.score_ = score
         self.angle_spread_ = spread
-        self.reliable_ = self._is_reliable(score, spread)
+        # rings mostly outside the frame (centre at or beyond the border): the module's limits are not met
+        self.reliable_ = self._is_reliable(score, spread) and not partial
         self.angle_std_ = float(np.std(groups) / np.sqrt(len(groups))) if groups else float("nan")
         self.autocorrelation_ = (st.lags, mean)
         radius = self.radius

@@ -155,11 +155,12 @@ class CameraShakeEstimator:
     iters_per_scale : int
         Alternations of latent and kernel updates per pyramid level.
     lambda_grad : float
-        Weight of the L0 gradient prior at the coarsest level; it decreases
-        geometrically to ``lambda_min`` at the finest level and is divided by
-        ``lambda_decay`` after each alternation within a level.
+        Weight (> 0) of the L0 gradient prior at the coarsest level; it
+        decreases geometrically to ``lambda_min`` at the finest level and is
+        divided by ``lambda_decay`` after each alternation within a level.
     lambda_min : float
-        Weight of the L0 gradient prior at the finest level, and its floor.
+        Weight (> 0) of the L0 gradient prior at the finest level, and its
+        floor; values above ``lambda_grad`` are lowered to it.
     lambda_decay : float
         Factor (>= 1) by which the weight shrinks after each alternation.
     lambda_intensity : float
@@ -180,7 +181,9 @@ class CameraShakeEstimator:
         Images whose longer side exceeds this are estimated on a downscaled
         copy (the kernel is scaled back); ``None`` never downscales.
     coarsest_kernel : int
-        Kernel size at the coarsest pyramid level.
+        Largest kernel size (>= 3) at the coarsest pyramid level: levels are
+        added (factor ``sqrt(2)``, at most 12) until the kernel, whose size
+        is odd, is no larger.
     noise_estimator : object, optional
         Anything with ``estimate(y) -> sigma``; default :class:`NoiseEstimator`.
     refine_iters : int
@@ -198,8 +201,11 @@ class CameraShakeEstimator:
     ----------
     kernel_ : ndarray, shape (kernel_size, kernel_size)
         The estimated kernel, centre of mass on the origin.
-    latent_ : ndarray, shape (H, W)
-        The sparse-gradient latent image of the finest level (luminance).
+    latent_ : ndarray, shape (h, w)
+        The sparse-gradient latent image of the finest level (luminance), on
+        the grid the kernel was estimated on: the shape of ``y`` or, when
+        ``max_size`` downscales it, of the downscaled copy (``(64, 64)`` for
+        a 128x128 image with ``max_size=64``).
     noise_level_ : float
         Noise level of ``y`` (0-1 scale; mean of the per-channel levels for
         colour images, the sigma :func:`pnp.solve` expects).
@@ -231,9 +237,17 @@ class CameraShakeEstimator:
             raise ValueError(f"kernel_size must be odd (the kernel is centred on its middle), got {kernel_size}")
         if int(iters_per_scale) < 1:
             raise ValueError(f"iters_per_scale must be >= 1, got {iters_per_scale}")
-        for name, v in (("lambda_grad", lambda_grad), ("lambda_intensity", lambda_intensity), ("gamma", gamma)):
+        for name, v in (("lambda_grad", lambda_grad), ("lambda_min", lambda_min)):
+            # 0 would divide by zero (the geometric decrease) or never end the splitting loop (beta = 2 lambda)
+            if not np.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} must be finite and > 0, got {v}")
+        for name, v in (("lambda_intensity", lambda_intensity), ("gamma", gamma)):
             if not np.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be finite and >= 0, got {v}")
+        if isinstance(coarsest_kernel, bool) or not isinstance(coarsest_kernel, numbers.Integral) \
+                or coarsest_kernel < 3:
+            raise ValueError("coarsest_kernel must be an integer >= 3 (the largest kernel size of the coarsest "
+                             f"level), got {coarsest_kernel!r}")
         if not 0 <= threshold < 1:
             raise ValueError(f"threshold must be in [0, 1), got {threshold}")
         if max_size is not None and int(max_size) < 32:
