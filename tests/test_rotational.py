@@ -206,9 +206,27 @@ def test_polar_step_observed_mask_exact_optimality(polar):
     assert np.linalg.norm(z_refill - z) > 1e-3 * np.linalg.norm(z)
     with pytest.raises(TypeError, match="method='cg'"):
         op.data_step(y, polar=False)
-    # default iteration counts: 20 for the exact masked step, 3 otherwise
-    assert op.data_step(y, observed=observed).maxiter == 20
-    assert op.data_step(y).maxiter == 3
+    # defaults: plain CG to 1e-4 (at most 40 iterations) for the exact masked step; 20 iterations
+    # of the polar preconditioner when it is asked for; 3 polar iterations without a mask
+    default = op.data_step(y, observed=observed)
+    assert (default.polar, default.tol, default.maxiter) == (False, 1e-4, 40)
+    assert op.data_step(y, observed=observed, method="polar").maxiter == 20
+    assert op.data_step(y, observed=observed, maxiter=7).maxiter == 7
+    assert op.data_step(y).polar and op.data_step(y).maxiter == 3
+    with pytest.raises(ValueError, match="method"):
+        op.data_step(y, method="fft")
+
+
+def test_default_masked_step_is_more_accurate_at_small_alpha():
+    # the first DPIR iterations (alpha ~ 6e-4 at noise 2.55/255): the default plain CG to 1e-4 ends
+    # closer to the exact masked step than 20 iterations of the polar preconditioner at 1e-3
+    x, op, observed = _masked_problem()
+    y = op.forward(x) + 0.01 * np.random.default_rng(4).standard_normal(x.shape)
+    v, alpha = x * 0.9, 6e-4
+    exact = op.data_step(y, observed=observed, method="cg", tol=1e-11, maxiter=5000)(v, alpha)
+    err = {m: np.linalg.norm(op.data_step(y, observed=observed, method=m)(v, alpha) - exact)
+           for m in (None, "polar")}
+    assert err[None] < 0.5 * err["polar"]
 
 
 def test_synthetic_close_to_but_not_the_operator():

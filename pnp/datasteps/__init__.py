@@ -6,7 +6,9 @@
 - :class:`MaskedDataStep`: the exact step with unobserved (padding) pixels,
   CG preconditioned by the closed form.
 - :class:`PolarDataStep`: rotational blur, CG preconditioned by the closed
-  form in polar coordinates.
+  form in polar coordinates, or plain CG (``polar=False``; what
+  :meth:`pnp.RotationalBlur.data_step` uses for the exact masked step of
+  :func:`pnp.solve`'s padded borders).
 """
 
 from .cg import CGDataStep

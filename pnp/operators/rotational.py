@@ -447,7 +447,7 @@ class RotationalBlur:
         """``A^T A x``."""
         return self.adjoint(self.forward(x))
 
-    def data_step(self, y, observed=None, method="polar", **kwargs):
+    def data_step(self, y, observed=None, method=None, **kwargs):
         """Proximal data step ``step(v, alpha)`` for the observation ``y`` of shape ``(C, H, W)``.
 
         Parameters
@@ -458,24 +458,38 @@ class RotationalBlur:
             step then solves the masked normal equations exactly (up to
             ``tol``); ``masked="refill"`` (a keyword of the data step class)
             refills them with the current prediction once per call instead.
-        method : {"polar", "cg"}
-            ``"polar"`` (default): :class:`pnp.datasteps.polar.PolarDataStep`,
-            conjugate gradient preconditioned by the closed-form solve in
-            polar coordinates. ``"cg"``: plain conjugate gradient (the same
-            class with ``polar=False``; equivalent to the generic
+        method : {None, "polar", "cg"}
+            ``"polar"``: :class:`pnp.datasteps.polar.PolarDataStep`, conjugate
+            gradient preconditioned by the closed-form solve in polar
+            coordinates. ``"cg"``: plain conjugate gradient (the same class
+            with ``polar=False``; equivalent to the generic
             :class:`pnp.datasteps.CGDataStep`, plus the ``observed`` mask).
+            ``None`` (default): ``"cg"`` for the exact masked step (with
+            ``observed``), with ``tol=1e-4`` and ``maxiter=40`` unless given;
+            ``"polar"`` otherwise (3 preconditioned iterations). On the padded
+            grid of :func:`pnp.solve` plain CG run to ``tol=1e-4`` restored
+            0.45-0.95 dB better than the polar preconditioner stopped at
+            ``tol=1e-3`` in about the same time (its iterations are cheaper and
+            it needs no polar grid); see ``docs/benchmarks_rotation.md``,
+            section 10.
         **kwargs
             Passed to the data step class (except ``polar``, which ``method``
             sets).
         """
         if "polar" in kwargs:
             raise TypeError("data_step() sets PolarDataStep's 'polar' from method: "
-                            "use method='cg' for plain conjugate gradient, method='polar' (default) for the preconditioner")
+                            "use method='cg' for plain conjugate gradient, method='polar' for the preconditioner")
+        if method is None:
+            exact_masked = observed is not None and kwargs.get("masked", "exact") == "exact"
+            method = "cg" if exact_masked else "polar"
+            if exact_masked:
+                kwargs.setdefault("tol", 1e-4)
+                kwargs.setdefault("maxiter", 40)
         if method in ("polar", "cg"):
             from ..datasteps.polar import PolarDataStep
 
             return PolarDataStep(self, y, observed=observed, polar=method == "polar", **kwargs)
-        raise ValueError(f"method must be 'polar' or 'cg', got {method!r}")
+        raise ValueError(f"method must be None, 'polar' or 'cg', got {method!r}")
 
     def torch_data_step(self, y, observed=None, iters=30):
         """The data step in torch for a ``(B, C, H, W)`` tensor ``y``: unrolled conjugate gradient.
