@@ -5,8 +5,15 @@ data term becomes :math:`\\|M(y - A z)\\|^2` with a 0/1 mask :math:`M`. Its
 normal equations :math:`(A^T M A + \\alpha I) z = A^T M y + \\alpha v` have no
 closed form, but :math:`A^T M A` differs from :math:`A^T A` only near the pad,
 so the closed-form FFT step :math:`(A^T A + \\alpha I)^{-1}` is an excellent
-preconditioner: a few conjugate-gradient iterations reach the exact masked
-minimiser.
+preconditioner: a few conjugate-gradient iterations come close to the exact
+masked minimiser. Not all the way at the small penalties of the first DPIR
+iterations: at ``alpha = 6e-4`` the default 15 iterations leave a relative
+error of about 1e-2 (60 iterations: 4e-4). Measured end to end, that does not
+matter: 8-iteration restorations with the attention U-Net (Set3C x Levin kernels
+3 and 7, noise 2.55/255, reflected borders) changed by -0.15 to +0.08 dB with
+60 iterations to ``tol=1e-5`` instead, at twice the time. (The rotational
+step is different: there the accuracy of the first steps is worth 0.5-1.7 dB,
+see :meth:`pnp.RotationalBlur.data_step`.)
 """
 
 from __future__ import annotations
