@@ -305,7 +305,8 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
     """
     from tqdm.auto import tqdm
 
-    from .frames import _same_file, build_operator
+    from .frames import build_operator
+    from .io import _same_file
     from .io import IMAGE_SUFFIXES
 
     if suffix not in IMAGE_SUFFIXES:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import _same_file
+
 __all__ = ["main", "build_parser"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -167,16 +169,6 @@ def _expand_inputs(inputs):
             seen.add(key)
             unique.append(f)
     return unique, batch
-
-
-def _same_file(a, b):
-    a, b = Path(a), Path(b)
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def _plan_outputs(files, batch, output, compare, kernel=None, reference=None, save_kernel=None):

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import _same_file
+
 __all__ = ["VIDEO_SUFFIXES", "FrameSource", "FrameWriter", "read_frames", "is_sequence", "deblur_frames",
            "build_operator"]
 
@@ -37,20 +39,6 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpe
 
 def _natural_key(path):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", Path(path).name)]
-
-
-def _same_file(a, b):
-    """True if paths ``a`` and ``b`` name the same file or folder (symlinks and hard links resolved).
-
-    Paths that do not exist yet are compared after :meth:`pathlib.Path.resolve`.
-    """
-    a, b = Path(a), Path(b)
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def _check_unique_names(pairs):

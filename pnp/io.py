@@ -40,6 +40,20 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 # -- images -------------------------------------------------------------------
+def _same_file(a, b):
+    """True if paths ``a`` and ``b`` name the same file or folder (symlinks and hard links resolved).
+
+    Paths that do not exist yet are compared after :meth:`pathlib.Path.resolve`.
+    """
+    a, b = Path(a), Path(b)
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def read_image(path, keep_alpha=False):
     """Read an image file into the public layout.
 

@@ -43,6 +43,7 @@ Only numpy, torch, tqdm and the project's priors modules are imported (no pyfftw
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -516,13 +517,20 @@ class _StopFlag:
         self.stop = True
 
 
-def train(args: argparse.Namespace) -> dict:
-    """Run (or resume) a training run; see :func:`_train`. Restores torch's thread count."""
+@contextlib.contextmanager
+def _torch_threads_restored():
+    """Restore torch's thread count on exit (the functions below set it from ``--threads``)."""
     threads = torch.get_num_threads()
     try:
-        return _train(args)
+        yield
     finally:
         torch.set_num_threads(threads)
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Run (or resume) a training run; see :func:`_train`. Restores torch's thread count."""
+    with _torch_threads_restored():
+        return _train(args)
 
 
 def _train(args: argparse.Namespace) -> dict:
@@ -809,11 +817,8 @@ def measure(args: argparse.Namespace) -> dict:
         ``psnr`` {sigma: mean dB}, ``images`` (count), ``seconds`` {size: s per image},
         ``threads``, ``params``.
     """
-    threads = torch.get_num_threads()
-    try:
+    with _torch_threads_restored():
         return _measure(args)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _measure(args: argparse.Namespace) -> dict:
