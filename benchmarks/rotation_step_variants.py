@@ -31,6 +31,8 @@ VARIANTS = {
     "pcg20": dict(method="polar"),
     "cg20": dict(method="cg", maxiter=20, tol=1e-3),
     "cg40": dict(method="cg", maxiter=40, tol=1e-3),
+    "cg20t4": dict(method="cg", maxiter=20, tol=1e-4),
+    "cg30t4": dict(method="cg", maxiter=30, tol=1e-4),
     "cg40t4": dict(method="cg", maxiter=40, tol=1e-4),  # the default now
     "cg80t4": dict(method="cg", maxiter=80, tol=1e-4),
     "cg150t5": dict(method="cg", maxiter=150, tol=1e-5),

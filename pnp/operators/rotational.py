@@ -467,11 +467,12 @@ class RotationalBlur:
             ``None`` (default): ``"cg"`` for the exact masked step (with
             ``observed``), with ``tol=1e-4`` and ``maxiter=40`` unless given;
             ``"polar"`` otherwise (3 preconditioned iterations). On the padded
-            grid of :func:`pnp.solve` plain CG run to ``tol=1e-4`` restored
-            0.45-0.95 dB better than the polar preconditioner stopped at
-            ``tol=1e-3`` in about the same time (its iterations are cheaper and
-            it needs no polar grid); see ``docs/benchmarks_rotation.md``,
-            section 10.
+            grid of :func:`pnp.solve`, plain CG run to ``tol=1e-4`` restored
+            better than the polar preconditioner stopped at ``tol=1e-3`` (the
+            default before 2026-11-26) in every benchmark case: +0.3 to +3.5 dB,
+            +0.8 / +1.5 dB on average at 10 / 20 degrees, for 1.2-1.4 times the
+            solve time on 2 CPU cores (``docs/benchmarks_rotation.md``, section
+            10). ``method="polar"`` is the faster, less accurate choice.
         **kwargs
             Passed to the data step class (except ``polar``, which ``method``
             sets).
