@@ -10,7 +10,7 @@ export PNP_DATA ?= $(abspath ../shared/data)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,docs]'
+	$(BIN)/python -m pip install -q -e '.[test,docs,bm3d]'
 	touch $(STAMP)
 
 install: $(STAMP)

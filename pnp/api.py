@@ -205,7 +205,7 @@ def solve(
     >>> from skimage import data
     >>> x = data.camera()[128:256, 128:256] / 255.0
     >>> k = np.ones((5, 5)) / 25
-    >>> y = pnp.blur(x, k)
+    >>> y = pnp.blur(x, k, boundary="reflect")
     >>> x_hat = pnp.solve(y, k, prior="tv", noise_level=0.005, iters=4)
     >>> x_hat.shape
     (128, 128)

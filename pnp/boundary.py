@@ -4,10 +4,11 @@
 periodic model is harmless, :func:`pnp.solve` restores on that grid and crops
 back. Modes:
 
-In the padded modes the pad is marked as unobserved: the data step refills it
-with the current prediction at every iteration (see
-:class:`pnp.datasteps.FFTDataStep`), so the padding only serves as a starting
-guess and the restoration is driven by the real pixels alone.
+In the padded modes the pad is marked as unobserved: the data step solves the
+masked data term (:class:`pnp.datasteps.MaskedDataStep` for kernels; the
+one-pass refill of :class:`pnp.datasteps.FFTDataStep` with
+:class:`pnp.ClosedFormBlur`), so the padding only serves as a starting guess
+and the restoration is driven by the real pixels alone.
 
 ``"circular"``
     No padding: the image is treated as one period. Exact for synthetic

@@ -374,7 +374,7 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
     --------
     >>> import tempfile, numpy as np
     >>> from pnp.frames import deblur_frames
-    >>> frames = [np.full((32, 32), 0.5)] * 2
+    >>> frames = [np.tile(np.linspace(0.2, 0.8, 32), (32, 1))] * 2
     >>> out = deblur_frames(frames, tempfile.mkdtemp(), np.ones((3, 3)), prior="tv",
     ...                     iters=2, noise_level=0.01, progress=False)
     >>> out["frames"]

@@ -29,7 +29,8 @@ class BM3D:
         try:
             import bm3d  # noqa: F401
         except ImportError as exc:  # pragma: no cover - dependency missing
-            raise ImportError("the BM3D prior needs the 'bm3d' package: pip install bm3d") from exc
+            raise ImportError("the BM3D prior needs the optional 'bm3d' package (free for non-commercial use "
+                              "only): pip install 'pnp-deblur[bm3d]' (or pip install bm3d)") from exc
         if stages not in ("all", "hard"):
             raise ValueError(f"stages must be 'all' or 'hard', got {stages!r}")
         self.stages = stages
