@@ -5,8 +5,15 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import importlib.util  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+#: BM3D is an optional extra (non-commercial licence): ``make install`` adds it, a plain install does not.
+HAVE_BM3D = importlib.util.find_spec("bm3d") is not None
+needs_bm3d = pytest.mark.skipif(not HAVE_BM3D,
+                                reason="the optional bm3d package is not installed (pip install 'pnp-deblur[bm3d]')")
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 

@@ -13,6 +13,7 @@ from skimage import data, transform
 
 import pnp
 from pnp import baselines
+from conftest import needs_bm3d
 
 NOISE = 2.55 / 255
 
@@ -36,6 +37,7 @@ def _case(x, k):
     return y
 
 
+@needs_bm3d
 def test_gray_camera_bm3d(levin_k3, camera256):
     x = camera256
     y = _case(x, levin_k3)
@@ -46,6 +48,7 @@ def test_gray_camera_bm3d(levin_k3, camera256):
     assert p >= best_wiener(y, levin_k3) + 3.0
 
 
+@needs_bm3d
 def test_colour_astronaut_cbm3d(levin_k3):
     x = transform.resize(data.astronaut(), (256, 256), anti_aliasing=True)
     y = _case(x, levin_k3)
