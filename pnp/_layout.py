@@ -39,6 +39,22 @@ class ImageLayout:
 _INT_SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 
+def native_with_scale(image, name):
+    """``(image, scale)``: an array in native byte order and its full-intensity value.
+
+    ``scale`` is 255 for uint8, 65535 for uint16 and 1 for floats; other dtypes
+    (bool, other integers, complex) raise ``TypeError`` naming ``name``.
+    """
+    if image.dtype.kind in "uif" and not image.dtype.isnative:
+        image = image.astype(image.dtype.newbyteorder("="))  # big-endian data, e.g. from a FITS or TIFF reader
+    if image.dtype == np.bool_ or not (image.dtype in _INT_SCALES or np.issubdtype(image.dtype, np.floating)):
+        raise TypeError(
+            f"{name} must have dtype uint8, uint16 or float, got {image.dtype}; "
+            "convert it first, e.g. skimage.util.img_as_float(image)"
+        )
+    return image, _INT_SCALES.get(image.dtype, 1.0)
+
+
 def to_internal(image, name="y", allowed_channels=(1, 3)):
     """Validate a public image and convert it to the internal layout.
 
@@ -72,13 +88,7 @@ def to_internal(image, name="y", allowed_channels=(1, 3)):
             image = np.asarray(image)
         else:
             raise TypeError(f"{name} must be a numpy array of shape (H, W) or (H, W, C), got {type(image).__name__}")
-    if image.dtype.kind in "uif" and not image.dtype.isnative:
-        image = image.astype(image.dtype.newbyteorder("="))  # big-endian data, e.g. from a FITS or TIFF reader
-    if image.dtype == np.bool_ or not (image.dtype in _INT_SCALES or np.issubdtype(image.dtype, np.floating)):
-        raise TypeError(
-            f"{name} must have dtype uint8, uint16 or float, got {image.dtype}; "
-            "convert it first, e.g. skimage.util.img_as_float(image)"
-        )
+    image, scale = native_with_scale(image, name)
     if image.ndim not in (2, 3):
         raise ValueError(f"{name} must have shape (H, W) or (H, W, C), got shape {image.shape}")
     if image.size == 0 or min(image.shape[:2]) < 2:
@@ -88,7 +98,6 @@ def to_internal(image, name="y", allowed_channels=(1, 3)):
             f"{name} has {image.shape[2]} channels (shape {image.shape}); expected one of {allowed_channels} "
             "in the last axis (H, W, C). Drop an alpha channel with image[..., :3]."
         )
-    scale = _INT_SCALES.get(image.dtype, 1.0)
     x = image.astype(np.float64) / scale
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name} contains NaN or infinite values")

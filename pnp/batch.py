@@ -196,10 +196,8 @@ def _items(inputs, start=0, stop=None, step=1):
     if isinstance(inputs, (str, os.PathLike)):
         p = Path(inputs)
         if p.is_dir():
-            src = read_frames(p, start=start, stop=stop, step=step)
-            items = [(f.stem, str(f)) for f in src._files]
-            _check_unique_names(items)  # a.png and a.tif would both be written to a.png
-            return items
+            src = read_frames(p, start=start, stop=stop, step=step)  # refuses a.png beside a.tif
+            return [(f.stem, str(f)) for f in src._files]
         if p.suffix.lower() in VIDEO_SUFFIXES:
             return list(read_frames(p, start=start, stop=stop, step=step))
         raise ValueError(f"inputs {p} is neither a folder nor a video file; pass a list of image paths")
@@ -306,8 +304,7 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
     from tqdm.auto import tqdm
 
     from .frames import build_operator
-    from .io import _same_file
-    from .io import IMAGE_SUFFIXES
+    from .io import IMAGE_SUFFIXES, _same_file
 
     if suffix not in IMAGE_SUFFIXES:
         raise ValueError(f"suffix must be one of {IMAGE_SUFFIXES}, got {suffix!r}")

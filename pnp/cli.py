@@ -319,16 +319,11 @@ def _restore(y, kernel, args, progress, name):
 
 
 def _atomic_savefig(fig, path):
-    from .io import _temporary_file
+    from .io import _atomic_target
 
     path = Path(path)
-    tmp = _temporary_file(path)
-    try:
+    with _atomic_target(path) as tmp:
         fig.savefig(tmp, dpi=110, format=path.suffix.lower().lstrip(".").replace("jpg", "jpeg"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _write_compare(path, y, x_hat, reference, args, name):
@@ -358,15 +353,10 @@ def _save_kernel(path, info):
         raise Failure(f"--save-kernel: the operator {info['operator']!r} has no kernel array")
     path = Path(path)
     if path.suffix.lower() == ".npy":
-        from .io import _temporary_file
+        from .io import _atomic_target
 
-        tmp = _temporary_file(path)
-        try:
+        with _atomic_target(path) as tmp:
             np.save(tmp, kernel)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     else:
         write_image(path, kernel / kernel.max())
 

@@ -21,6 +21,7 @@ float64 array normalised to unit sum.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import struct
@@ -301,6 +302,22 @@ def _temporary_file(path):
     raise FileExistsError(f"could not create a temporary file next to {path}")  # pragma: no cover
 
 
+@contextlib.contextmanager
+def _atomic_target(path):
+    """Write ``path`` atomically: yield a temporary file name (:func:`_temporary_file`) to write to.
+
+    On success the temporary file replaces ``path`` (``os.replace``); on any
+    error, or an interruption, it is deleted and the exception goes on.
+    """
+    tmp = _temporary_file(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_image(path, image):
     """Write an image atomically, keeping its bit depth where the format allows.
 
@@ -335,8 +352,7 @@ def write_image(path, image):
         image = image[..., 0]  # a single channel is a gray image
     if path.parent and not path.parent.is_dir():
         raise FileNotFoundError(f"output folder does not exist: {path.parent}")
-    tmp = _temporary_file(path)
-    try:
+    with _atomic_target(path) as tmp:
         if suffix == ".png" and image.dtype == np.uint16 and image.ndim == 3:
             _write_png(tmp, image)
         else:
@@ -344,10 +360,6 @@ def write_image(path, image):
 
             plugin = "tifffile" if suffix in (".tif", ".tiff") else "pillow"
             iio.imwrite(tmp, image, plugin=plugin, extension=suffix)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- a small PNG codec for 16-bit colour (Pillow reduces it to 8 bits) ---------

@@ -13,28 +13,20 @@ import numbers
 
 import numpy as np
 
+from ._layout import native_with_scale
+
 __all__ = ["psnr", "ssim"]
-
-_INT_SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-
 
 def _as_float(x, name, data_range):
     """``x`` as float64 on the 0-1 scale (integers rescaled), after checking dtype and ``data_range``."""
-    x = np.asarray(x)
-    if x.dtype.kind in "uif" and not x.dtype.isnative:
-        x = x.astype(x.dtype.newbyteorder("="))  # big-endian data from a file
-    if x.dtype in _INT_SCALES:
-        if data_range != 1:
-            raise ValueError(
-                f"{name} is a {x.dtype} image, which is compared on the 0-1 scale (divided by "
-                f"{_INT_SCALES[x.dtype]:.0f}); data_range must be 1 for it, got {data_range}. "
-                "Leave data_range out, or pass float images on your own scale."
-            )
-        return x / _INT_SCALES[x.dtype]
-    if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{name} must have dtype uint8, uint16 or float, got {x.dtype}; "
-                        "convert it first, e.g. skimage.util.img_as_float(image)")
-    return x.astype(np.float64)
+    x, scale = native_with_scale(np.asarray(x), name)
+    if scale != 1 and data_range != 1:
+        raise ValueError(
+            f"{name} is a {x.dtype} image, which is compared on the 0-1 scale (divided by "
+            f"{scale:.0f}); data_range must be 1 for it, got {data_range}. "
+            "Leave data_range out, or pass float images on your own scale."
+        )
+    return x.astype(np.float64) / scale
 
 
 def _check_data_range(data_range):

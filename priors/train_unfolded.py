@@ -91,7 +91,7 @@ from pnp import kernels as kgen
 from pnp.learned_schedule import HyperNet, LearnedSchedule, blur_descriptor, kernel_descriptor
 from pnp.unfolded import UnfoldedHQS
 from priors.datasets import PatchSampler, load_training_images
-from priors.train import _truncate_log, config_channels, lr_factor, note_changed_settings
+from priors.train import _torch_threads_restored, _truncate_log, config_channels, lr_factor, note_changed_settings
 
 __all__ = ["random_kernel", "Batch", "make_batch", "restore_batch", "train", "export_checkpoint", "main"]
 
@@ -409,11 +409,11 @@ def train(args):
 
     Torch's thread count and the SIGTERM handler are restored on return.
     """
-    threads, handler = torch.get_num_threads(), signal.getsignal(signal.SIGTERM)
+    handler = signal.getsignal(signal.SIGTERM)
     try:
-        return _train(args)
+        with _torch_threads_restored():
+            return _train(args)
     finally:
-        torch.set_num_threads(threads)
         if handler is not None:  # None: a handler not installed from Python, cannot be put back
             signal.signal(signal.SIGTERM, handler)
 
