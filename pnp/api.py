@@ -286,15 +286,22 @@ def solve(
     else:
         xi, _ = to_internal(init, "init")
         if xi.shape != tuple(out_shape):
-            raise ValueError(f"init has shape {np.shape(init)}, expected the output shape")
+            raise ValueError(f"init has shape {np.shape(init)}, expected the output shape "
+                             f"{chw_to_public(np.empty(out_shape), layout.ndim).shape}")
         x0 = op_work.initial(y_work)
         x0[:, r0:r0 + H, c0:c0 + W] = xi
 
     def prior_chw(x, sigma):
         x_pub = chw_to_public(x, 2 if x.shape[0] == 1 else 3)
-        out = np.asarray(prior_fn(x_pub, float(sigma)), dtype=np.float64)
+        raw = np.asarray(prior_fn(x_pub, float(sigma)))
+        name = prior if isinstance(prior, str) else getattr(prior, "__name__", type(prior).__name__)
+        if raw.dtype.kind != "f":
+            raise TypeError(f"prior {name!r} returned an array of dtype {raw.dtype}; a prior must return the "
+                            "denoised image as floats on the 0-1 scale")
+        out = raw.astype(np.float64, copy=False)
+        if not np.all(np.isfinite(out)):
+            raise ValueError(f"prior {name!r} returned NaN or infinite values at sigma={float(sigma):.4g}")
         if out.shape != x_pub.shape:
-            name = prior if isinstance(prior, str) else getattr(prior, "__name__", type(prior).__name__)
             raise ValueError(f"prior {name!r} returned an array of shape {out.shape} for an input of shape "
                              f"{x_pub.shape}; a prior must return the denoised image in the shape it was given")
         return public_to_chw(out)

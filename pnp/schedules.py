@@ -33,7 +33,10 @@ class DPIRSchedule(_Schedule):
 
     :math:`\sigma_k` is log-spaced from ``sigma_max`` down to
     :math:`\max(\sigma_n, \text{floor})` over the iterations, and
-    :math:`\alpha_k = \lambda \sigma_n^2 / \sigma_k^2`.
+    :math:`\alpha_k = \lambda \sigma_n^2 / \sigma_k^2`. The end point never
+    exceeds ``sigma_max``: for an observation noisier than ``sigma_max`` every
+    :math:`\sigma_k` equals ``sigma_max`` (raise ``sigma_max`` for such
+    images). With ``iters=1`` the only iteration uses ``sigma_max``.
 
     Parameters
     ----------
@@ -130,6 +133,9 @@ def resolve_schedule(schedule, noise_level, iters, scale=1):
     """
     if schedule is None:
         schedule = DPIRSchedule()
+    if isinstance(schedule, type):
+        raise TypeError(f"schedule must be a schedule object, got the class {schedule.__name__}: "
+                        f"pass an instance, e.g. schedule={schedule.__name__}()")
     if callable(schedule):
         pairs = schedule(noise_level, iters, scale=scale) if _takes_scale(schedule) else schedule(noise_level, iters)
     else:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["hqs"]
+__all__ = ["hqs", "check_schedule_lengths"]
+
+
+def check_schedule_lengths(alphas, sigmas):
+    """Raise ``ValueError`` unless there are as many penalties as prior noise levels."""
+    if len(alphas) != len(sigmas):
+        raise ValueError(f"got {len(alphas)} penalties alpha_k but {len(sigmas)} noise levels sigma_k: "
+                         "the schedule needs one pair per iteration")
 
 
 def hqs(data_step, prior, alphas, sigmas, x0, monitor=None):
@@ -25,12 +32,14 @@ def hqs(data_step, prior, alphas, sigmas, x0, monitor=None):
     x0 : ndarray, shape (C, H, W)
         Starting estimate.
     monitor : Monitor, optional
-        Called after each iteration with ``(k, x, alpha, sigma)``.
+        Called after each iteration with ``(k, x, alpha, sigma)``, ``k``
+        counting from 0.
 
     Returns
     -------
     ndarray, shape (C, H, W)
     """
+    check_schedule_lengths(alphas, sigmas)
     x = x0
     for k, (alpha, sigma) in enumerate(zip(alphas, sigmas)):
         z = data_step(x, alpha)

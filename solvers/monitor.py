@@ -22,9 +22,10 @@ class Monitor:
     x_true : ndarray, optional
         Ground truth in the layout that ``view`` returns; enables PSNR tracking.
     callback : callable, optional
-        ``callback(k, x, alpha, sigma)`` with ``x = view(estimate)``. Returning
-        ``False`` does not stop the solver (solvers run a fixed number of
-        iterations); raise to abort.
+        ``callback(k, x, alpha, sigma)`` with ``k`` counting from 0 and ``x`` a
+        copy of ``view(estimate)`` (changing it does not change the solve).
+        Returning ``False`` does not stop the solver (solvers run a fixed
+        number of iterations); raise to abort.
     progress : bool or None
         Show a tqdm bar; ``None`` shows it only on a terminal.
     desc : str
@@ -34,12 +35,17 @@ class Monitor:
     ----------
     history : dict of lists
         ``"alpha"``, ``"sigma"``, ``"time"`` (seconds since start) and, with
-        ``x_true``, ``"psnr"`` (dB) per iteration.
+        ``x_true``, ``"psnr"`` (dB) per iteration: of the iterate clipped to
+        [0, 1] on the 0-1 scale. :func:`pnp.solve` returns a float result
+        unclipped and an integer one rounded, so ``pnp.psnr`` of the result
+        can differ from the last value by a few hundredths of a dB.
     """
 
     def __init__(self, iters, view=None, x_true=None, callback=None, progress=None, desc="pnp"):
         from tqdm.auto import tqdm
 
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable as callback(k, x, alpha, sigma), got {type(callback).__name__}")
         self.view = view or (lambda x: x)
         self.x_true = x_true
         self.callback = callback
@@ -61,7 +67,7 @@ class Monitor:
             self.history["psnr"].append(p)
             self._bar.set_postfix(psnr=f"{p:.2f}")
         if self.callback is not None:
-            self.callback(k, xv, alpha, sigma)
+            self.callback(k, np.array(xv, copy=True), alpha, sigma)  # a copy: the callback cannot edit the solve
         self._bar.update(1)
 
     def close(self):
