@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+BENCH  := out/bench
 export PNP_DATA ?= $(abspath ../shared/data)
 
 .PHONY: install demo test bench bench-scale docs clean
@@ -21,15 +22,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q --durations=10
 
+# Reruns the main tables into out/bench/ (git-ignored), never over the documented docs/results/.
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
-	$(BIN)/python benchmarks/engine_acceptance.py --priors bm3d default
-	$(BIN)/python benchmarks/dpir_levin.py --prior bm3d --out docs/results
-	$(BIN)/python benchmarks/dpir_levin.py --prior attention-unet --out docs/results
-	$(BIN)/python benchmarks/rotation.py --priors tv drunet --angles 10 --out docs/results/rotation_10
-	$(BIN)/python benchmarks/rotation.py --priors tv --angles 5 20 --out docs/results/rotation_5_20
-	$(BIN)/python benchmarks/rotation.py --timing --angles 10 --priors tv drunet bm3d --out docs/results/rotation_timing
-	$(BIN)/python benchmarks/levin_blind.py --images 01 02 03 04 05 06 07 --out docs/results/levin_blind
+	mkdir -p $(BENCH)
+	$(BIN)/python benchmarks/engine_acceptance.py --priors tv bm3d > $(BENCH)/engine_acceptance.md
+	cat $(BENCH)/engine_acceptance.md
+	$(BIN)/python benchmarks/dpir_levin.py --prior bm3d --out $(BENCH)
+	$(BIN)/python benchmarks/dpir_levin.py --prior attention-unet --out $(BENCH)
+	$(BIN)/python benchmarks/rotation.py --priors tv drunet --angles 10 --out $(BENCH)/rotation_10
+	$(BIN)/python benchmarks/rotation.py --priors tv --angles 5 20 --out $(BENCH)/rotation_5_20
+	$(BIN)/python benchmarks/rotation.py --timing --angles 10 --priors tv drunet bm3d --out $(BENCH)/rotation_timing
+	$(BIN)/python benchmarks/levin_blind.py --images 01 02 03 04 05 06 07 --out $(BENCH)/levin_blind
 
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/large_images.py scaling --sizes 512 1024 2048 4096 --iters 2 --weights priors/weights/drunet_small_color.pt

@@ -7,7 +7,8 @@ Three ways to look inside a solve:
 - ``x_true=`` records the PSNR of every iterate in ``info["history"]["psnr"]``
   (with ``return_info=True``);
 - ``info`` also holds the schedule actually used (``alphas``, ``sigmas``), the
-  noise level and the time of each iteration;
+  noise level and, in ``info["history"]["time"]``, the seconds elapsed since the
+  start of the solve at the end of each iteration (cumulative);
 - ``callback=`` sees every iterate, e.g. to keep snapshots.
 """
 

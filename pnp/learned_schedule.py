@@ -286,7 +286,7 @@ class LearnedSchedule:
         k = np.arange(1, self.iters + 1)
         ax[0].semilogy(k, 255 * s0, "o--", label="DPIR")
         ax[0].semilogy(k, 255 * s, "o-", label="learned")
-        ax[0].set(xlabel="iteration k", ylabel="sigma_k (x255)", title="prior noise level")
+        ax[0].set(xlabel="iteration k", ylabel="sigma_k (x 1/255)", title="prior noise level")
         ax[1].semilogy(k, a0, "o--", label="DPIR")
         ax[1].semilogy(k, a, "o-", label="learned")
         ax[1].set(xlabel="iteration k", ylabel="alpha_k", title="data-step penalty")
