@@ -51,7 +51,9 @@ cluster::
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 import threading
 import time
 import uuid
@@ -191,8 +193,9 @@ def run_frame(name, source, job, cache=None):
 
 def _items(inputs, start=0, stop=None, step=1):
     """``[(name, source), ...]`` from a folder, a video, a list of paths or a list of arrays."""
-    from .frames import VIDEO_SUFFIXES, _check_unique_names, read_frames
+    from .frames import VIDEO_SUFFIXES, _check_slice, _check_stack, _check_unique_names, read_frames
 
+    _check_slice(start, stop, step)
     if isinstance(inputs, (str, os.PathLike)):
         p = Path(inputs)
         if p.is_dir():
@@ -201,6 +204,8 @@ def _items(inputs, start=0, stop=None, step=1):
         if p.suffix.lower() in VIDEO_SUFFIXES:
             return list(read_frames(p, start=start, stop=stop, step=step))
         raise ValueError(f"inputs {p} is neither a folder nor a video file; pass a list of image paths")
+    if isinstance(inputs, np.ndarray):
+        _check_stack(inputs, "inputs")
     try:
         seq = list(inputs)[start:stop:step]
     except TypeError:
@@ -227,10 +232,18 @@ def _prior_key(prior, prior_kwargs):
 
 
 def _clean_temporaries(output_dir, names, suffix):
-    """Remove temporary files of ``names`` left behind by writers that were killed."""
+    """Remove temporary files of ``names`` left behind by writers that were killed.
+
+    Only names of the exact form :func:`pnp.io._temporary_file` creates,
+    ``.{name}.<12 hex digits>{suffix}``, are removed; ``name`` is matched
+    literally (``[``, ``*`` and ``?`` in it are not wildcards), so no other
+    file of ``output_dir`` is touched.
+    """
     for name in names:
-        for tmp in output_dir.glob(f".{name}.*{suffix}"):
-            tmp.unlink(missing_ok=True)
+        exact = re.compile(re.escape(f".{name}.") + r"[0-9a-f]{12}" + re.escape(suffix))
+        for tmp in output_dir.glob(f"{glob.escape(f'.{name}.')}*{glob.escape(suffix)}"):
+            if exact.fullmatch(tmp.name):
+                tmp.unlink(missing_ok=True)
 
 
 def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=None, client=None,
@@ -243,7 +256,9 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
     ----------
     inputs : str, os.PathLike or sequence
         A folder of images, a video file (frames are decoded here and sent
-        with the tasks), a list of image paths, or a list of arrays.
+        with the tasks), a list of image paths, a list of arrays, or one
+        ndarray stack ``(N, H, W)`` / ``(N, H, W, C)`` (one image is passed
+        as ``[image]``).
     output_dir : str or os.PathLike
         Output folder (created). Frame ``name`` goes to ``name + suffix``
         (names: input file stems, or ``frame_000000``... for videos and
@@ -273,7 +288,9 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
     precision : {"double", "single"}
         Data step of a kernel array (see :func:`pnp.frames.build_operator`).
     start, stop, step : int
-        Which frames: ``inputs[start:stop:step]``.
+        Which frames: ``inputs[start:stop:step]``; ``start >= 0``,
+        ``step >= 1``, ``stop`` None or ``>= 0`` (as for
+        :class:`pnp.frames.FrameSource`).
     progress : bool, optional
         A progress bar over the frames (default: only on a terminal).
     on_result : callable, optional
@@ -298,8 +315,9 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
         read.
     ValueError
         If ``output_dir`` is the input folder, an output file would be one of
-        the inputs, or two inputs give the same output name (``a.png`` and
-        ``a.tif``).
+        the inputs, two inputs give the same output name (``a.png`` and
+        ``a.tif``), an ndarray ``inputs`` is one image rather than a stack,
+        or ``start``, ``stop`` or ``step`` is out of range.
     """
     from tqdm.auto import tqdm
 

@@ -79,17 +79,23 @@ def pad_observation(y, margin, mode="taper"):
 
 
 def _fade(n_total, n_inner, margin):
-    """1 on the image, cosine fall-off to 0 at the middle of the wrapped pad."""
-    d = np.zeros(n_total)
+    """Weights along one axis: 1 on the image, a cosine fall-off to 0 across each pad.
+
+    The image occupies ``margin .. margin + n_inner - 1``; the pad before it
+    has ``margin`` entries, the pad after it ``n_total - n_inner - margin``
+    (longer when the padded size was rounded up to an FFT-friendly length).
+    Each pad fades over its own length, so the weight is 0 at both the first
+    and the last entry: there the padded image equals the smooth periodic
+    image, and it is continuous across the wrap-around.
+    """
     idx = np.arange(n_total)
+    after_len = n_total - n_inner - margin
+    t = np.zeros(n_total)
     before = idx < margin
     after = idx >= margin + n_inner
-    d[before] = margin - idx[before]
-    d[after] = idx[after] - (margin + n_inner - 1)
-    gap = n_total - n_inner  # total pad length, shared across the wrap
-    half = gap / 2.0
-    t = np.clip(d / half, 0, 1)
-    return 0.5 * (1 + np.cos(np.pi * t))
+    t[before] = (margin - idx[before]) / margin
+    t[after] = (idx[after] - (margin + n_inner - 1)) / after_len
+    return 0.5 * (1 + np.cos(np.pi * np.clip(t, 0, 1)))
 
 
 def wrap_ratio(y, band=3):

@@ -21,6 +21,7 @@ atomically with :func:`pnp.io.write_image`.
 from __future__ import annotations
 
 import inspect
+import numbers
 import os
 import re
 import time
@@ -55,6 +56,37 @@ def _check_unique_names(pairs):
         seen[name] = path
 
 
+def _check_slice(start, stop, step):
+    """Raise ValueError unless ``start >= 0``, ``step >= 1`` are integers and ``stop`` is None or an integer >= 0.
+
+    Shared by :class:`FrameSource` and :func:`pnp.batch.deblur_batch`, so that
+    every frame selection follows the same rule (no negative or fractional
+    indices, no reversed order).
+    """
+    for name, v in (("start", start), ("step", step)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if name == "start" else 1):
+            raise ValueError(f"{name} must be an integer >= {0 if name == 'start' else 1}, got {v!r}")
+    if stop is not None and (isinstance(stop, bool) or not isinstance(stop, (int, np.integer)) or stop < 0):
+        raise ValueError(f"stop must be None or an integer >= 0, got {stop!r}")
+
+
+def _check_stack(array, name):
+    """Raise ValueError unless the ndarray ``array`` is a stack of frames, ``(N, H, W)`` or ``(N, H, W, C)``.
+
+    A 2-D array is one gray image, and a 3-D array whose last axis has 1, 3
+    or 4 entries is taken for one ``HxWxC`` image (a gray stack of frames
+    only 1, 3 or 4 pixels wide is not a plausible input): iterating either
+    would give rows of one image, not frames.
+    """
+    if array.ndim == 3 and array.shape[-1] in (1, 3, 4):
+        raise ValueError(f"{name} of shape {array.shape} looks like one HxWxC image; pass [image] for one frame, "
+                         "or a (N, H, W) / (N, H, W, C) stack")
+    if array.ndim not in (3, 4):
+        what = "looks like one HxW image" if array.ndim == 2 else "is not a stack of frames"
+        raise ValueError(f"{name} of shape {array.shape} {what}; pass [image] for one frame, "
+                         "or a (N, H, W) / (N, H, W, C) stack")
+
+
 def is_sequence(path):
     """True if ``path`` names a frame sequence: an existing folder or a video file (by suffix)."""
     p = Path(path)
@@ -73,15 +105,21 @@ class FrameSource:
     ----------
     source : str, os.PathLike or sequence of ndarray
         A folder of images, a video file (suffix in :data:`VIDEO_SUFFIXES`),
-        or the frames themselves.
+        or the frames themselves: a list of arrays, or one ndarray stack of
+        shape ``(N, H, W)`` or ``(N, H, W, C)``. One image is passed as
+        ``[image]``; a single ``HxW`` array, or an ``HxWxC`` array with C in
+        (1, 3, 4), is refused rather than split into rows.
     start, stop, step : int
-        Which frames: ``frames[start:stop:step]``.
+        Which frames: ``frames[start:stop:step]``; ``start >= 0``,
+        ``step >= 1``, ``stop`` None or ``>= 0``.
 
     Raises
     ------
     ValueError
         If two files of a folder give the same name (``a.png`` and
-        ``a.tif``): their outputs would overwrite each other.
+        ``a.tif``): their outputs would overwrite each other; if an ndarray
+        ``source`` is not a stack of frames; if ``start``, ``stop`` or
+        ``step`` is out of range or not an integer.
 
     Attributes
     ----------
@@ -91,11 +129,7 @@ class FrameSource:
     """
 
     def __init__(self, source, start=0, stop=None, step=1):
-        for name, v in (("start", start), ("step", step)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if name == "start" else 1):
-                raise ValueError(f"{name} must be an integer >= {0 if name == 'start' else 1}, got {v!r}")
-        if stop is not None and (isinstance(stop, bool) or not isinstance(stop, (int, np.integer)) or stop < 0):
-            raise ValueError(f"stop must be None or an integer >= 0, got {stop!r}")
+        _check_slice(start, stop, step)
         self.start, self.stop, self.step = int(start), stop, int(step)
         self.fps = None
         self._files = None
@@ -119,7 +153,9 @@ class FrameSource:
             else:
                 raise ValueError(f"source {path} is neither a folder nor a video file "
                                  f"({', '.join(VIDEO_SUFFIXES)})")
-        elif isinstance(source, (list, tuple)) or (isinstance(source, np.ndarray) and source.ndim in (3, 4)):
+        elif isinstance(source, (list, tuple)) or isinstance(source, np.ndarray):
+            if isinstance(source, np.ndarray):
+                _check_stack(source, "source")
             self.kind, self._arrays = "arrays", list(source)[self.start:self.stop:self.step]
         else:
             raise TypeError("source must be a folder, a video file or a sequence of arrays, "
@@ -178,14 +214,21 @@ class FrameWriter:
         A video file (suffix in :data:`VIDEO_SUFFIXES`) or a folder (created
         if missing).
     fps : float
-        Frame rate of a video output.
+        Frame rate of a video output (finite, > 0; None gives 25).
     suffix : str
-        Image format of folder output (``".png"``, ``".tif"``...).
+        Image format of folder output: one of :data:`pnp.io.IMAGE_SUFFIXES`
+        (``".png"``, ``".tif"``...).
     codec : str, optional
         ffmpeg codec of a video output (default: ffmpeg's choice for the
         suffix, H.264 for ``.mp4``).
     quality : float, optional
         imageio-ffmpeg's quality (0-10) for a video output.
+
+    Raises
+    ------
+    ValueError
+        If ``fps`` is not a finite number > 0, or ``suffix`` is not a
+        supported image suffix.
 
     Notes
     -----
@@ -197,8 +240,16 @@ class FrameWriter:
     """
 
     def __init__(self, output, fps=25.0, suffix=".png", codec=None, quality=None):
+        from .io import IMAGE_SUFFIXES
+
+        if fps is None:
+            fps = 25.0
+        if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not np.isfinite(fps) or fps <= 0:
+            raise ValueError(f"fps must be a finite number > 0 (frames per second), got {fps!r}")
+        if suffix not in IMAGE_SUFFIXES:
+            raise ValueError(f"suffix must be one of {IMAGE_SUFFIXES}, got {suffix!r}")
         self.output = Path(output)
-        self.fps = float(fps or 25.0)
+        self.fps = float(fps)
         self.suffix = suffix
         self.is_video = self.output.suffix.lower() in VIDEO_SUFFIXES
         self._writer = None
@@ -393,7 +444,7 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
                          f"{source}; write the restored frames to another folder or file")
     frames = read_frames(source, start=start, stop=stop, step=step)
     prior_obj = get_prior(prior)
-    writer = FrameWriter(output, fps=fps or frames.fps or 25.0)
+    writer = FrameWriter(output, fps=fps if fps is not None else (frames.fps or 25.0))
     try:
         total = len(frames)
     except Exception:  # a video whose length ffmpeg cannot count: no total on the bar

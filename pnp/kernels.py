@@ -46,18 +46,43 @@ def _positive(value, name, allow_zero=False):
     return value
 
 
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _count(value, name, minimum=1):
+    """``value`` as an int, after checking that it is an integer (not a bool or a float) >= ``minimum``."""
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _angle(angle):
+    """``angle`` (degrees) as a float, after checking that it is a finite real number."""
+    if isinstance(angle, bool) or not isinstance(angle, numbers.Real):
+        raise TypeError(f"angle must be a finite real number of degrees, got {angle!r}")
+    if not np.isfinite(angle):
+        raise ValueError(f"angle must be a finite real number of degrees, got {angle!r}")
+    return float(angle)
+
+
 def _size(size, default, name="size"):
-    """``(kh, kw)`` from an int, a pair or None (-> ``default``, made odd)."""
+    """``(kh, kw)`` from an int, a pair of ints or None (-> ``default``, made odd)."""
     if size is None:
         n = int(default)
         n += 1 - n % 2
         return (max(n, 1), max(n, 1))
-    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
-        size = (int(size), int(size))
+    if _is_int(size):
+        size = (size, size)
     try:
-        kh, kw = (int(s) for s in size)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an int or a pair of ints, got {size!r}") from None
+        pair = tuple(size)
+    except TypeError:
+        pair = ()
+    if len(pair) != 2 or not all(_is_int(s) for s in pair):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {size!r}")
+    kh, kw = (int(s) for s in pair)
     if kh < 1 or kw < 1:
         raise ValueError(f"{name} must be positive, got {size!r}")
     return kh, kw
@@ -70,6 +95,8 @@ def _centres(n):
 
 def _normalise(k):
     total = k.sum()
+    if not np.isfinite(total):
+        raise ValueError(f"the kernel has a non-finite total ({total}); check the parameters for NaN or inf")
     if total <= 0:
         raise ValueError("the kernel is empty on this grid; enlarge size")
     return k / total
@@ -113,7 +140,8 @@ def anisotropic_gaussian_kernel(sigma_u, sigma_v, angle=0.0, size=None, supersam
     size : int or (int, int), optional
         Default ``2 * ceil(3.5 max(sigma_u, sigma_v)) + 1``.
     supersample : int
-        Samples per pixel and axis used to integrate over the pixel footprints.
+        Samples per pixel and axis used to integrate over the pixel footprints
+        (an integer >= 1).
 
     Returns
     -------
@@ -121,11 +149,9 @@ def anisotropic_gaussian_kernel(sigma_u, sigma_v, angle=0.0, size=None, supersam
     """
     su = _positive(sigma_u, "sigma_u")
     sv = _positive(sigma_v, "sigma_v")
-    theta = np.deg2rad(float(angle))
+    theta = np.deg2rad(_angle(angle))
     kh, kw = _size(size, 2 * np.ceil(3.5 * max(su, sv)) + 1)
-    ss = int(supersample)
-    if ss < 1:
-        raise ValueError(f"supersample must be >= 1, got {supersample}")
+    ss = _count(supersample, "supersample")
     off = (np.arange(ss) + 0.5) / ss - 0.5
     r = (_centres(kh)[:, None] + off[None, :]).ravel()
     c = (_centres(kw)[:, None] + off[None, :]).ravel()
@@ -143,7 +169,9 @@ def disk_kernel(radius, size=None, supersample=16):
     """Uniform disk (out-of-focus blur) with an anti-aliased edge.
 
     Each pixel holds the fraction of its area inside the disk, computed by
-    ``supersample x supersample`` sampling.
+    ``supersample x supersample`` sampling. A disk too small to cover any
+    sample (a radius well below half a pixel) is the identity: all the mass
+    at the origin, as :func:`gaussian_kernel` gives for a tiny ``sigma``.
 
     Parameters
     ----------
@@ -151,6 +179,8 @@ def disk_kernel(radius, size=None, supersample=16):
         Disk radius in pixels (> 0).
     size : int or (int, int), optional
         Default ``2 * ceil(radius) + 1``.
+    supersample : int
+        Samples per pixel and axis (an integer >= 1).
 
     Returns
     -------
@@ -158,14 +188,14 @@ def disk_kernel(radius, size=None, supersample=16):
     """
     radius = _positive(radius, "radius")
     kh, kw = _size(size, 2 * np.ceil(radius) + 1)
-    ss = int(supersample)
-    if ss < 1:
-        raise ValueError(f"supersample must be >= 1, got {supersample}")
+    ss = _count(supersample, "supersample")
     off = (np.arange(ss) + 0.5) / ss - 0.5
     r = (_centres(kh)[:, None] + off[None, :]).ravel()
     c = (_centres(kw)[:, None] + off[None, :]).ravel()
     inside = (r[:, None] ** 2 + c[None, :] ** 2) <= radius**2
     k = inside.reshape(kh, ss, kw, ss).mean(axis=(1, 3))
+    if not k.any():  # smaller than the sampling: the limit of a shrinking disk, a point at the origin
+        k[kh // 2, kw // 2] = 1.0
     return _normalise(k)
 
 
@@ -183,13 +213,20 @@ def trajectory_kernel(points, size, center=True):
         few vertices give a continuous polyline; denser points are splatted as
         they are, each with the same weight.
     size : int or (int, int)
-        Kernel shape.
+        Kernel shape. It must hold the whole trajectory with its bilinear
+        footprint; nothing is cut off.
     center : bool
         Shift the trajectory so that its centre of mass sits on the origin.
 
     Returns
     -------
     ndarray, shape (kh, kw), float64, sums to 1
+
+    Raises
+    ------
+    ValueError
+        If more than a millionth of the mass falls outside a kernel of
+        ``size``; the message names the smallest size that holds it.
     """
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 1:
@@ -200,17 +237,47 @@ def trajectory_kernel(points, size, center=True):
     pts, wts = _time_samples(pts, step=0.1)
     if center:
         pts = pts - (wts[:, None] * pts).sum(axis=0) / wts.sum()
+    return _rasterise(pts, wts, kh, kw, "the trajectory")
+
+
+#: Largest fraction of a segment's or trajectory's mass that may fall outside the kernel.
+_OUTSIDE_TOL = 1e-6
+
+
+def _fitting_size(pts):
+    """Smallest ``(kh, kw)`` whose grid (origin ``(kh // 2, kw // 2)``) holds the bilinear footprint of ``pts``."""
+    sizes = []
+    for axis in (0, 1):
+        lo = int(np.floor(pts[:, axis].min() + 1e-9))
+        hi = int(np.ceil(pts[:, axis].max() - 1e-9))
+        a, b = max(-lo, 0), max(hi, 0)  # pixels needed before and after the origin
+        sizes.append(min(2 * max(a, b) + 1, 2 * max(a, b + 1)))  # odd or even size, the smaller
+    return tuple(sizes)
+
+
+def _rasterise(pts, wts, kh, kw, what):
+    """Bilinear splatting of points ``pts`` (relative to the origin) with weights ``wts`` on a ``(kh, kw)`` grid.
+
+    Raises ValueError, naming the smallest size that fits, if more than
+    :data:`_OUTSIDE_TOL` of the weight falls outside the grid.
+    """
     r = pts[:, 0] + kh // 2
     c = pts[:, 1] + kw // 2
     r0 = np.floor(r).astype(int)
     c0 = np.floor(c).astype(int)
     fr, fc = r - r0, c - c0
-    k = np.zeros((kh + 1, kw + 1))
+    k = np.zeros((kh, kw))
+    outside = 0.0
     for dr, dc, w in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc), (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
         rr, cc = r0 + dr, c0 + dc
         ok = (rr >= 0) & (rr < kh) & (cc >= 0) & (cc < kw)
         np.add.at(k, (rr[ok], cc[ok]), (w * wts)[ok])
-    return _normalise(k[:kh, :kw])
+        outside += (w * wts)[~ok].sum()
+    fraction = outside / wts.sum()
+    if fraction > _OUTSIDE_TOL:
+        raise ValueError(f"{what} does not fit in a kernel of size {(kh, kw)}: {fraction:.2%} of its mass falls "
+                         f"outside; use size={_fitting_size(pts)} or larger")
+    return _normalise(k)
 
 
 def _time_samples(pts, step=0.1):
@@ -253,6 +320,17 @@ def motion_kernel(length, angle, size=None):
     bilinear splatting), so non-integer lengths and any angle are rendered
     with sub-pixel accuracy. ``length=0`` gives the identity.
 
+    Length convention: ``length`` is the length of the continuous segment.
+    Bilinear splatting spreads every point of it over the two nearest pixels
+    along each axis (a one-pixel tent), so the kernel is wider than the
+    segment: ``motion_kernel(L, 0)`` has non-zero entries over
+    ``2 * ceil(L / 2) + 1`` pixels, about ``L + 2`` (exactly ``L + 2`` for an
+    odd integer ``L``, e.g. 9 for ``L = 7``, whose two end pixels hold
+    ``1 / (8 L)`` each; ``L + 1`` for an even one), and its variance along
+    the motion is ``L**2 / 12 + 1 / 6`` px², the segment's ``L**2 / 12`` plus
+    the tent's ``1 / 6``. To recover ``L`` from a measured kernel, use
+    ``L = sqrt(12 * (variance - 1 / 6))``.
+
     Parameters
     ----------
     length : float
@@ -262,15 +340,20 @@ def motion_kernel(length, angle, size=None):
         give the same kernel.
     size : int or (int, int), optional
         Default: the smallest odd square that holds the segment plus one pixel.
+        A given size must hold the whole segment with its bilinear footprint.
 
     Returns
     -------
     ndarray, shape (kh, kw), float64, sums to 1
+
+    Raises
+    ------
+    ValueError
+        If ``size`` is too small for the segment (the message names the
+        smallest size that fits), or ``angle`` is NaN or infinite.
     """
     length = _positive(length, "length", allow_zero=True)
-    if isinstance(angle, bool) or not isinstance(angle, numbers.Real) or not np.isfinite(angle):
-        raise TypeError(f"angle must be a finite real number of degrees, got {angle!r}")
-    theta = np.deg2rad(float(angle))
+    theta = np.deg2rad(_angle(angle))
     kh, kw = _size(size, 2 * np.ceil(length / 2) + 3)
     d = np.array([-np.sin(theta), np.cos(theta)])  # (row, col) direction
     if length == 0:
@@ -279,7 +362,8 @@ def motion_kernel(length, angle, size=None):
         n = max(int(np.ceil(length / 0.02)), 2)
         t = ((np.arange(n) + 0.5) / n - 0.5) * length
         pts = t[:, None] * d[None, :]
-    return trajectory_kernel(pts, (kh, kw), center=False)
+    return _rasterise(pts, np.ones(len(pts)), kh, kw,
+                      f"a motion of length {length:g} px at {float(angle):g} degrees")
 
 
 def random_shake_trajectory(length=60, n_samples=2000, anxiety=0.003, impulse_prob=0.001, seed=None):
@@ -297,9 +381,9 @@ def random_shake_trajectory(length=60, n_samples=2000, anxiety=0.003, impulse_pr
     length : float
         Total arc length of the trajectory in pixels.
     n_samples : int
-        Number of time samples.
+        Number of time samples (an integer >= 2).
     anxiety : float
-        Strength of the random accelerations (relative, 0-1).
+        Strength of the random accelerations (relative, 0-1; finite, >= 0).
     impulse_prob : float
         Probability per sample of an impulsive jerk.
     seed : int or numpy.random.Generator, optional
@@ -310,9 +394,10 @@ def random_shake_trajectory(length=60, n_samples=2000, anxiety=0.003, impulse_pr
         ``(row, col)`` positions in pixels, starting at the origin.
     """
     length = _positive(length, "length")
-    n = int(n_samples)
-    if n < 2:
-        raise ValueError(f"n_samples must be >= 2, got {n_samples}")
+    n = _count(n_samples, "n_samples", minimum=2)
+    anxiety = _positive(anxiety, "anxiety", allow_zero=True)
+    if isinstance(impulse_prob, bool) or not isinstance(impulse_prob, numbers.Real):
+        raise TypeError(f"impulse_prob must be a real number in [0, 1], got {impulse_prob!r}")
     if not 0 <= impulse_prob <= 1:
         raise ValueError(f"impulse_prob must be in [0, 1], got {impulse_prob}")
     rng = np.random.default_rng(seed)
@@ -350,8 +435,9 @@ def camera_shake_kernel(size=31, length=None, seed=None, anxiety=0.003, impulse_
     anxiety, impulse_prob : float
         See :func:`random_shake_trajectory`.
     max_tries : int
-        Trajectories whose extent does not fit in ``size`` are redrawn (then
-        shrunk to fit).
+        Trajectories whose extent does not fit in ``size`` are redrawn up to
+        this many times in all (an integer >= 1), then the last one is shrunk
+        to fit.
 
     Returns
     -------
@@ -363,11 +449,12 @@ def camera_shake_kernel(size=31, length=None, seed=None, anxiety=0.003, impulse_
     if length is None:
         length = 0.9 * min(kh, kw)
     length = _positive(length, "length")
+    max_tries = _count(max_tries, "max_tries")
     rng = np.random.default_rng(seed)
     # keep the bilinear footprint off the outer ring of the kernel
     limit = np.array([kh - 3, kw - 3], dtype=np.float64) / 2 - 0.01
     pts = None
-    for _ in range(int(max_tries)):
+    for _ in range(max_tries):
         pts = random_shake_trajectory(length, anxiety=anxiety, impulse_prob=impulse_prob, seed=rng)
         pts = _resample_polyline(pts, step=0.05)
         pts = pts - pts.mean(axis=0)

@@ -17,6 +17,10 @@ from ._layout import native_with_scale
 
 __all__ = ["psnr", "ssim"]
 
+#: Side of the square window scikit-image's SSIM uses (its default ``win_size``).
+_SSIM_WINDOW = 7
+
+
 def _as_float(x, name, data_range):
     """``x`` as float64 on the 0-1 scale (integers rescaled), after checking dtype and ``data_range``."""
     x, scale = native_with_scale(np.asarray(x), name)
@@ -40,6 +44,9 @@ def _pair(x, reference, data_range):
     x, r = _as_float(x, "x", data_range), _as_float(reference, "reference", data_range)
     if x.shape != r.shape:
         raise ValueError(f"shapes differ: {x.shape} vs {r.shape}")
+    for name, a in (("x", x), ("reference", r)):
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{name} contains NaN or infinite values; a quality score needs finite pixels")
     return x, r
 
 
@@ -61,8 +68,9 @@ def psnr(x, reference, data_range=1.0, crop=0):
     TypeError
         If an input is not uint8, uint16 or float.
     ValueError
-        If the shapes differ, ``data_range`` is not positive or not 1 for an
-        integer input, or ``crop`` leaves no pixel.
+        If the shapes differ, an input holds NaN or infinite values,
+        ``data_range`` is not positive or not 1 for an integer input, or
+        ``crop`` leaves no pixel.
     """
     x, r = _pair(x, reference, data_range)
     if isinstance(crop, bool) or not isinstance(crop, numbers.Integral) or crop < 0:
@@ -93,11 +101,15 @@ def ssim(x, reference, data_range=1.0):
     TypeError
         If an input is not uint8, uint16 or float.
     ValueError
-        If the shapes differ or ``data_range`` is not positive or not 1 for an
-        integer input.
+        If the shapes differ, an input holds NaN or infinite values, the
+        image is smaller than 7x7 (the size of the SSIM window), or
+        ``data_range`` is not positive or not 1 for an integer input.
     """
     from skimage.metrics import structural_similarity
 
     x, r = _pair(x, reference, data_range)
+    if x.ndim < 2 or min(x.shape[:2]) < _SSIM_WINDOW:
+        raise ValueError(f"ssim needs images of at least {_SSIM_WINDOW}x{_SSIM_WINDOW} pixels (its window size), "
+                         f"got shape {x.shape}; use psnr for smaller images")
     channel_axis = -1 if x.ndim == 3 else None
     return float(structural_similarity(x, r, data_range=data_range, channel_axis=channel_axis))

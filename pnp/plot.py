@@ -34,7 +34,8 @@ def _as_display(image, name):
     return np.clip(img, 0, 1)
 
 
-def _check_zoom(zoom):
+def _check_zoom(zoom, big_h, big_w):
+    """``zoom`` as four ints, checked to lie inside a ``big_h x big_w`` image."""
     if zoom is None:
         return None
     if len(zoom) != 4 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in zoom):
@@ -42,12 +43,17 @@ def _check_zoom(zoom):
     r, c, h, w = (int(v) for v in zoom)
     if r < 0 or c < 0 or h < 1 or w < 1:
         raise ValueError(f"zoom must have row, col >= 0 and height, width >= 1, got {zoom!r}")
+    if r + h > big_h or c + w > big_w:
+        raise ValueError(f"zoom {zoom!r} (row, col, height, width) reaches outside the largest image "
+                         f"({big_h}x{big_w}); it needs row + height <= {big_h} and col + width <= {big_w}")
     return r, c, h, w
 
 
 def _metrics_label(img, reference):
     from .metrics import psnr, ssim
 
+    if not (np.all(np.isfinite(img)) and np.all(np.isfinite(reference))):
+        return None  # no score for NaN or infinite pixels (pnp.psnr refuses them)
     p = psnr(img, reference)
     if not np.isfinite(p):
         return None
@@ -71,11 +77,12 @@ def compare(images, titles=None, reference=None, zoom=None, ncols=None, panel_si
         added to its title (except an exact copy of the reference).
     zoom : tuple of int, optional
         ``(row, col, height, width)`` of a region, in pixels of the largest
-        image; smaller images use the same region scaled to their size. The
+        image, which it must lie inside; smaller images use the same region
+        scaled to their size. The
         region is outlined and shown magnified in an inset in the lower right
         corner of each panel.
     ncols : int, optional
-        Panels per row (default: all in one row, at most 4).
+        Panels per row, an integer >= 1 (default: all in one row, at most 4).
     panel_size : float
         Width of one panel in inches.
 
@@ -84,6 +91,13 @@ def compare(images, titles=None, reference=None, zoom=None, ncols=None, panel_si
     matplotlib.figure.Figure
         ``fig.axes`` holds one axes per image; with ``zoom`` each of them has
         the inset in its ``child_axes``.
+
+    Raises
+    ------
+    ValueError
+        If ``images`` is empty, ``titles`` does not match it, ``zoom`` is
+        malformed or reaches outside the largest image, or ``ncols`` is not an
+        integer >= 1.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
@@ -106,15 +120,15 @@ def compare(images, titles=None, reference=None, zoom=None, ncols=None, panel_si
                 label = _metrics_label(img, ref)
                 if label:
                     titles[i] = f"{titles[i]}\n{label}" if titles[i] else label
-    zoom = _check_zoom(zoom)
-
-    n = len(shown)
-    ncols = min(n, 4) if ncols is None else int(ncols)
-    if ncols < 1:
-        raise ValueError(f"ncols must be >= 1, got {ncols}")
-    nrows = -(-n // ncols)
     big_h = max(img.shape[0] for img in shown)
     big_w = max(img.shape[1] for img in shown)
+    zoom = _check_zoom(zoom, big_h, big_w)
+
+    n = len(shown)
+    if ncols is not None and (isinstance(ncols, bool) or not isinstance(ncols, numbers.Integral) or ncols < 1):
+        raise ValueError(f"ncols must be an integer >= 1, got {ncols!r}")
+    ncols = min(n, 4) if ncols is None else int(ncols)
+    nrows = -(-n // ncols)
     aspect = big_h / big_w
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * ncols, panel_size * aspect * nrows + 0.6 * nrows),
                              squeeze=False)
@@ -198,7 +212,8 @@ def psnr_curve(history, labels=None, ax=None, sigma=False):
         return_info=True)``; a list of them gives one curve each, and a dict
         ``{label: history}`` labels the curves by its keys.
     labels : sequence of str, optional
-        Curve labels for a list of histories.
+        Curve labels for a list of histories (not with a dict, whose keys are
+        the labels).
     ax : matplotlib.axes.Axes, optional
         Draw into these axes instead of a new figure.
     sigma : bool
@@ -208,10 +223,20 @@ def psnr_curve(history, labels=None, ax=None, sigma=False):
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``history`` is empty, a history has no ``"psnr"`` entry, ``labels``
+        does not match the histories, or ``labels`` is given with a dict of
+        histories.
     """
     import matplotlib.pyplot as plt
 
     if isinstance(history, dict) and not ("psnr" in history or "history" in history):
+        if labels is not None:
+            raise ValueError("labels cannot be given with a dict of histories: its keys are the labels; "
+                             "pass a list of histories with labels, or the dict alone")
         labels, runs = list(history), list(history.values())
     elif isinstance(history, (list, tuple)):
         runs = list(history)

@@ -44,10 +44,26 @@ def validate_kernel(kernel, image_shape=None, name="kernel"):
     -------
     ndarray, shape (kh, kw), float64
         ``kernel / kernel.sum()``.
+
+    Raises
+    ------
+    TypeError
+        If the kernel is not a real numeric array (integer or float dtype;
+        complex, boolean, timedelta and object arrays are refused).
+    ValueError
+        If the kernel is not 2-D, is empty, holds NaN or infinite values, has
+        a sum <= 0 or too much negative mass, or is larger than the image.
+
+    Notes
+    -----
+    The kernel is divided by its largest magnitude before it is summed, so
+    huge entries (``1e308``) do not overflow the sum and tiny ones do not
+    underflow it.
     """
     k = np.asarray(kernel)
-    if k.dtype == object or not (np.issubdtype(k.dtype, np.number)):
-        raise TypeError(f"{name} must be a numeric 2-D array, got dtype {k.dtype}")
+    if k.dtype.kind not in "iuf":  # timedelta64 counts as an integer for np.issubdtype, so test the kind
+        what = "complex" if k.dtype.kind == "c" else "non-numeric"
+        raise TypeError(f"{name} must be a real numeric 2-D array (integer or float), got {what} dtype {k.dtype}")
     k = k.astype(np.float64)
     if k.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array (kh, kw), got shape {k.shape}")
@@ -55,17 +71,21 @@ def validate_kernel(kernel, image_shape=None, name="kernel"):
         raise ValueError(f"{name} is empty")
     if not np.all(np.isfinite(k)):
         raise ValueError(f"{name} contains NaN or infinite values")
-    total = k.sum()
     if not np.any(k):
         raise ValueError(f"{name} is all zeros; a blur kernel must have a positive sum")
+    peak = np.abs(k).max()
+    k = k / peak  # entries in [-1, 1]: the sum cannot overflow
+    total = k.sum()
+    if not np.isfinite(total):  # pragma: no cover - guaranteed by the scaling above
+        raise ValueError(f"{name} has a non-finite sum")
     if total <= 0:
-        raise ValueError(f"{name} has sum {total:.3g} <= 0; a blur kernel must have a positive sum")
+        raise ValueError(f"{name} has sum {total * peak:.3g} <= 0; a blur kernel must have a positive sum")
     negative, positive = -k[k < 0].sum(), k[k > 0].sum()
     if negative > MAX_NEGATIVE_MASS * positive:
         raise ValueError(
-            f"{name} has negative entries of total {negative:.3g}, {100 * negative / positive:.0f} % of its positive "
-            f"mass {positive:.3g} (at most {100 * MAX_NEGATIVE_MASS:.0f} % is tolerated); a blur kernel has "
-            "non-negative weights, this looks like a sharpening or derivative filter"
+            f"{name} has negative entries of total {negative * peak:.3g}, {100 * negative / positive:.0f} % of its "
+            f"positive mass {positive * peak:.3g} (at most {100 * MAX_NEGATIVE_MASS:.0f} % is tolerated); a blur kernel "
+            "has non-negative weights, this looks like a sharpening or derivative filter"
         )
     if image_shape is not None:
         H, W = image_shape[-2:]

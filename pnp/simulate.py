@@ -26,12 +26,19 @@ def blur(x, kernel, scale=1, boundary="circular"):
     Returns
     -------
     ndarray, float64, shape ``(H/s, W/s[, C])``
+
+    Raises
+    ------
+    ValueError
+        If ``H`` or ``W`` is not a multiple of ``scale``, or ``boundary`` is
+        unknown.
     """
     xi, layout = to_internal(x, "x")
     op = Blur(kernel, scale=scale)
     if boundary == "circular":
         out = op.forward(xi)
     elif boundary == "reflect":
+        op.output_shape(xi.shape)  # H, W multiples of scale: checked on the image itself, not the padded one
         p = max(op.kernel.shape)
         p += (-p) % op.scale
         xp = np.pad(xi, ((0, 0), (p, p), (p, p)), mode="symmetric")

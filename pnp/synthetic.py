@@ -13,6 +13,7 @@ does not have, as in a real photograph.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,7 +79,7 @@ def _block_mean(x, s):
 
 
 def synthesize_rotational_blur(image, center, angle, noise_level=2.55 / 255, substeps=None, supersample=2,
-                               weights=None, mask=None, radius=None, seed=None, order=1):
+                               weights=None, mask=None, radius=None, seed=None, order=1, progress=None):
     """Blur ``image`` by a rotation during the exposure, independently of the restoring operator.
 
     Parameters
@@ -90,12 +91,13 @@ def synthesize_rotational_blur(image, center, angle, noise_level=2.55 / 255, sub
     angle : float
         Rotation during the exposure, radians, counter-clockwise on screen.
     noise_level : float
-        Standard deviation of the white Gaussian noise (0-1 scale).
+        Standard deviation of the white Gaussian noise (0-1 scale; finite,
+        >= 0).
     substeps : int, optional
         Rotations averaged over the exposure; at least 64, by default enough for
         steps of at most 0.5 pixel (one fine pixel) at the largest radius.
     supersample : int
-        Factor of the fine grid (>= 1; 2 by default).
+        Factor of the fine grid (an integer >= 1; 2 by default).
     weights : array_like, optional
         Shutter profile over the exposure (as in :class:`RotationalBlur`).
     mask : ndarray, (H, W), optional
@@ -108,16 +110,31 @@ def synthesize_rotational_blur(image, center, angle, noise_level=2.55 / 255, sub
         Spline order of the rotations on the fine grid (the fine grid itself is
         a bicubic interpolation of the image; 1 is about three times faster
         and differs from 3 by far less than the noise).
+    progress : bool, optional
+        A tqdm progress bar over the sub-steps of the exposure; ``None``
+        shows it only on a terminal (as the solvers do).
 
     Returns
     -------
     SyntheticRotation
+
+    Raises
+    ------
+    ValueError
+        If ``noise_level`` is not a finite number >= 0, ``supersample`` is
+        not an integer >= 1, ``order`` is not 1 or 3, or ``substeps`` is too
+        large.
     """
+    from tqdm.auto import tqdm
+
+    if isinstance(noise_level, bool) or not isinstance(noise_level, numbers.Real) or not np.isfinite(noise_level) \
+            or noise_level < 0:
+        raise ValueError(f"noise_level must be a finite number >= 0 (0-1 scale), got {noise_level!r}")
+    if isinstance(supersample, bool) or not isinstance(supersample, numbers.Integral) or supersample < 1:
+        raise ValueError(f"supersample must be an integer >= 1, got {supersample!r}")
     x, layout = to_internal(image, "image")
     C, H, W = x.shape
     s = int(supersample)
-    if s < 1:
-        raise ValueError(f"supersample must be an integer >= 1, got {supersample!r}")
     ref = RotationalBlur(center, angle, weights=weights, mask=mask, radius=radius)
     region = ref.region((H, W))
     margin = int(np.ceil(ref.max_displacement((H, W)))) + 4
@@ -147,11 +164,15 @@ def synthesize_rotational_blur(image, center, angle, noise_level=2.55 / 255, sub
     dx -= fc[0]
     dy -= fc[1]
     acc = np.zeros_like(fine)
-    for theta, wk in zip(thetas, w):
-        c, s_ = np.cos(theta), np.sin(theta)
-        coords = np.array([fc[1] + dx * s_ + dy * c, fc[0] + dx * c - dy * s_])
-        for k in range(C):
-            acc[k] += wk * ndimage.map_coordinates(coeffs[k], coords, order=order, mode="mirror", prefilter=False)
+    with tqdm(total=len(thetas), desc="rotational blur", unit="step", leave=False,
+              disable=(None if progress is None else not progress)) as bar:
+        for theta, wk in zip(thetas, w):
+            c, s_ = np.cos(theta), np.sin(theta)
+            coords = np.array([fc[1] + dx * s_ + dy * c, fc[0] + dx * c - dy * s_])
+            for k in range(C):
+                acc[k] += wk * ndimage.map_coordinates(coeffs[k], coords, order=order, mode="mirror",
+                                                       prefilter=False)
+            bar.update(1)
     moving = fine_mask[None] * acc + (1 - fine_mask[None]) * fine
     crop = (slice(None), slice(margin, margin + H), slice(margin, margin + W))
     blurred = _block_mean(moving, s)[crop]
@@ -185,12 +206,20 @@ def rotating_disk_scene(size=256, radius=None, center=None, seed=0):
     image : ndarray, (size, size, 3), float64 in [0, 1]
     center : (float, float)
     radius : float
+
+    Raises
+    ------
+    ValueError
+        If ``size`` is below 32 or ``radius`` is not a finite number > 0.
     """
     from skimage import data, transform
 
     size = int(size)
     if size < 32:
         raise ValueError(f"size must be >= 32 pixels, got {size}")
+    if radius is not None and (isinstance(radius, bool) or not isinstance(radius, numbers.Real)
+                               or not np.isfinite(radius) or radius <= 0):
+        raise ValueError(f"radius must be a finite number of pixels > 0, got {radius!r}")
     radius = 0.4 * size if radius is None else float(radius)
     center = (0.52 * size, 0.48 * size) if center is None else tuple(float(c) for c in center)
     bg = transform.resize(data.brick() / 255.0, (size, size), anti_aliasing=True)

@@ -2,6 +2,7 @@
 
 import os
 import sys
+from pathlib import Path
 import numpy as np
 import pytest
 
@@ -189,3 +190,40 @@ def test_an_unreadable_first_file_fails_alone(frames, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in paths[:2])
     with pytest.raises(RuntimeError, match="none of the 1 frames could be read"):
         deblur_batch([bad], tmp_path / "none", k, prior="tv", progress=False, **SOLVE)
+
+
+def test_one_colour_image_is_not_taken_for_a_stack(tmp_path):
+    img = np.random.default_rng(0).random((24, 20, 3))
+    with pytest.raises(ValueError, match=r"looks like one HxWxC image; pass \[image\] for one frame"):
+        deblur_batch(img, tmp_path / "out", np.ones((3, 3)), prior="tv", progress=False, **SOLVE)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kw,match", [(dict(start=-2), "start must be an integer >= 0"),
+                                      (dict(start=1.5), "start must be an integer >= 0"),
+                                      (dict(step=-1), "step must be an integer >= 1"),
+                                      (dict(step=0), "step must be an integer >= 1"),
+                                      (dict(stop=-1), "stop must be None or an integer >= 0")])
+def test_list_inputs_slice_checked_like_frame_source(tmp_path, kw, match):
+    from pnp.frames import FrameSource
+
+    arrays = [np.full((16, 16), i / 10) for i in range(4)]
+    with pytest.raises(ValueError, match=match):
+        FrameSource(arrays, **kw)
+    with pytest.raises(ValueError, match=match):
+        deblur_batch(arrays, tmp_path / "out", np.ones((3, 3)), prior="tv", progress=False, **kw, **SOLVE)
+    assert not (tmp_path / "out").exists()
+
+
+def test_clean_temporaries_removes_only_exact_temporary_names(tmp_path):
+    from pnp.batch import _clean_temporaries
+    from pnp.io import _temporary_file
+
+    real = [Path(_temporary_file(tmp_path / "img[1].png")), Path(_temporary_file(tmp_path / "scan.png"))]
+    user = [".img[1].k2j3.png", ".img1.zz.png", ".img1.0123456789ab.png", ".scan.notes.png",
+            ".scan.0123456789ab.tif", ".scan.x.0123456789ab.png", "scan.png"]
+    for name in user:
+        (tmp_path / name).touch()
+    _clean_temporaries(tmp_path, ["img[1]", "scan"], ".png")
+    assert not any(p.exists() for p in real)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(user)

@@ -193,3 +193,33 @@ def test_folder_frames_with_the_same_stem_are_refused(tmp_path, scene):
     with pytest.raises(ValueError, match="repeated file names"):
         deblur_frames(tmp_path, tmp_path / "out", k, progress=False, **SOLVE)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_one_hxwxc_image_is_not_taken_for_a_stack(tmp_path, channels):
+    img = np.random.default_rng(0).random((24, 20, channels))
+    with pytest.raises(ValueError, match=r"looks like one HxWxC image; pass \[image\] for one frame"):
+        read_frames(img)
+    with pytest.raises(ValueError, match="looks like one HxWxC image"):
+        deblur_frames(img, tmp_path / "out", np.ones((3, 3)), progress=False, **SOLVE)
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError, match=r"looks like one HxW image; pass \[image\]"):
+        read_frames(img[..., 0])
+    # the same image as a one-frame list, and genuine stacks, are accepted
+    assert [f.shape for _, f in read_frames([img])] == [img.shape]
+    assert len(read_frames(np.zeros((5, 24, 20)))) == 5
+    assert len(read_frames(np.zeros((5, 24, 20, 3)))) == 5
+
+
+@pytest.mark.parametrize("fps", [-5, 0, float("nan"), float("inf"), True, "25"])
+def test_frame_writer_refuses_bad_fps(tmp_path, fps):
+    with pytest.raises(ValueError, match="fps must be a finite number > 0"):
+        FrameWriter(tmp_path / "a.mp4", fps=fps)
+
+
+def test_frame_writer_checks_suffix_up_front(tmp_path):
+    with pytest.raises(ValueError, match=r"suffix must be one of \('.png'"):
+        FrameWriter(tmp_path / "fold", suffix="png")
+    assert not (tmp_path / "fold").exists()  # refused before the folder is made
+    assert FrameWriter(tmp_path / "b.mp4", fps=None).fps == 25.0
+    assert FrameWriter(tmp_path / "fold2", suffix=".tif").suffix == ".tif"

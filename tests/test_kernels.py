@@ -147,3 +147,79 @@ def test_trajectory_kernel_joins_sparse_vertices():
 def test_input_validation(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_motion_length_convention_of_the_docs():
+    # the segment is splatted bilinearly: 2 ceil(L/2) + 1 pixels wide (L + 2 for odd L, with 1/(8L)
+    # in each end pixel), variance L^2/12 + 1/6 along the motion
+    for length in (1, 2, 7, 7.3, 10):
+        k = K.motion_kernel(length, 0)
+        row = k[k.shape[0] // 2]
+        assert np.count_nonzero(row) == 2 * np.ceil(length / 2) + 1
+        _, cov = _moments(k)
+        assert cov[1, 1] == pytest.approx(length**2 / 12 + 1 / 6, abs=1e-2)
+    row = K.motion_kernel(7, 0)[5]
+    assert np.count_nonzero(row) == 9
+    assert row[1] == pytest.approx(1 / 56, abs=1e-6) and row[9] == pytest.approx(1 / 56, abs=1e-6)
+
+
+def test_motion_and_trajectory_refuse_a_size_that_cuts_them():
+    with pytest.raises(ValueError, match=r"length 20 px at 0 degrees does not fit in a kernel of size \(5, 5\).*"
+                                         r"use size=\(1, 21\) or larger"):
+        K.motion_kernel(20, 0, size=5)
+    k = K.motion_kernel(20, 0, size=(1, 21))  # the size named fits, and is the default kernel cropped
+    np.testing.assert_allclose(k[0], K.motion_kernel(20, 0)[11, 1:-1], atol=1e-12)
+    with pytest.raises(ValueError, match=r"use size=\(13, 1\)"):
+        K.motion_kernel(12, 90, size=(11, 11))
+    with pytest.raises(ValueError, match=r"the trajectory does not fit.*use size=\(1, 31\)"):
+        K.trajectory_kernel([[0, 0], [0, 30]], 5)
+    with pytest.raises(ValueError, match=r"use size=\(1, 8\)"):  # an even size fits an off-centre path
+        K.trajectory_kernel([[0, -4], [0, 3]], 5, center=False)
+    assert K.trajectory_kernel([[0, -4], [0, 3]], (1, 8), center=False).shape == (1, 8)
+
+
+def test_default_sizes_never_cut():
+    for length in np.arange(0, 25, 0.7):
+        for angle in range(0, 360, 15):
+            K.motion_kernel(float(length), angle)
+    for seed in range(10):
+        for size in (3, 4, 16, (21, 15)):
+            K.camera_shake_kernel(size, seed=seed)
+
+
+def test_tiny_disk_is_the_identity():
+    for size in (None, 4, 31):
+        k = K.disk_kernel(0.01, size=size)
+        assert k[k.shape[0] // 2, k.shape[1] // 2] == 1.0 and k.sum() == 1.0
+    np.testing.assert_array_equal(K.disk_kernel(0.01), K.gaussian_kernel(1e-9))
+
+
+def test_normalise_refuses_a_non_finite_total():
+    with pytest.raises(ValueError, match="non-finite total"):
+        K._normalise(np.array([[1.0, np.nan]]))
+
+
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: K.anisotropic_gaussian_kernel(2, 1, float("nan")), ValueError, "angle must be a finite"),
+        (lambda: K.anisotropic_gaussian_kernel(2, 1, "30"), TypeError, "angle"),
+        (lambda: K.motion_kernel(3, float("inf")), ValueError, "angle must be a finite"),
+        (lambda: K.random_shake_trajectory(anxiety=float("nan"), seed=0), ValueError, "anxiety"),
+        (lambda: K.random_shake_trajectory(anxiety=-1, seed=0), ValueError, "anxiety"),
+        (lambda: K.random_shake_trajectory(impulse_prob=float("nan"), seed=0), ValueError, "impulse_prob"),
+        (lambda: K.random_shake_trajectory(n_samples=2.9, seed=0), TypeError, "n_samples must be an integer"),
+        (lambda: K.random_shake_trajectory(n_samples=1, seed=0), ValueError, "n_samples must be an integer >= 2"),
+        (lambda: K.anisotropic_gaussian_kernel(2, 1, 0, supersample=2.7), TypeError, "supersample"),
+        (lambda: K.disk_kernel(2, supersample=0), ValueError, "supersample"),
+        (lambda: K.camera_shake_kernel(15, seed=0, max_tries=0), ValueError, "max_tries must be an integer >= 1"),
+        (lambda: K.camera_shake_kernel(15, seed=0, max_tries=2.5), TypeError, "max_tries"),
+        (lambda: K.camera_shake_kernel((15, 4.9), seed=0), TypeError, "size"),
+        (lambda: K.gaussian_kernel(1, size=(True, True)), TypeError, "size"),
+        (lambda: K.gaussian_kernel(1, size=(5.9, 5.9)), TypeError, "size"),
+        (lambda: K.gaussian_kernel(1, size=(5, 5, 5)), TypeError, "size"),
+    ],
+)
+def test_input_validation_is_consistent(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

@@ -92,3 +92,31 @@ def test_psnr_curve_needs_psnr():
         plot.psnr_curve({"history": {"sigma": [0.1]}})
     with pytest.raises(TypeError, match="history dict"):
         plot.psnr_curve([3])
+
+
+def test_compare_refuses_zoom_outside_and_fractional_ncols():
+    x, y, _ = _images()
+    with pytest.raises(ValueError, match=r"reaches outside the largest image \(64x64\)"):
+        plot.compare([x], zoom=(100, 100, 8, 8))
+    with pytest.raises(ValueError, match="reaches outside"):
+        plot.compare([x, x[::2, ::2]], zoom=(60, 0, 8, 8))  # partly outside the largest image
+    assert len(plot.compare([x, x[::2, ::2]], zoom=(56, 56, 8, 8)).axes) == 2  # the last corner is inside
+    for ncols in (1.7, 0, True, "2"):
+        with pytest.raises(ValueError, match="ncols must be an integer >= 1"):
+            plot.compare([x, y], ncols=ncols)
+
+
+def test_compare_skips_scores_for_non_finite_images():
+    x, y, _ = _images()
+    bad = y.copy()
+    bad[0, 0] = np.nan
+    fig = plot.compare([bad, y], ["nan", "y"], reference=x)
+    assert fig.axes[0].get_title() == "nan" and "PSNR" in fig.axes[1].get_title()
+
+
+def test_psnr_curve_refuses_labels_with_a_dict():
+    h = {"psnr": [20.0, 21.0, 22.0], "sigma": [0.1, 0.05, 0.01]}
+    with pytest.raises(ValueError, match="labels cannot be given with a dict of histories"):
+        plot.psnr_curve({"a": h, "b": h}, labels=["x", "y"])
+    texts = [t.get_text() for t in plot.psnr_curve({"a": h, "b": h}).axes[0].get_legend().get_texts()]
+    assert texts == ["a", "b"]

@@ -1,0 +1,117 @@
+"""Input validation and small behaviours of pnp.boundary, pnp.psf, pnp.simulate, pnp.synthetic and pnp.metrics."""
+
+import numpy as np
+import pytest
+from scipy import fft as sfft
+from skimage import data, transform
+
+import pnp
+from pnp import boundary
+from pnp.psf import validate_kernel
+from pnp.synthetic import rotating_disk_scene, synthesize_rotational_blur
+
+
+# -- pnp.boundary -----------------------------------------------------------------------
+@pytest.mark.parametrize("h,margin", [(100, 8), (120, 8), (1000, 8), (100, 20)])
+def test_fade_reaches_zero_on_both_sides_of_the_wrap(h, margin):
+    n = sfft.next_fast_len(h + 2 * margin, real=True)
+    f = boundary._fade(n, h, margin)
+    assert f[0] == pytest.approx(0, abs=1e-12) and f[-1] == pytest.approx(0, abs=1e-12)
+    np.testing.assert_array_equal(f[margin:margin + h], 1.0)
+    assert np.all(np.diff(f[:margin + 1]) >= 0) and np.all(np.diff(f[margin + h - 1:]) <= 0)
+
+
+def test_taper_padding_is_continuous_across_the_wrap():
+    # the bottom/right pads are longer (FFT-friendly size); each fades over its own length, so the
+    # first and last rows both sit on the smooth periodic image and join like neighbouring rows
+    img = transform.resize(data.camera() / 255.0, (120, 120), anti_aliasing=True)[None]
+    yp, crop = boundary.pad_observation(img, 8, "taper")
+    assert yp.shape[1] - 120 - 8 > 8  # the case the old shared fade got wrong
+    for axis in (1, 2):
+        a = np.moveaxis(yp[0], axis - 1, 0)
+        wrap = np.abs(a[0] - a[-1]).mean()
+        neighbours = np.abs(np.diff(a, axis=0)).mean()
+        assert wrap < 1.5 * neighbours
+    assert boundary.wrap_ratio(yp) < 1.3
+    np.testing.assert_array_equal(yp[:, 8:128, 8:128], img)  # the image itself is untouched
+
+
+# -- pnp.psf ----------------------------------------------------------------------------
+@pytest.mark.parametrize("kernel,match", [
+    (np.array([[0, 1j, 0], [1, 1 + 5j, 1], [0, 1, 0]]), "complex dtype"),
+    (np.ones((3, 3), dtype="m8[s]"), "non-numeric dtype timedelta64"),
+    (np.ones((3, 3), dtype=bool), "non-numeric dtype bool"),
+])
+def test_validate_kernel_refuses_non_real_dtypes(kernel, match):
+    with pytest.raises(TypeError, match=match):
+        validate_kernel(kernel)
+    with pytest.raises(TypeError, match=match):
+        pnp.blur(np.random.default_rng(0).random((16, 16)), kernel)
+
+
+def test_validate_kernel_does_not_overflow_or_underflow():
+    np.testing.assert_allclose(validate_kernel(np.full((3, 3), 1e308)), 1 / 9)
+    np.testing.assert_allclose(validate_kernel(np.full((3, 3), 5e-324)), 1 / 9)
+    k = 1e308 * np.array([[1, 2 / 3], [1, 1]])  # the plain sum is inf
+    np.testing.assert_allclose(validate_kernel(k), np.array([[3, 2], [3, 3]]) / 11)
+    with pytest.raises(ValueError, match=r"sum -1e\+308 <= 0"):
+        validate_kernel(np.array([[-1e308, 0.0]]))
+
+
+# -- pnp.simulate -----------------------------------------------------------------------
+def test_blur_reflect_reports_the_image_size_not_the_padded_one():
+    x = np.random.default_rng(0).random((33, 33))
+    k = np.ones((5, 5)) / 25
+    for bnd in ("circular", "reflect"):
+        with pytest.raises(ValueError, match="image size 33x33 is not a multiple of scale 2"):
+            pnp.blur(x, k, scale=2, boundary=bnd)
+
+
+# -- pnp.synthetic ----------------------------------------------------------------------
+@pytest.mark.parametrize("kw,match", [
+    (dict(noise_level=float("nan")), "noise_level must be a finite number >= 0"),
+    (dict(noise_level=-0.1), "noise_level must be a finite number >= 0"),
+    (dict(noise_level=float("inf")), "noise_level must be a finite number >= 0"),
+    (dict(supersample=1.5), "supersample must be an integer >= 1"),
+    (dict(supersample=2.0), "supersample must be an integer >= 1"),
+    (dict(supersample=0), "supersample must be an integer >= 1"),
+])
+def test_synthesize_rotational_blur_validates(kw, match):
+    with pytest.raises(ValueError, match=match):
+        synthesize_rotational_blur(np.zeros((32, 32)), (16, 16), 0.05, **kw)
+
+
+@pytest.mark.parametrize("radius", [-5, 0, float("nan"), float("inf")])
+def test_rotating_disk_scene_needs_a_positive_radius(radius):
+    with pytest.raises(ValueError, match="radius must be a finite number of pixels > 0"):
+        rotating_disk_scene(64, radius=radius)
+
+
+def test_synthesize_rotational_blur_progress_bar(capsys):
+    x = np.linspace(0, 1, 32 * 32).reshape(32, 32)
+    a = synthesize_rotational_blur(x, (16, 16), 0.05, seed=0, progress=True)
+    assert "rotational blur" in capsys.readouterr().err
+    b = synthesize_rotational_blur(x, (16, 16), 0.05, seed=0, progress=False)
+    assert "rotational blur" not in capsys.readouterr().err
+    np.testing.assert_array_equal(a.blurred, b.blurred)
+
+
+# -- pnp.metrics ------------------------------------------------------------------------
+@pytest.mark.parametrize("metric", [pnp.psnr, pnp.ssim])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_metrics_refuse_non_finite_inputs(metric, bad):
+    a = np.random.default_rng(0).random((16, 16))
+    b = a.copy()
+    b[3, 4] = bad
+    with pytest.raises(ValueError, match="x contains NaN or infinite values"):
+        metric(b, a)
+    with pytest.raises(ValueError, match="reference contains NaN or infinite values"):
+        metric(a, b)
+
+
+def test_ssim_needs_7x7_images():
+    a = np.random.default_rng(0).random((6, 40, 3))
+    with pytest.raises(ValueError, match=r"ssim needs images of at least 7x7 pixels.*got shape \(6, 40, 3\)"):
+        pnp.ssim(a, a)
+    assert pnp.ssim(a[:, :7].repeat(2, axis=0)[:7], a[:, :7].repeat(2, axis=0)[:7]) == pytest.approx(1.0)
+    assert pnp.psnr(a, a) == float("inf")  # psnr has no size limit
