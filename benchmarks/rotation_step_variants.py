@@ -6,6 +6,7 @@ per image and variant: PSNR (all / rim), solve seconds, seconds and iterations o
 
     python benchmarks/rotation_step_variants.py --cache /tmp/rb/cache --images butterfly leaves starfish \
         --angle 10 --variants pcg20 cg20 cg40 cg80t4
+    python benchmarks/rotation_step_variants.py --cache /tmp/rb/cache --variants cg40t4 cg10t4 --iters 8 16
 
 A second mode replays the data steps of one restoration of the 512x512 (``--replay N``: NxN)
 astronaut and compares each variant's error against the exact masked step (CG to 1e-10):
@@ -30,6 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 VARIANTS = {
     "pcg20": dict(method="polar"),
     "cg20": dict(method="cg", maxiter=20, tol=1e-3),
+    "cg4t4": dict(method="cg", maxiter=4, tol=1e-4),
+    "cg6t4": dict(method="cg", maxiter=6, tol=1e-4),
+    "cg10t4": dict(method="cg", maxiter=10, tol=1e-4),
     "cg40": dict(method="cg", maxiter=40, tol=1e-3),
     "cg20t4": dict(method="cg", maxiter=20, tol=1e-4),
     "cg30t4": dict(method="cg", maxiter=30, tol=1e-4),
@@ -88,14 +92,15 @@ def run_variants(args):
         c = ((W - 1) / 2, (H - 1) / 2)
         rim = rim_mask(y.shape, c)
         for v in args.variants:
-            with _patched(VARIANTS[v]) as calls:
-                op = RotationalBlur(c, np.deg2rad(args.angle))
-                t = time.perf_counter()
-                xh = pnp.solve(y, op, prior=prior, noise_level=2.55 / 255, iters=8, progress=False)
-                tt = time.perf_counter() - t
-            print(json.dumps(dict(image=name, angle=args.angle, variant=v, psnr=psnr_pair(xh, xs, rim),
-                                  solve_s=round(tt, 2), step_s=[a for a, _ in calls], its=[b for _, b in calls])),
-                  flush=True)
+            for iters in args.iters:
+                with _patched(VARIANTS[v]) as calls:
+                    op = RotationalBlur(c, np.deg2rad(args.angle))
+                    t = time.perf_counter()
+                    xh = pnp.solve(y, op, prior=prior, noise_level=2.55 / 255, iters=iters, progress=False)
+                    tt = time.perf_counter() - t
+                print(json.dumps(dict(image=name, angle=args.angle, variant=v, iters=iters, psnr=psnr_pair(xh, xs, rim),
+                                      solve_s=round(tt, 2), step_s=[a for a, _ in calls],
+                                      its=[b for _, b in calls])), flush=True)
 
 
 def run_replay(args):
@@ -145,6 +150,7 @@ def main(argv=None):
     ap.add_argument("--angle", type=float, default=10)
     ap.add_argument("--seed", type=int, default=0, help="seed of images not in Set3C (see rotation.py)")
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--iters", type=int, nargs="+", default=[8], help="HQS iterations K (each variant with each K)")
     ap.add_argument("--replay", type=int, default=None, help="replay mode: image size N")
     ap.add_argument("--calls", type=int, default=3, help="replay mode: data steps compared")
     args = ap.parse_args(argv)
