@@ -174,12 +174,24 @@ def show_kernel(kernel, ax=None, title=None):
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    TypeError
+        If the kernel is not a real numeric array (complex, boolean, object).
+    ValueError
+        If it is not a non-empty 2-D array or holds NaN or infinite values.
     """
     import matplotlib.pyplot as plt
 
-    k = np.asarray(kernel, dtype=np.float64)
+    k = np.asarray(kernel)
+    if k.dtype.kind not in "iuf":
+        raise TypeError(f"kernel must be a real numeric array (integer or float), got dtype {k.dtype}")
+    k = k.astype(np.float64)
     if k.ndim != 2 or k.size == 0:
         raise ValueError(f"kernel must be a non-empty 2-D array, got shape {k.shape}")
+    if not np.all(np.isfinite(k)):
+        raise ValueError("kernel contains NaN or infinite values")
     if ax is None:
         fig, ax = plt.subplots(figsize=(3.4, 3))
     else:

@@ -120,3 +120,15 @@ def test_psnr_curve_refuses_labels_with_a_dict():
         plot.psnr_curve({"a": h, "b": h}, labels=["x", "y"])
     texts = [t.get_text() for t in plot.psnr_curve({"a": h, "b": h}).axes[0].get_legend().get_texts()]
     assert texts == ["a", "b"]
+
+
+@pytest.mark.parametrize("kernel, exc, match", [
+    (np.ones((3, 3), dtype=complex), TypeError, "real numeric"),
+    (np.ones((3, 3), dtype=bool), TypeError, "real numeric"),
+    (np.full((3, 3), np.nan), ValueError, "NaN or infinite"),
+])
+def test_show_kernel_refuses_complex_and_non_finite_kernels(kernel, exc, match):
+    from pnp.plot import show_kernel
+
+    with pytest.raises(exc, match=match):
+        show_kernel(kernel)
