@@ -180,6 +180,32 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
+
+
+def _checked_descriptor(net, descriptor):
+    """``descriptor`` as a list of ``net.descriptor_dim`` finite floats, or ValueError."""
+    dim = net.descriptor_dim
+    if not dim:
+        raise ValueError("this schedule was trained without a blur descriptor: it takes none")
+    try:
+        values = [float(v) for v in descriptor]
+    except (TypeError, ValueError):
+        raise ValueError(f"this schedule needs a blur descriptor of length {dim}, got {descriptor!r}") from None
+    if len(values) != dim or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"this schedule needs a blur descriptor of length {dim} (finite numbers), got {values}")
+    return values
+
+
+def schedule_target_problem(path, allow_existing=False):
+    """Why ``path`` cannot receive a saved schedule (not ``.pt``; it or its ``.json`` exists), or None."""
+    path = Path(path)
+    if path.suffix != ".pt":
+        return f"a schedule file must end in .pt (its configuration goes to the .json of the same name), got {path}"
+    if not allow_existing and (path.exists() or path.with_suffix(".json").exists()):
+        return f"{path} (or its .json) exists already: choose another name, or pass overwrite=True"
+    return None
+
+
 class LearnedSchedule:
     """A trained :class:`HyperNet` used as a schedule object.
 
@@ -198,7 +224,7 @@ class LearnedSchedule:
 
     def __init__(self, net, descriptor=None):
         self.net = net.eval()
-        self.descriptor = descriptor
+        self.descriptor = None if descriptor is None else _checked_descriptor(net, descriptor)
 
     @property
     def iters(self):
@@ -213,17 +239,7 @@ class LearnedSchedule:
             If the network takes no descriptor, or ``descriptor`` is not ``descriptor_dim``
             finite numbers.
         """
-        dim = self.net.descriptor_dim
-        if not dim:
-            raise ValueError("this schedule was trained without a blur descriptor: it takes none")
-        try:
-            values = [float(v) for v in descriptor]
-        except (TypeError, ValueError):
-            raise ValueError(f"this schedule needs a blur descriptor of length {dim}, got {descriptor!r}") from None
-        if len(values) != dim or not all(math.isfinite(v) for v in values):
-            raise ValueError(f"this schedule needs a blur descriptor of length {dim} (finite numbers), "
-                             f"got {values}")
-        return LearnedSchedule(self.net, values)
+        return LearnedSchedule(self.net, descriptor)
 
     def for_operator(self, operator, shape):
         """The schedule for one blur: adds :func:`blur_descriptor` when the network uses one.
@@ -237,7 +253,18 @@ class LearnedSchedule:
         return self.with_descriptor(blur_descriptor(operator, shape))
 
     def params(self, noise_level, iters=None, scale=1):
-        """``alphas, sigmas`` as float arrays of length ``iters`` (default K)."""
+        """``alphas, sigmas`` as float arrays of length ``iters`` (default K).
+
+        Raises
+        ------
+        ValueError
+            If ``noise_level`` is not a finite number >= 0 or ``iters`` is below 1.
+        """
+        if not (isinstance(noise_level, (int, float, np.floating, np.integer)) and math.isfinite(noise_level)
+                and noise_level >= 0):
+            raise ValueError(f"noise_level must be a finite number >= 0 (0-1 scale), got {noise_level!r}")
+        if iters is not None and int(iters) < 1:
+            raise ValueError(f"iters must be >= 1, got {iters!r}")
         torch = _torch()
         with torch.no_grad():
             d = None
@@ -295,12 +322,41 @@ class LearnedSchedule:
         fig.tight_layout()
         return fig
 
-    def save(self, path):
-        """Write ``path`` (state dict, .pt) and ``path.json`` (configuration)."""
+    def save(self, path, overwrite=False):
+        """Write ``path`` (state dict, ``.pt``) and ``path.with_suffix(".json")`` (configuration).
+
+        Both files are written atomically (a temporary file, then a rename), the
+        configuration first.
+
+        Parameters
+        ----------
+        path : str or Path
+            Must end in ``.pt``: the configuration goes to the ``.json`` of the
+            same name, so two schedules saved as ``x.pt`` and ``x.pth`` would
+            share (and overwrite) one ``x.json``.
+        overwrite : bool
+            Replace an existing ``.pt`` or ``.json``. By default an existing
+            file is an error: a schedule saved over another one's configuration
+            would load silently wrong.
+
+        Raises
+        ------
+        ValueError
+            If ``path`` does not end in ``.pt``.
+        FileExistsError
+            If ``path`` or its ``.json`` exists and ``overwrite`` is False.
+        """
+        from .io import _atomic_target
+
         torch = _torch()
         path = Path(path)
-        torch.save(self.net.state_dict(), path)
-        path.with_suffix(".json").write_text(json.dumps(self.net.config(), indent=1))
+        problem = schedule_target_problem(path, allow_existing=overwrite)
+        if problem:
+            raise (FileExistsError if path.suffix == ".pt" else ValueError)(problem)
+        with _atomic_target(path.with_suffix(".json")) as tmp:
+            Path(tmp).write_text(json.dumps(self.net.config(), indent=1))
+        with _atomic_target(path) as tmp:
+            torch.save(self.net.state_dict(), tmp)
 
     @classmethod
     def load(cls, path=None, descriptor=None):

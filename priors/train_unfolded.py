@@ -88,7 +88,7 @@ import numpy as np
 import torch
 
 from pnp import kernels as kgen
-from pnp.learned_schedule import HyperNet, LearnedSchedule, blur_descriptor, kernel_descriptor
+from pnp.learned_schedule import HyperNet, LearnedSchedule, blur_descriptor, kernel_descriptor, schedule_target_problem
 from pnp.unfolded import UnfoldedHQS
 from priors.datasets import PatchSampler, load_training_images
 from priors.train import _torch_threads_restored, _truncate_log, config_channels, lr_factor, note_changed_settings
@@ -293,6 +293,11 @@ def export_checkpoint(ckpt, path, which="auto"):
         ``"ema"``: the moving average of the weights (the checkpoint must have one, i.e. it
         was trained with ``--ema``); ``"last"``: the weights of the last step; ``"auto"``:
         the average when there is one, else the last weights.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` or its ``.json`` exists (a schedule is never written over another).
     """
     if which not in ("auto", "ema", "last"):
         raise ValueError(f"which must be 'auto', 'ema' or 'last', got {which!r}")
@@ -634,6 +639,8 @@ def main(argv=None):
         ap.error("--export-prior needs --finetune-prior (only a fine-tuned prior can be exported)")
     if args.export_prior and (problem := _prior_target_problem(args.export_prior)):  # before any training
         ap.error(f"--export-prior: {problem}")
+    if args.export and (problem := schedule_target_problem(args.export)):  # before any training, too
+        ap.error(f"--export: {problem}")
     if args.prior_lr <= 0:
         ap.error(f"--prior-lr must be positive, got {args.prior_lr}")
     if args.stop_after == 0 and (args.export or args.export_prior):

@@ -259,3 +259,34 @@ def test_load_and_with_descriptor_check_the_descriptor(tmp_path):
     LearnedSchedule(HyperNet(4)).save(tmp_path / "p.pt")
     with pytest.raises(ValueError, match="without a blur descriptor"):
         LearnedSchedule.load(tmp_path / "p.pt", descriptor=[1.0, 2.0])
+
+
+def test_save_refuses_to_overwrite_and_needs_a_pt_suffix(tmp_path):
+    """x.pt and x.pth would share x.json: a second save must not silently change the first schedule."""
+    first = LearnedSchedule(HyperNet(4))
+    first.save(tmp_path / "y.pt")
+    other = LearnedSchedule(HyperNet(4, base=DPIRSchedule(sigma_max=20 / 255)))
+    with pytest.raises(ValueError, match="must end in .pt"):
+        other.save(tmp_path / "y.v2")
+    with pytest.raises(ValueError, match="must end in .pt"):
+        other.save(tmp_path / "y.json")
+    with pytest.raises(FileExistsError, match="exists already"):
+        other.save(tmp_path / "y.pt")
+    loaded = LearnedSchedule.load(tmp_path / "y.pt")
+    np.testing.assert_allclose(loaded.params(0.01, 4)[1], first.params(0.01, 4)[1])
+    other.save(tmp_path / "y.pt", overwrite=True)
+    np.testing.assert_allclose(LearnedSchedule.load(tmp_path / "y.pt").params(0.01, 4)[1], other.params(0.01, 4)[1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["y.json", "y.pt"]  # no temporary files left
+
+
+def test_schedule_inputs_are_validated():
+    with pytest.raises(ValueError, match="length 2"):
+        LearnedSchedule(HyperNet(4, descriptor_dim=2), descriptor=[1.0, float("nan")])
+    with pytest.raises(ValueError, match="without a blur descriptor"):
+        LearnedSchedule(HyperNet(4), descriptor=[5.0, 5.0])
+    sched = LearnedSchedule(HyperNet(4))
+    for bad in (-0.01, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="noise_level must be a finite number >= 0"):
+            sched.params(bad, 4)
+    with pytest.raises(ValueError, match="iters must be >= 1"):
+        sched.params(0.01, 0)
