@@ -29,6 +29,27 @@ def pad_to_multiple(x, multiple=8):
     return x, (H, W)
 
 
+
+def aligned_upsample(y, s):
+    """Cubic ``s``-fold upsampling of ``(B, C, h, w)`` with fine pixel ``s*i`` on coarse pixel ``i``.
+
+    The alignment of :meth:`pnp.operators.Blur.initial` (the start of
+    :func:`pnp.solve`) and of the data step's decimation, which keeps the top-left
+    pixel of each ``s x s`` block. ``F.interpolate(..., align_corners=False)``
+    centres the blocks instead, which shifts the start by ``(s - 1) / 2`` pixels.
+    Reflecting borders; torch's cubic convolution kernel (a = -0.75), so the
+    values differ slightly from ``Blur.initial``'s cubic spline, not the positions.
+    """
+    B, C, h, w = y.shape
+    rows = torch.arange(h * s, dtype=y.dtype, device=y.device) / s
+    cols = torch.arange(w * s, dtype=y.dtype, device=y.device) / s
+    gy = 2 * rows / max(h - 1, 1) - 1
+    gx = 2 * cols / max(w - 1, 1) - 1
+    gyy, gxx = torch.meshgrid(gy, gx, indexing="ij")
+    grid = torch.stack([gxx, gyy], dim=-1).unsqueeze(0).expand(B, -1, -1, -1)
+    return F.grid_sample(y, grid, mode="bicubic", padding_mode="reflection", align_corners=True)
+
+
 class UnfoldedHQS(nn.Module):
     """HQS unrolled for K iterations, trainable end to end.
 
@@ -97,7 +118,7 @@ class UnfoldedHQS(nn.Module):
         alphas, sigmas = self.hypernet(noise.to(y.dtype), scale_t, descriptor)
         if step is None:
             step = TorchFFTDataStep(kernel, y, scale=s)
-        x = y if s == 1 else F.interpolate(y, scale_factor=s, mode="bicubic", align_corners=False)
+        x = y if s == 1 else aligned_upsample(y, s)
         iterates = []
         for k in range(self.iters):
             z = step(x, alphas[:, k])
