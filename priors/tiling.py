@@ -71,10 +71,12 @@ def tile_starts(n, tile, overlap, multiple=1):
     -------
     list of (int, int)
         ``(start, stop)`` of each tile; the first starts at 0, the last stops at
-        ``n``; consecutive tiles share at least ``overlap`` pixels. The number
-        of tiles is the smallest that ``tile`` allows, and they are made as
-        short as that number permits (balanced), at most ``tile`` long except
-        the last, which may be up to ``multiple - 1`` pixels longer.
+        ``n``; consecutive tiles share at least ``overlap`` pixels. The tiles
+        are balanced (as short as their number permits), at most ``tile`` long
+        except the last, which may be up to ``multiple - 1`` pixels longer, and
+        their number is the smallest for which such a balanced layout meets
+        these rules (from the lower bound ``ceil((n - overlap) / (tile -
+        overlap))`` up).
     """
     n, tile = int(n), int(tile)
     if n <= tile:
@@ -83,15 +85,36 @@ def tile_starts(n, tile, overlap, multiple=1):
     step = tile - gap
     if step < 1:
         raise ValueError(f"tile={tile} leaves no progress with overlap={overlap} and multiple={multiple}")
-    count = 1 + math.ceil((n - tile) / step)
+    most = 1 + math.ceil((n - tile) / step)  # always valid: the steps leave room for snapping
+    fewest = max(2, math.ceil((n - overlap) / (tile - overlap)))  # no layout has fewer tiles
+    for count in range(min(fewest, most), most + 1):
+        bounds = _balanced(n, tile, overlap, multiple, count)
+        if _valid(bounds, n, tile, overlap, multiple):
+            return bounds
+    return _balanced(n, tile, overlap, multiple, most)  # pragma: no cover - `most` is always valid
+
+
+def _balanced(n, tile, overlap, multiple, count):
+    """``count`` tiles of equal length, starts snapped down to ``multiple`` (may violate the constraints)."""
+    gap = overlap + multiple - 1
     # balanced tiles: the shortest length that covers n with `count` tiles (not `tile` itself,
     # which would make an image slightly larger than one tile cost almost four tiles)
     length = -(-(n + (count - 1) * gap) // count)
     length = min(tile, -(-length // multiple) * multiple)
     ideal = np.linspace(0, n - length, count)
     starts = sorted({int(s) // multiple * multiple for s in ideal})
-    bounds = [(s, s + length) for s in starts[:-1]] + [(starts[-1], n)]
-    return bounds
+    return [(s, s + length) for s in starts[:-1]] + [(starts[-1], n)]
+
+
+def _valid(bounds, n, tile, overlap, multiple):
+    """Whether ``bounds`` meets :func:`tile_starts`' promises."""
+    if bounds[0][0] != 0 or bounds[-1][1] != n:
+        return False
+    if any(a % multiple for a, _ in bounds) or any(b - a > tile for a, b in bounds[:-1]):
+        return False
+    if bounds[-1][1] - bounds[-1][0] > tile + multiple - 1:
+        return False
+    return all(b0 - a1 >= overlap for (_, b0), (a1, _) in zip(bounds[:-1], bounds[1:]))
 
 
 def ramp(length, rise, fall):

@@ -246,3 +246,15 @@ def test_solve_with_single_precision_blur(camera256, levin_k3):
         ClosedFormBlur(object())
     with pytest.raises(ValueError, match="precision must be one of"):
         ClosedFormBlur(Blur(levin_k3), precision="half")
+
+
+def test_tile_starts_uses_no_more_tiles_than_needed():
+    from priors.tiling import _valid, tile_starts
+
+    assert tile_starts(218, 128, 32, 8) == [(0, 128), (88, 218)]  # was 3 tiles
+    for tile, overlap, multiple in ((128, 32, 8), (64, 16, 1), (40, 16, 8)):
+        for n in range(tile + 1, 3 * tile + 40):
+            bounds = tile_starts(n, tile, overlap, multiple)
+            assert _valid(bounds, n, tile, overlap, multiple), (n, bounds)
+            fewest = -(-(n - overlap) // (tile - overlap))
+            assert len(bounds) <= fewest + 1, (n, bounds)
