@@ -21,6 +21,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 import time
@@ -67,9 +69,6 @@ def main(argv=None):
         if k not in done:
             sched = GeometricSchedule(sigma_start=start / 255, sigma_end=end * noise / 255, lam=lam)
             t = time.perf_counter()
-            import contextlib
-            import io
-
             with contextlib.redirect_stdout(io.StringIO()):
                 rows = run(prior, [noise], args.iters, schedule=sched)
             done[k] = float(np.mean([r["psnr"] for r in rows]))

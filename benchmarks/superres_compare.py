@@ -1,21 +1,40 @@
-"""Super-resolution: the shipped prior (docs/results/superres_gpu2) against the step-16800 prior (superres68), same cases.
+"""Super-resolution: the shipped prior (docs/results/superres_gpu2) against the step-16800 prior (superres68).
 
-Means per scale over the images complete in the new run, both PSNR conventions of benchmarks/superres.py.
-Run from the repository root:  python benchmarks/superres_compare.py
+The same cases (image, scale, kernel) of both runs, restricted to the images complete in the new
+run: mean PSNR per scale in both conventions of ``benchmarks/superres.py``, and the per-case
+difference (mean, min, max).
+
+    python benchmarks/superres_compare.py
 """
-import json, glob, numpy as np
-def load(files):
-    rows = []
-    for f in files:
-        rows += [json.loads(l) for l in open(f) if l.strip()]
-    return rows
-new = load(glob.glob("docs/results/superres_gpu2/*.jsonl"))
-old = load(glob.glob("docs/results/superres68/*.jsonl"))
-imgs = sorted({r["image"] for r in new})
-complete = [i for i in imgs if sum(1 for r in new if r["image"] == i) == 36]
-oldd = {(r["image"], r["scale"], r["kernel"]): r for r in old}
-print("complete images", len(complete), complete)
-for s in (2, 3, 4):
-    nn = [r for r in new if r["scale"] == s and r["image"] in complete]
-    oo = [oldd[(r["image"], s, r["kernel"])] for r in nn]
-    print(f"x{s}: cases {len(nn)}  new {np.mean([r['psnr'] for r in nn]):.2f} / {np.mean([r['psnr_usrnet'] for r in nn]):.2f}   old {np.mean([r['psnr'] for r in oo]):.2f} / {np.mean([r['psnr_usrnet'] for r in oo]):.2f}  gain {np.mean([a['psnr']-b['psnr'] for a,b in zip(nn,oo)]):+.2f} (min {min(a['psnr']-b['psnr'] for a,b in zip(nn,oo)):+.2f}, max {max(a['psnr']-b['psnr'] for a,b in zip(nn,oo)):+.2f})  median s {np.median([r['seconds'] for r in nn]):.1f}")
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from superres import complete_images, read_jsonl  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
+
+
+def main():
+    new = complete_images([r for p in sorted((RESULTS / "superres_gpu2").glob("*.jsonl")) for r in read_jsonl(p)])
+    old = {(r["image"], r["scale"], r["kernel"]): r
+           for p in sorted((RESULTS / "superres68").glob("*.jsonl")) for r in read_jsonl(p)}
+    images = sorted({r["image"] for r in new})
+    print("complete images", len(images), images)
+    for s in sorted({r["scale"] for r in new}):
+        nn = [r for r in new if r["scale"] == s]
+        oo = [old[(r["image"], s, r["kernel"])] for r in nn]
+        diff = np.array([a["psnr"] - b["psnr"] for a, b in zip(nn, oo)])
+        mean = {k: (np.mean([r[k] for r in nn]), np.mean([r[k] for r in oo])) for k in ("psnr", "psnr_usrnet")}
+        print(f"x{s}: cases {len(nn)}  new {mean['psnr'][0]:.2f} / {mean['psnr_usrnet'][0]:.2f}   "
+              f"old {mean['psnr'][1]:.2f} / {mean['psnr_usrnet'][1]:.2f}  gain {diff.mean():+.2f} "
+              f"(min {diff.min():+.2f}, max {diff.max():+.2f})  median s {np.median([r['seconds'] for r in nn]):.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -322,10 +322,9 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
     from tqdm.auto import tqdm
 
     from .frames import build_operator
-    from .io import IMAGE_SUFFIXES, _same_file
+    from .io import _same_file, check_image_suffix
 
-    if suffix not in IMAGE_SUFFIXES:
-        raise ValueError(f"suffix must be one of {IMAGE_SUFFIXES}, got {suffix!r}")
+    check_image_suffix(suffix)
     if scheduler not in ("sync", "threads"):
         raise ValueError(f"scheduler must be 'sync' or 'threads', got {scheduler!r}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:

@@ -240,14 +240,13 @@ class FrameWriter:
     """
 
     def __init__(self, output, fps=25.0, suffix=".png", codec=None, quality=None):
-        from .io import IMAGE_SUFFIXES
+        from .io import check_image_suffix
 
         if fps is None:
             fps = 25.0
         if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not np.isfinite(fps) or fps <= 0:
             raise ValueError(f"fps must be a finite number > 0 (frames per second), got {fps!r}")
-        if suffix not in IMAGE_SUFFIXES:
-            raise ValueError(f"suffix must be one of {IMAGE_SUFFIXES}, got {suffix!r}")
+        check_image_suffix(suffix)
         self.output = Path(output)
         self.fps = float(fps)
         self.suffix = suffix

@@ -37,6 +37,12 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: File suffixes :func:`read_kernel` understands.
 KERNEL_SUFFIXES = IMAGE_SUFFIXES + (".npy", ".npz", ".mat")
 
+
+def check_image_suffix(suffix):
+    """Raise ValueError unless ``suffix`` (e.g. ``".png"``) is one of :data:`IMAGE_SUFFIXES`."""
+    if suffix not in IMAGE_SUFFIXES:
+        raise ValueError(f"suffix must be one of {IMAGE_SUFFIXES}, got {suffix!r}")
+
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

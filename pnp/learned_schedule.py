@@ -196,13 +196,17 @@ def _checked_descriptor(net, descriptor):
     return values
 
 
-def schedule_target_problem(path, allow_existing=False):
-    """Why ``path`` cannot receive a saved schedule (not ``.pt``; it or its ``.json`` exists), or None."""
+def pair_target_problem(path, what="schedule", allow_existing=False):
+    """Why ``path`` cannot receive a ``NAME.pt`` + ``NAME.json`` pair (a saved ``what``), or None.
+
+    Not ``.pt``, or (unless ``allow_existing``) the ``.pt`` or its ``.json`` exists. Used for
+    schedules (:meth:`LearnedSchedule.save`) and for the priors exported by ``priors.train_unfolded``.
+    """
     path = Path(path)
     if path.suffix != ".pt":
-        return f"a schedule file must end in .pt (its configuration goes to the .json of the same name), got {path}"
+        return f"a {what} file must end in .pt (its configuration goes to the .json of the same name), got {path}"
     if not allow_existing and (path.exists() or path.with_suffix(".json").exists()):
-        return f"{path} (or its .json) exists already: choose another name, or pass overwrite=True"
+        return f"{path} (or its .json) exists already: choose another name"
     return None
 
 
@@ -350,9 +354,11 @@ class LearnedSchedule:
 
         torch = _torch()
         path = Path(path)
-        problem = schedule_target_problem(path, allow_existing=overwrite)
+        problem = pair_target_problem(path, allow_existing=overwrite)
         if problem:
-            raise (FileExistsError if path.suffix == ".pt" else ValueError)(problem)
+            if path.suffix == ".pt":
+                raise FileExistsError(problem + ", or pass overwrite=True")
+            raise ValueError(problem)
         with _atomic_target(path.with_suffix(".json")) as tmp:
             Path(tmp).write_text(json.dumps(self.net.config(), indent=1))
         with _atomic_target(path) as tmp:

@@ -184,14 +184,9 @@ def show_kernel(kernel, ax=None, title=None):
     """
     import matplotlib.pyplot as plt
 
-    k = np.asarray(kernel)
-    if k.dtype.kind not in "iuf":
-        raise TypeError(f"kernel must be a real numeric array (integer or float), got dtype {k.dtype}")
-    k = k.astype(np.float64)
-    if k.ndim != 2 or k.size == 0:
-        raise ValueError(f"kernel must be a non-empty 2-D array, got shape {k.shape}")
-    if not np.all(np.isfinite(k)):
-        raise ValueError("kernel contains NaN or infinite values")
+    from .psf import real_2d
+
+    k = real_2d(kernel)
     if ax is None:
         fig, ax = plt.subplots(figsize=(3.4, 3))
     else:

@@ -23,6 +23,31 @@ __all__ = ["validate_kernel", "kernel_origin", "psf2otf", "MAX_NEGATIVE_MASS"]
 MAX_NEGATIVE_MASS = 0.05
 
 
+
+def real_2d(kernel, name="kernel"):
+    """``kernel`` as a float64 array after checking that it is a non-empty, finite, real 2-D array.
+
+    Raises
+    ------
+    TypeError
+        If the dtype is not integer or float (complex, boolean, timedelta, object).
+    ValueError
+        If it is not 2-D, is empty, or holds NaN or infinite values.
+    """
+    k = np.asarray(kernel)
+    if k.dtype.kind not in "iuf":  # timedelta64 counts as an integer for np.issubdtype, so test the kind
+        what = "complex" if k.dtype.kind == "c" else "non-numeric"
+        raise TypeError(f"{name} must be a real numeric 2-D array (integer or float), got {what} dtype {k.dtype}")
+    k = k.astype(np.float64)
+    if k.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (kh, kw), got shape {k.shape}")
+    if k.size == 0:
+        raise ValueError(f"{name} is empty")
+    if not np.all(np.isfinite(k)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return k
+
+
 def validate_kernel(kernel, image_shape=None, name="kernel"):
     """Check a blur kernel and return it normalised to unit sum.
 
@@ -60,24 +85,12 @@ def validate_kernel(kernel, image_shape=None, name="kernel"):
     huge entries (``1e308``) do not overflow the sum and tiny ones do not
     underflow it.
     """
-    k = np.asarray(kernel)
-    if k.dtype.kind not in "iuf":  # timedelta64 counts as an integer for np.issubdtype, so test the kind
-        what = "complex" if k.dtype.kind == "c" else "non-numeric"
-        raise TypeError(f"{name} must be a real numeric 2-D array (integer or float), got {what} dtype {k.dtype}")
-    k = k.astype(np.float64)
-    if k.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (kh, kw), got shape {k.shape}")
-    if k.size == 0:
-        raise ValueError(f"{name} is empty")
-    if not np.all(np.isfinite(k)):
-        raise ValueError(f"{name} contains NaN or infinite values")
+    k = real_2d(kernel, name)
     if not np.any(k):
         raise ValueError(f"{name} is all zeros; a blur kernel must have a positive sum")
     peak = np.abs(k).max()
     k = k / peak  # entries in [-1, 1]: the sum cannot overflow
     total = k.sum()
-    if not np.isfinite(total):  # pragma: no cover - guaranteed by the scaling above
-        raise ValueError(f"{name} has a non-finite sum")
     if total <= 0:
         raise ValueError(f"{name} has sum {total * peak:.3g} <= 0; a blur kernel must have a positive sum")
     negative, positive = -k[k < 0].sum(), k[k > 0].sum()

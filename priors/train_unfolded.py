@@ -88,7 +88,7 @@ import numpy as np
 import torch
 
 from pnp import kernels as kgen
-from pnp.learned_schedule import HyperNet, LearnedSchedule, blur_descriptor, kernel_descriptor, schedule_target_problem
+from pnp.learned_schedule import HyperNet, LearnedSchedule, blur_descriptor, kernel_descriptor, pair_target_problem
 from pnp.unfolded import UnfoldedHQS
 from priors.datasets import PatchSampler, load_training_images
 from priors.train import _torch_threads_restored, _truncate_log, config_channels, lr_factor, note_changed_settings
@@ -318,16 +318,6 @@ def export_checkpoint(ckpt, path, which="auto"):
     return sched
 
 
-def _prior_target_problem(path):
-    """Why ``path`` cannot receive an exported prior (not ``.pt``, or it or its ``.json`` exists), or None."""
-    path = Path(path)
-    if path.suffix != ".pt":
-        return f"the prior file must end in .pt, got {path}"
-    if path.exists() or path.with_suffix(".json").exists():
-        return f"{path} (or its .json) exists already: choose another name"
-    return None
-
-
 def export_prior(ckpt, path):
     """Write the fine-tuned prior of checkpoint ``ckpt`` as ``path`` (state dict) and its ``.json``.
 
@@ -340,7 +330,7 @@ def export_prior(ckpt, path):
     if blob.get("prior") is None:
         raise ValueError(f"{ckpt} has no fine-tuned prior (it was trained without --finetune-prior)")
     path = Path(path)
-    problem = _prior_target_problem(path)
+    problem = pair_target_problem(path, "prior")
     if problem:
         raise ValueError(problem)
     source = Path(blob["extra"]["prior_weights"]).with_suffix(".json")
@@ -637,9 +627,9 @@ def main(argv=None):
         ap.error("--freeze-schedule needs --finetune-prior (with both frozen nothing trains)")
     if args.export_prior and not args.finetune_prior:
         ap.error("--export-prior needs --finetune-prior (only a fine-tuned prior can be exported)")
-    if args.export_prior and (problem := _prior_target_problem(args.export_prior)):  # before any training
+    if args.export_prior and (problem := pair_target_problem(args.export_prior, "prior")):  # before any training
         ap.error(f"--export-prior: {problem}")
-    if args.export and (problem := schedule_target_problem(args.export)):  # before any training, too
+    if args.export and (problem := pair_target_problem(args.export)):  # before any training, too
         ap.error(f"--export: {problem}")
     if args.prior_lr <= 0:
         ap.error(f"--prior-lr must be positive, got {args.prior_lr}")
