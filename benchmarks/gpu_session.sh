@@ -8,7 +8,10 @@
 #   PNP_DATA=data_local OUT=out/gpu BUDGET_S=530 bash benchmarks/gpu_session.sh
 #
 # Optional: TIME_ONLY=1 (timings only), SKIP_TIMING=1 (training only), LR (default 2e-4),
-# THREADS (CPU threads per training run, default 4), BATCH, PATCH, SIZES, ROT_SIZES.
+# THREADS (CPU threads per training run, default 4), BATCH, PATCH, SIZES, ROT_SIZES,
+# GROW="W0 W1 W2 W3" (first grow the shipped networks to these widths with priors.grow, which keeps
+# their outputs, and train the grown ones), GROW_BLOCKS (residual blocks per stage when growing),
+# GROWN_DIR (where the grown starting weights go, default $OUT/grown).
 #
 # Writes $OUT/gpu_timing.json, $OUT/log.txt and $OUT/{gray,color}/{ckpt.pt,best.pt,log.jsonl}.
 set -u
@@ -30,8 +33,15 @@ common=(--arch attention-unet --steps 200000 --fit-minutes "$FIT" --batch "${BAT
 pids=()
 for c in 1 3; do
     name=$([ $c = 1 ] && echo gray || echo color)
+    init="priors/weights/attention_unet_${name}.pt"
+    if [ -n "${GROW:-}" ]; then
+        grown="${GROWN_DIR:-$OUT/grown}/$name.pt"
+        python3 -m priors.grow "$init" --widths $GROW ${GROW_BLOCKS:+--blocks $GROW_BLOCKS} \
+            --out "$grown" --overwrite >> "$OUT/log.txt" 2>&1 || { tail -3 "$OUT/log.txt"; exit 1; }
+        init=$grown
+    fi
     timeout -s TERM $((BUDGET_S - SECONDS + 15)) python3 -m priors.train "${common[@]}" --channels $c \
-        --init-weights "priors/weights/attention_unet_${name}.pt" --out "$OUT/$name" 2>&1 | sed "s/^/[$name] /" &
+        --init-weights "$init" --out "$OUT/$name" 2>&1 | sed "s/^/[$name] /" &
     pids+=($!)
 done
 wait "${pids[@]}"

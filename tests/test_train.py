@@ -279,6 +279,19 @@ def test_fit_minutes_plans_the_steps_from_the_measured_rate(data_dir, tmp_path, 
     assert lrs[-1] == pytest.approx(4e-4 * 0.02, rel=1e-6)  # the cosine ended at its floor
 
 
+def test_fit_minutes_on_resume_keeps_the_old_plan_while_it_measures(data_dir, tmp_path):
+    """Resuming with --fit-minutes and a large --steps cap must not jump the rate back to --lr."""
+    out = tmp_path / "run"
+    main(_args(data_dir, out, steps=6, extra=["--val-every", "0"]))  # finished: the rate is at its floor
+    main(_args(data_dir, out, steps=100_000,
+               extra=["--resume", "--fit-minutes", "0.05", "--fit-calibrate", "3", "--val-every", "0"]))
+    lrs = {step: lr for step, _, lr in _losses(out)}
+    calibrating = [lrs[s] for s in range(7, 7 + 5 + 3)]  # FIT_WARMUP + --fit-calibrate steps
+    assert max(calibrating) == pytest.approx(4e-4 * 0.02, rel=1e-6)  # the old plan's end
+    planned = torch.load(out / "ckpt.pt", weights_only=True)["planned_steps"]
+    assert planned < 100_000 and lrs[planned] == pytest.approx(4e-4 * 0.02, rel=1e-6)
+
+
 def test_desaturate_augmentation():
     rng = np.random.default_rng(0)
     batch = rng.random((6, 3, 8, 8)).astype(np.float32)
