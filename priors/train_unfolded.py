@@ -270,6 +270,21 @@ def _load_prior(arch, weights):
     return load_exported(arch, weights)
 
 
+def prior_fingerprint(weights) -> dict:
+    """What a checkpoint records about its starting prior: ``prior_config`` (the constructor
+    arguments of the ``.json`` beside ``weights``) and ``prior_sha256`` (of the ``.pt`` file).
+
+    A shipped file can later hold other weights, even another architecture (the attention U-Net
+    was grown on 2026-11-27); with these a resumed run notices, and an export of a fine-tuned prior
+    writes the configuration it was trained with.
+    """
+    import hashlib
+
+    weights = Path(weights)
+    return dict(prior_config=json.loads(weights.with_suffix(".json").read_text()),
+                prior_sha256=hashlib.sha256(weights.read_bytes()).hexdigest())
+
+
 def _save(path, model, opt, step, rng, extra, ema=None):
     tmp = Path(str(path) + ".tmp")
     torch.save(dict(hypernet=model.hypernet.state_dict(), hyper_config=model.hypernet.config(),
@@ -318,13 +333,15 @@ def export_checkpoint(ckpt, path, which="auto"):
     return sched
 
 
-def export_prior(ckpt, path):
+def export_prior(ckpt, path, prior_weights=None):
     """Write the fine-tuned prior of checkpoint ``ckpt`` as ``path`` (state dict) and its ``.json``.
 
-    The ``.json`` is the one beside the prior the training started from
-    (``--prior-weights``), so :func:`priors.train.load_exported` and
-    ``priors.get_prior(arch, weights=path)`` rebuild the network. Refuses a checkpoint
-    whose prior did not train (``--finetune-prior`` not given) and an existing file.
+    The ``.json`` holds the configuration the checkpoint recorded at training time, so
+    :func:`priors.train.load_exported` and ``priors.get_prior(arch, weights=path)`` rebuild the
+    network. Checkpoints written before 2026-11-27 recorded none: for them the ``.json`` beside
+    ``prior_weights`` (the command line's ``--prior-weights``), else beside the prior the training
+    started from, is used. Refuses a checkpoint whose prior did not train (``--finetune-prior`` not
+    given), an existing file, and a configuration the fine-tuned weights do not fit.
     """
     blob = torch.load(ckpt, map_location="cpu", weights_only=False)
     if blob.get("prior") is None:
@@ -333,8 +350,24 @@ def export_prior(ckpt, path):
     problem = pair_target_problem(path, "prior")
     if problem:
         raise ValueError(problem)
-    source = Path(blob["extra"]["prior_weights"]).with_suffix(".json")
-    config = json.loads(source.read_text())
+    extra = blob["extra"]
+    if "prior_config" in extra:
+        config, source = extra["prior_config"], f"{ckpt} (recorded at training time)"
+    else:  # checkpoints written before 2026-11-27: the .json beside the starting prior
+        source = Path(prior_weights or extra["prior_weights"]).with_suffix(".json")
+        config = json.loads(source.read_text())
+    from priors.train import build_model
+
+    try:
+        build_model(extra["prior_arch"], config).load_state_dict(blob["prior"])
+    except RuntimeError as err:
+        raise ValueError(
+            f"{ckpt}: its fine-tuned prior does not fit the configuration in {source} "
+            f"({str(err).splitlines()[0]}). The prior file now holds another architecture than "
+            "the run started from: pass --prior-weights with a file of the starting architecture "
+            "(the attention U-Net weights of before 2026-11-27 are "
+            "priors/weights/attention_unet_small_{gray,color}.pt)"
+        ) from None
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(blob["prior"], path)
     path.with_suffix(".json").write_text(json.dumps(config, indent=2) + "\n")
@@ -454,6 +487,7 @@ def _train(args):
     torch.manual_seed(args.seed)
     device = _device(args.device)
     prior = _load_prior(args.prior_arch, args.prior_weights)
+    fingerprint = prior_fingerprint(args.prior_weights)
     model = UnfoldedHQS(prior, HyperNet(args.iters, descriptor_dim=2 if args.descriptor else 0),
                         freeze_prior=not args.finetune_prior).to(device)
     groups = [dict(params=list(model.hypernet.parameters()), base_lr=args.lr)]
@@ -469,8 +503,21 @@ def _train(args):
     ema = None
     if blob is not None:
         model.hypernet.load_state_dict(blob["hypernet"])
+        before = blob.get("extra", {}).get("prior_sha256")
+        if before is not None and before != fingerprint["prior_sha256"]:
+            print(f"note: --prior-weights {args.prior_weights} holds other weights than when {ckpt} "
+                  "was written (another sha256); training continues against the new prior",
+                  file=sys.stderr)
         if blob["prior"] is not None:
-            model.prior.load_state_dict(blob["prior"])
+            try:
+                model.prior.load_state_dict(blob["prior"])
+            except RuntimeError as err:
+                raise SystemExit(
+                    f"{ckpt} holds a fine-tuned prior of another architecture than --prior-weights "
+                    f"{args.prior_weights} ({str(err).splitlines()[0]}): pass the prior the run "
+                    "started from (the attention U-Net weights of before 2026-11-27 are "
+                    "priors/weights/attention_unet_small_{gray,color}.pt)"
+                ) from None
         opt.load_state_dict(blob["optimizer"])
         for group, g in zip(opt.param_groups, groups):  # the rates follow the command line
             group["base_lr"] = g["base_lr"]
@@ -523,12 +570,12 @@ def _train(args):
                                   blur="rotational" if isinstance(batch.blur, list) else "kernel")) + "\n")
         log.flush()
         if time.time() - t_save > 60 * args.ckpt_minutes:
-            _save(ckpt, model, opt, step, rng, vars(args), ema)
+            _save(ckpt, model, opt, step, rng, dict(vars(args), **fingerprint), ema)
             t_save = time.time()
     bar.close()
     log.close()
     if step > start:  # only when a step ran: otherwise a checkpoint is left as it was
-        _save(ckpt, model, opt, step, rng, vars(args), ema)
+        _save(ckpt, model, opt, step, rng, dict(vars(args), **fingerprint), ema)
     if not ckpt.exists():
         print(f"note: no step ran: no checkpoint written in {out}", file=sys.stderr)
         if args.export or args.export_prior:
@@ -643,7 +690,7 @@ def main(argv=None):
             if args.export:
                 export_checkpoint(ckpt, args.export, args.export_which)
             if args.export_prior:
-                export_prior(ckpt, args.export_prior)
+                export_prior(ckpt, args.export_prior, args.prior_weights)
         except ValueError as err:
             ap.error(str(err))
         return

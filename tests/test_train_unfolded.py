@@ -445,3 +445,53 @@ def test_bad_arguments_are_refused_before_anything_runs(fake_data, capsys, extra
         _main(fake_data, fake_data / "bad", *extra)
     assert message in capsys.readouterr().err
     assert not (fake_data / "bad").exists()
+
+
+def test_a_replaced_prior_file_is_noticed_on_resume_and_export_uses_the_recorded_config(fake_data, capsys):
+    """The shipped prior file can later hold other weights, even another architecture."""
+    from deepinv.models import DRUNet
+
+    from priors.train import load_exported
+
+    ft = ("--finetune-prior", "--prior-lr", "1e-3")
+    blob = _run(fake_data, fake_data / "g", *ft, "--stop-after", "2")
+    assert blob["extra"]["prior_config"] == json.loads((fake_data / "prior.json").read_text())
+    assert len(blob["extra"]["prior_sha256"]) == 64
+    # the prior file is replaced by a wider network (as the attention U-Net was on 2026-11-27)
+    wide = dict(json.loads((fake_data / "prior.json").read_text()), nc=[8, 16, 16, 32])
+    torch.save(DRUNet(pretrained=None, **wide).state_dict(), fake_data / "prior.pt")
+    (fake_data / "prior.json").write_text(json.dumps(wide))
+    # export still writes the configuration the run was trained with, and it loads
+    _run(fake_data, fake_data / "g", *ft, "--resume", "--stop-after", "0", "--export-prior", str(fake_data / "old.pt"))
+    assert json.loads((fake_data / "old.json").read_text())["nc"] == [4, 8, 16, 32]
+    for k, v in load_exported("drunet", fake_data / "old.pt").state_dict().items():
+        torch.testing.assert_close(v, blob["prior"][k])
+    # resuming the fine-tuning against the other architecture: a clear error, not a size-mismatch trace
+    with pytest.raises(SystemExit, match="another architecture"):
+        _run(fake_data, fake_data / "g", *ft, "--resume")
+    # a frozen-prior run resumed against other weights of the same architecture: a note
+    frozen = _run(fake_data, fake_data / "h", "--stop-after", "2")
+    capsys.readouterr()
+    other = DRUNet(pretrained=None, **wide)
+    torch.save(other.state_dict(), fake_data / "prior.pt")
+    _run(fake_data, fake_data / "h", "--resume")
+    assert "holds other weights" in capsys.readouterr().err
+    assert frozen["extra"]["prior_sha256"] != torch.load(fake_data / "h" / "ckpt.pt", weights_only=False)["extra"]["prior_sha256"]
+
+
+def test_export_of_an_old_checkpoint_whose_prior_file_changed_is_refused_clearly(fake_data):
+    from priors.train_unfolded import export_prior
+
+    blob = _run(fake_data, fake_data / "o", "--finetune-prior", "--prior-lr", "1e-3", "--stop-after", "1")
+    for key in ("prior_config", "prior_sha256"):  # as written before 2026-11-27
+        del blob["extra"][key]
+    torch.save(blob, fake_data / "o" / "ckpt.pt")
+    wide = dict(json.loads((fake_data / "prior.json").read_text()), nc=[8, 16, 16, 32])
+    (fake_data / "prior.json").write_text(json.dumps(wide))
+    with pytest.raises(ValueError, match="attention_unet_small"):
+        export_prior(fake_data / "o" / "ckpt.pt", fake_data / "x.pt")
+    assert not (fake_data / "x.pt").exists()
+    # --prior-weights naming a file of the starting architecture makes the export work
+    (fake_data / "small.json").write_text(json.dumps(dict(wide, nc=[4, 8, 16, 32])))
+    export_prior(fake_data / "o" / "ckpt.pt", fake_data / "x.pt", fake_data / "small.pt")
+    assert json.loads((fake_data / "x.json").read_text())["nc"] == [4, 8, 16, 32]
