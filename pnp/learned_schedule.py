@@ -330,7 +330,7 @@ class LearnedSchedule:
         """Write ``path`` (state dict, ``.pt``) and ``path.with_suffix(".json")`` (configuration).
 
         Both files are written atomically (a temporary file, then a rename), the
-        configuration first.
+        configuration first. Missing parent folders are created.
 
         Parameters
         ----------
@@ -359,6 +359,7 @@ class LearnedSchedule:
             if path.suffix == ".pt":
                 raise FileExistsError(problem + ", or pass overwrite=True")
             raise ValueError(problem)
+        path.parent.mkdir(parents=True, exist_ok=True)  # as the prior exports do
         with _atomic_target(path.with_suffix(".json")) as tmp:
             Path(tmp).write_text(json.dumps(self.net.config(), indent=1))
         with _atomic_target(path) as tmp:

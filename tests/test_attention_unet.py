@@ -143,6 +143,29 @@ def test_prior_wrapper_runs_on_numpy(tmp_path):
         AttentionUNetPrior(weights=tmp_path / "missing.pt")
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_named_shipped_weights_small_and_default(channels):
+    """weights="small" loads the earlier, narrower network; both denoise, the default better."""
+    from skimage import data
+
+    from priors.attention_prior import AttentionUNetPrior
+
+    x = data.astronaut()[100:228, 150:278] / 255.0
+    x = x.mean(axis=2) if channels == 1 else x
+    y = x + np.random.default_rng(0).normal(0, 25 / 255, x.shape)
+    psnr, nets = {}, {}
+    for which in ("ours", "small"):
+        prior = AttentionUNetPrior(weights=which)
+        out = prior(y, 25 / 255)
+        psnr[which] = 10 * np.log10(1 / np.mean((np.clip(out, 0, 1) - x) ** 2))
+        nets[which] = prior._load(channels)
+    assert nets["small"].config["widths"] == [24, 48, 96, 128]
+    assert nets["ours"].config["widths"][0] > nets["small"].config["widths"][0]
+    assert psnr["small"] > 28.0 and psnr["ours"] > psnr["small"] + 0.05
+    with pytest.raises(FileNotFoundError, match="'small'"):
+        AttentionUNetPrior(weights="tiny")
+
+
 def test_neighbourhood_attention_matches_direct_per_token_computation():
     import torch
 

@@ -277,6 +277,8 @@ def test_save_refuses_to_overwrite_and_needs_a_pt_suffix(tmp_path):
     other.save(tmp_path / "y.pt", overwrite=True)
     np.testing.assert_allclose(LearnedSchedule.load(tmp_path / "y.pt").params(0.01, 4)[1], other.params(0.01, 4)[1])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["y.json", "y.pt"]  # no temporary files left
+    first.save(tmp_path / "new" / "dir" / "z.pt")  # missing folders are made, as for prior exports
+    assert sorted(p.name for p in (tmp_path / "new" / "dir").iterdir()) == ["z.json", "z.pt"]
 
 
 def test_schedule_inputs_are_validated():
