@@ -7,9 +7,10 @@ Run as a module::
     # later, continue exactly where it stopped:
     python -m priors.train --arch drunet --channels 1 --steps 20000 --batch 16 --patch 64 \\
         --out checkpoints/drunet_res_gray --resume
-    # copy the best weights to priors/weights/ (drunet_small_gray.pt + .json):
+    # copy the best weights to priors/weights/ (drunet_small_gray.pt + .json; replacing the
+    # shipped files needs --export-overwrite, else use --export-dir):
     python -m priors.train --arch drunet --channels 1 --out checkpoints/drunet_res_gray \\
-        --resume --stop-after 0 --export
+        --resume --stop-after 0 --export --export-overwrite
     # a new run from exported weights, planned to end about 8 minutes after it starts (a GPU
     # session: the step rate is measured over the first 100 steps; --steps is the cap):
     python -m priors.train --arch attention-unet --channels 3 --init-weights priors/weights/attention_unet_color.pt \
@@ -345,6 +346,7 @@ def export_weights(
     name: str | None = None,
     dest: str | os.PathLike | None = None,
     which: str = "best",
+    overwrite: bool = False,
 ) -> Path:
     """Copy trained weights to ``dest/NAME.pt`` (plain state_dict) plus ``dest/NAME.json``.
 
@@ -360,6 +362,9 @@ def export_weights(
         Destination folder; defaults to ``priors/weights`` of this repository.
     which : {"best", "last"}
         Export the weights with the best validation PSNR, or those of the last checkpoint.
+    overwrite : bool
+        Replace an existing ``NAME.pt`` or ``NAME.json``. By default an existing file is an error:
+        the default destination holds the shipped weights.
 
     Returns
     -------
@@ -370,6 +375,8 @@ def export_weights(
     ------
     FileNotFoundError
         If ``out_dir`` holds no checkpoint.
+    FileExistsError
+        If ``NAME.pt`` or ``NAME.json`` exists in ``dest`` and ``overwrite`` is False.
     ValueError
         If the weights are not of ``arch``, or ``best.pt`` does not have the architecture and
         configuration of ``ckpt.pt`` (a file left from another run in the same folder).
@@ -396,11 +403,22 @@ def export_weights(
     if name is None:
         name = weights_stem(arch, config_channels(config))
     dest = Path(dest) if dest is not None else WEIGHTS_DIR
+    targets = [dest / f"{name}.pt", dest / f"{name}.json"]
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{' and '.join(existing)} exist already; export elsewhere (--export-dir, --export-name) "
+            "or pass overwrite=True (--export-overwrite) to replace them"
+        )
+    from pnp.io import _atomic_target
+
     dest.mkdir(parents=True, exist_ok=True)
     state = {k: v.clone() for k, v in blob["model"].items()}
-    torch.save(state, dest / f"{name}.pt")
-    (dest / f"{name}.json").write_text(json.dumps(config, indent=2) + "\n")
-    return dest / f"{name}.pt"
+    with _atomic_target(targets[1]) as tmp:
+        Path(tmp).write_text(json.dumps(config, indent=2) + "\n")
+    with _atomic_target(targets[0]) as tmp:
+        torch.save(state, tmp)
+    return targets[0]
 
 
 def _append_log(path: Path, record: dict) -> None:
@@ -463,6 +481,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--export-name", default=None)
     p.add_argument("--export-dir", default=None)
     p.add_argument("--export-which", choices=("best", "last"), default="best")
+    p.add_argument("--export-overwrite", action="store_true",
+                   help="--export: replace existing weights files (by default an error)")
     p.add_argument("--no-progress", action="store_true", help="disable the tqdm bar")
     p.add_argument("--measure", action="store_true",
                    help="only measure: test-set PSNR and speed of --weights (or exported) weights")
@@ -597,6 +617,15 @@ def _train(args: argparse.Namespace) -> dict:
             if got != args.channels:
                 raise ValueError(f"--init-weights {init} has {got} channels, not --channels {args.channels}")
 
+    if args.export and not args.export_overwrite:  # refuse now, not after hours of training
+        stem = args.export_name or weights_stem(args.arch, config_channels(config))
+        dest = Path(args.export_dir) if args.export_dir else WEIGHTS_DIR
+        existing = [str(dest / f"{stem}{ext}") for ext in (".pt", ".json") if (dest / f"{stem}{ext}").exists()]
+        if existing:
+            raise FileExistsError(
+                f"--export: {' and '.join(existing)} exist already; choose --export-dir / --export-name, "
+                "or pass --export-overwrite to replace them"
+            )
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     model = build_model(args.arch, config)
@@ -765,7 +794,7 @@ def _train(args: argparse.Namespace) -> dict:
     }
     if args.export:
         path = export_weights(
-            out, args.arch, args.export_name, args.export_dir, args.export_which
+            out, args.arch, args.export_name, args.export_dir, args.export_which, args.export_overwrite
         )
         summary["exported"] = str(path)
     return summary

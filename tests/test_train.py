@@ -228,6 +228,26 @@ def test_cli_help_runs():
     assert res.returncode == 0 and "--resume" in res.stdout
 
 
+def test_export_never_overwrites_weights_unless_asked(data_dir, tmp_path):
+    """--export into a folder that holds the weights (the default is priors/weights/) is refused
+    before training starts; --export-overwrite replaces them."""
+    from priors.train import export_weights
+
+    dest = tmp_path / "weights"
+    main(_args(data_dir, tmp_path / "a", channels=3, steps=2, extra=["--export", "--export-dir", str(dest)]))
+    shipped = (dest / "attention_unet_color.pt").read_bytes()
+    with pytest.raises(FileExistsError, match="--export-overwrite"):
+        main(_args(data_dir, tmp_path / "b", channels=3, steps=2, extra=["--export", "--export-dir", str(dest)]))
+    assert not (tmp_path / "b").exists()  # refused before any training
+    assert (dest / "attention_unet_color.pt").read_bytes() == shipped
+    with pytest.raises(FileExistsError, match="exist already"):
+        export_weights(tmp_path / "a", "attention-unet", dest=dest)
+    main(_args(data_dir, tmp_path / "b", channels=3, steps=2, extra=["--seed", "5", "--export", "--export-dir",
+                                                                    str(dest), "--export-overwrite"]))
+    assert (dest / "attention_unet_color.pt").read_bytes() != shipped
+    assert sorted(p.name for p in dest.iterdir()) == ["attention_unet_color.json", "attention_unet_color.pt"]
+
+
 def test_init_weights_starts_from_exported_weights(data_dir, tmp_path):
     dest = tmp_path / "weights"
     main(_args(data_dir, tmp_path / "a", channels=3, steps=3,
