@@ -90,8 +90,8 @@ plt.show()
 # Appending ``+x8`` to a prior name averages the denoiser over the 8 flips and
 # quarter turns of its input (:class:`priors.ensemble.SelfEnsemble`): 8 prior
 # calls per iteration instead of one, for a little more quality. The shipped
-# gray and colour attention U-Nets are GPU continuations of networks first
-# trained on 2 CPU cores (``priors/weights/attention_unet.md``); on DPIR's
+# gray and colour attention U-Nets are wider networks grown from GPU
+# continuations of networks first trained on 2 CPU cores (``priors/weights/attention_unet.md``); on DPIR's
 # deblurring benchmark they are above HQS + BM3D (Set12) and HQS + CBM3D
 # (Set3C), and ``+x8`` added about 0.2 dB there to the earlier CPU-trained
 # colour weights (see the benchmarks page). On this crop, compare the PSNRs

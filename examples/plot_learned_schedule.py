@@ -12,9 +12,10 @@ schedule shipped with the package, draws it beside DPIR's and restores the same
 image with both.
 
 The shipped schedule is an early one (812 training steps on 2 CPU cores): on
-the DPIR benchmark (Set3C x 8 Levin kernels), with the shipped prior, it is
-still 0.37 / 0.18 dB *worse* than the hand schedule at noise 2.55/255 and
-7.65/255 (``docs/benchmarks.md``, issue-8 section). See
+the DPIR benchmark (Set3C x 8 Levin kernels) it is still 0.39 / 0.11 dB
+*worse* than the hand schedule at noise 2.55/255 and 7.65/255 with the
+shipped (grown) prior (32.84 / 29.04 against 33.23 / 29.15 dB; 0.37 / 0.18
+with the small one; ``docs/benchmarks.md``, issue-8 section). See
 ``priors/weights/learned_schedule.md`` for how it was trained and how to
 continue training it.
 """

@@ -15,7 +15,11 @@ from the small network's PSNR instead of from zero:
 Command line (writes ``OUT.pt`` and its ``OUT.json`` sidecar, the exported format that
 ``python -m priors.train --init-weights`` starts from)::
 
-    python -m priors.grow priors/weights/attention_unet_gray.pt --widths 48 96 160 128 --out grown_gray.pt
+    python -m priors.grow priors/weights/attention_unet_small_gray.pt --widths 48 96 160 128 --out grown_gray.pt
+
+(The shipped grown network was made this way from the file then shipped as
+``attention_unet_gray.pt``, now ``attention_unet_small_gray.pt``; ``attention_unet_{gray,color}.pt``
+already have the widths 48/96/160/128.)
 """
 
 from __future__ import annotations
@@ -94,8 +98,9 @@ def grow_attention_unet(
     if new_b < old_b:
         raise ValueError(f"blocks can only grow: the network has {old_b}, asked for {new_b}")
     cfg.update(widths=new_w, blocks=new_b)
-    torch.manual_seed(seed)
-    grown = AttentionUNet(**cfg)
+    with torch.random.fork_rng(devices=[]):  # seeded new weights, the caller's generator untouched
+        torch.manual_seed(seed)
+        grown = AttentionUNet(**cfg)
     old_modules = dict(model.named_modules())
     done = set()  # state-dict keys set by the convolution rules
     with torch.no_grad():
@@ -121,6 +126,8 @@ def grow_attention_unet(
 
 def main(argv=None) -> None:
     """Command line: grow exported weights and write ``OUT.pt`` + ``OUT.json``."""
+    from pnp.io import _atomic_target
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("weights", help="exported NAME.pt with NAME.json beside it")
     p.add_argument("--widths", type=int, nargs=4, default=None, help="new stage widths (4 ints)")
@@ -131,18 +138,30 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     out = Path(args.out)
     if out.suffix != ".pt":
-        raise SystemExit(f"--out must end in .pt, got {out}")
+        p.error(f"--out must end in .pt, got {out}")
+    if args.widths is None and args.blocks is None:
+        p.error("nothing to grow: give --widths and/or --blocks")
     sidecar = out.with_suffix(".json")
     if not args.overwrite and (out.exists() or sidecar.exists()):
-        raise SystemExit(f"{out} or {sidecar.name} exists; pass --overwrite to replace them")
-    old = load_attention_unet(args.weights)
-    grown = grow_attention_unet(old, args.widths, args.blocks, args.seed)
+        p.error(f"{out} or {sidecar.name} exists; pass --overwrite to replace them")
+    src = Path(args.weights)
+    if not src.is_file() or not src.with_suffix(".json").is_file():
+        p.error(f"{src}: expected exported weights NAME.pt with NAME.json beside it")
+    old = load_attention_unet(src)
+    try:
+        grown = grow_attention_unet(old, args.widths, args.blocks, args.seed)
+    except ValueError as err:
+        p.error(str(err))
     x = torch.rand(1, old.channels, 40, 56, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         err = (grown(x, 0.1) - old(x, 0.1)).abs().max().item()
+    if not err < 1e-4:  # float rounding gives about 1e-7 on 0-1 images
+        raise SystemExit(f"the grown network's output differs by {err:.1e}: not written (a bug; please report)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(grown.state_dict(), out)
-    sidecar.write_text(json.dumps(grown.config, indent=2) + "\n")
+    with _atomic_target(sidecar) as tmp:
+        Path(tmp).write_text(json.dumps(grown.config, indent=2) + "\n")
+    with _atomic_target(out) as tmp:
+        torch.save(grown.state_dict(), tmp)
     n_old = sum(q.numel() for q in old.parameters())
     n_new = sum(q.numel() for q in grown.parameters())
     print(f"wrote {out} ({n_old:,} -> {n_new:,} parameters; max output change {err:.1e})")

@@ -662,7 +662,14 @@ def _train(args: argparse.Namespace) -> dict:
         torch.set_rng_state(ckpt["torch_rng"])
         step, best, wall_before = ckpt["step"], ckpt["best_psnr"], ckpt["wall_s"]
         acc = list(ckpt["loss_acc"])
-        if ckpt["planned_steps"] != total:
+        if args.fit_minutes:
+            print(
+                f"note: --fit-minutes: the learning rate keeps the checkpoint's plan of "
+                f"{ckpt['planned_steps']} steps until the step rate is measured, then follows "
+                "a plan that ends in time",
+                file=sys.stderr,
+            )
+        elif ckpt["planned_steps"] != total:
             print(
                 f"note: planned steps changed {ckpt['planned_steps']} -> {total}; "
                 "the cosine learning-rate schedule is stretched from here on",
@@ -685,7 +692,7 @@ def _train(args: argparse.Namespace) -> dict:
                 "noise_rng": noise_gen.get_state(),
                 "torch_rng": torch.get_rng_state(),
                 "step": step,
-                "planned_steps": total,
+                "planned_steps": lr_plan[0],  # the plan the rate follows (total once --fit-minutes has measured)
                 "best_psnr": best,
                 "wall_s": wall_before + (time.time() - t0),
                 "loss_acc": acc,

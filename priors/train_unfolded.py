@@ -270,6 +270,23 @@ def _load_prior(arch, weights):
     return load_exported(arch, weights)
 
 
+def _load_error_detail(err: Exception) -> str:
+    """The informative line of a ``load_state_dict`` error (its first line is only a header)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith(("size mismatch", "Missing key", "Unexpected key")):
+            return ln[:300]
+    return lines[0][:300] if lines else type(err).__name__
+
+
+def _older_weights_hint(arch: str) -> str:
+    """Where the shipped weights of an earlier architecture are kept, for ``arch``."""
+    if arch == "attention-unet":
+        return (" (the attention U-Net weights of before 2026-11-27 are "
+                "priors/weights/attention_unet_small_{gray,color}.pt)")
+    return ""
+
+
 def prior_fingerprint(weights) -> dict:
     """What a checkpoint records about its starting prior: ``prior_config`` (the constructor
     arguments of the ``.json`` beside ``weights``) and ``prior_sha256`` (of the ``.pt`` file).
@@ -281,8 +298,9 @@ def prior_fingerprint(weights) -> dict:
     import hashlib
 
     weights = Path(weights)
-    return dict(prior_config=json.loads(weights.with_suffix(".json").read_text()),
-                prior_sha256=hashlib.sha256(weights.read_bytes()).hexdigest())
+    with open(weights, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    return dict(prior_config=json.loads(weights.with_suffix(".json").read_text()), prior_sha256=digest)
 
 
 def _save(path, model, opt, step, rng, extra, ema=None):
@@ -351,22 +369,22 @@ def export_prior(ckpt, path, prior_weights=None):
     if problem:
         raise ValueError(problem)
     extra = blob["extra"]
-    if "prior_config" in extra:
-        config, source = extra["prior_config"], f"{ckpt} (recorded at training time)"
-    else:  # checkpoints written before 2026-11-27: the .json beside the starting prior
-        source = Path(prior_weights or extra["prior_weights"]).with_suffix(".json")
-        config = json.loads(source.read_text())
     from priors.train import build_model
 
+    source = f"{ckpt} (recorded at training time)"
     try:
+        if "prior_config" in extra:
+            config = extra["prior_config"]
+        else:  # checkpoints written before 2026-11-27: the .json beside the starting prior
+            source = Path(prior_weights or extra["prior_weights"]).with_suffix(".json")
+            config = json.loads(source.read_text())
         build_model(extra["prior_arch"], config).load_state_dict(blob["prior"])
-    except RuntimeError as err:
+    except (RuntimeError, TypeError, KeyError, ValueError, OSError) as err:
         raise ValueError(
             f"{ckpt}: its fine-tuned prior does not fit the configuration in {source} "
-            f"({str(err).splitlines()[0]}). The prior file now holds another architecture than "
-            "the run started from: pass --prior-weights with a file of the starting architecture "
-            "(the attention U-Net weights of before 2026-11-27 are "
-            "priors/weights/attention_unet_small_{gray,color}.pt)"
+            f"({_load_error_detail(err)}). The prior file may now hold another architecture than "
+            "the run started from: pass --prior-weights with a file of the starting architecture"
+            + _older_weights_hint(extra.get("prior_arch", ""))
         ) from None
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(blob["prior"], path)
@@ -503,21 +521,27 @@ def _train(args):
     ema = None
     if blob is not None:
         model.hypernet.load_state_dict(blob["hypernet"])
-        before = blob.get("extra", {}).get("prior_sha256")
-        if before is not None and before != fingerprint["prior_sha256"]:
-            print(f"note: --prior-weights {args.prior_weights} holds other weights than when {ckpt} "
-                  "was written (another sha256); training continues against the new prior",
-                  file=sys.stderr)
+        recorded = blob.get("extra", {})
+        changed = recorded.get("prior_sha256") not in (None, fingerprint["prior_sha256"])
         if blob["prior"] is not None:
             try:
                 model.prior.load_state_dict(blob["prior"])
             except RuntimeError as err:
                 raise SystemExit(
                     f"{ckpt} holds a fine-tuned prior of another architecture than --prior-weights "
-                    f"{args.prior_weights} ({str(err).splitlines()[0]}): pass the prior the run "
-                    "started from (the attention U-Net weights of before 2026-11-27 are "
-                    "priors/weights/attention_unet_small_{gray,color}.pt)"
+                    f"{args.prior_weights} ({_load_error_detail(err)}): pass the prior the run "
+                    "started from" + _older_weights_hint(args.prior_arch)
                 ) from None
+            if "prior_sha256" in recorded:  # the run's starting prior stays what it was
+                fingerprint = {k: recorded[k] for k in ("prior_config", "prior_sha256")}
+            if changed:
+                print(f"note: --prior-weights {args.prior_weights} holds other weights than when {ckpt} "
+                      "was written (another sha256); the checkpoint's fine-tuned prior is used, as always "
+                      "on resume", file=sys.stderr)
+        elif changed:
+            print(f"note: --prior-weights {args.prior_weights} holds other weights than when {ckpt} "
+                  "was written (another sha256); the schedule trains on against the new prior",
+                  file=sys.stderr)
         opt.load_state_dict(blob["optimizer"])
         for group, g in zip(opt.param_groups, groups):  # the rates follow the command line
             group["base_lr"] = g["base_lr"]
@@ -584,7 +608,7 @@ def _train(args):
     if args.export:
         export_checkpoint(ckpt, args.export, args.export_which)
     if args.export_prior:
-        export_prior(ckpt, args.export_prior)
+        export_prior(ckpt, args.export_prior, args.prior_weights)
     return model
 
 

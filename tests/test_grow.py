@@ -1,6 +1,7 @@
 """priors.grow: a grown attention U-Net computes the same function and can learn."""
 
 import json
+import re
 
 import pytest
 import torch
@@ -76,7 +77,27 @@ def test_command_line_writes_weights_and_sidecar(tmp_path, capsys):
     x = torch.rand(1, 3, 24, 24)
     with torch.no_grad():
         assert (grown(x, 0.1) - old(x, 0.1)).abs().max() < 1e-5
-    with pytest.raises(SystemExit, match="exists"):  # never overwrites by default
-        main([str(src), "--blocks", "2", "--out", str(out)])
-    with pytest.raises(SystemExit, match=r"\.pt"):
-        main([str(src), "--out", str(tmp_path / "big.pth")])
+    for argv, message in (
+        (["--blocks", "2", "--out", str(out)], "exists"),  # never overwrites by default
+        (["--blocks", "2", "--out", str(tmp_path / "big.pth")], r"\.pt"),
+        (["--out", str(tmp_path / "same.pt")], "nothing to grow"),
+        (["--widths", "4", "16", "24", "32", "--out", str(tmp_path / "s.pt")], "can only grow"),
+    ):
+        with pytest.raises(SystemExit):
+            main([str(src), *argv])
+        assert re.search(message, capsys.readouterr().err)
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "missing.pt"), "--blocks", "2", "--out", str(tmp_path / "m.pt")])
+    assert "NAME.json beside it" in capsys.readouterr().err
+    main([str(src), "--blocks", "2", "--out", str(out), "--overwrite"])
+    assert load_attention_unet(out).config["blocks"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.json", "big.pt", "small.json", "small.pt"]
+
+
+def test_growing_leaves_the_global_random_generator_alone():
+    net = _trained_like(1)  # seeds the generator itself
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    grow_attention_unet(net, blocks=2, seed=7)
+    assert torch.equal(torch.rand(3), expected)

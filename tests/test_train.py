@@ -305,11 +305,29 @@ def test_fit_minutes_on_resume_keeps_the_old_plan_while_it_measures(data_dir, tm
     main(_args(data_dir, out, steps=6, extra=["--val-every", "0"]))  # finished: the rate is at its floor
     main(_args(data_dir, out, steps=100_000,
                extra=["--resume", "--fit-minutes", "0.05", "--fit-calibrate", "3", "--val-every", "0"]))
+    from priors.train import lr_factor
+
     lrs = {step: lr for step, _, lr in _losses(out)}
     calibrating = [lrs[s] for s in range(7, 7 + 5 + 3)]  # FIT_WARMUP + --fit-calibrate steps
     assert max(calibrating) == pytest.approx(4e-4 * 0.02, rel=1e-6)  # the old plan's end
     planned = torch.load(out / "ckpt.pt", weights_only=True)["planned_steps"]
     assert planned < 100_000 and lrs[planned] == pytest.approx(4e-4 * 0.02, rel=1e-6)
+    after = 7 + 5 + 3  # the first step that follows the fitted plan
+    assert planned > after + 1
+    assert lrs[after] == pytest.approx(4e-4 * lr_factor(after, planned, 2, 0.02), rel=1e-6)
+    assert lrs[after] > 4e-4 * 0.02 * 1.01  # the new plan's cosine, above the floor
+
+
+def test_fit_minutes_resume_stopped_before_measuring_keeps_the_old_plan(data_dir, tmp_path):
+    """A resumed chunk that stops before --fit-minutes has measured must not record the cap."""
+    out = tmp_path / "run"
+    main(_args(data_dir, out, steps=6, extra=["--val-every", "0"]))
+    fit = ["--resume", "--fit-minutes", "0.05", "--fit-calibrate", "3", "--val-every", "0"]
+    main(_args(data_dir, out, steps=100_000, extra=[*fit, "--stop-after", "2"]))
+    assert torch.load(out / "ckpt.pt", weights_only=True)["planned_steps"] == 6
+    main(_args(data_dir, out, steps=100_000, extra=[*fit, "--stop-after", "2"]))
+    lrs = [lr for _, _, lr in _losses(out)]
+    assert max(lrs[6:]) == pytest.approx(4e-4 * 0.02, rel=1e-6)  # never back up to --lr
 
 
 def test_desaturate_augmentation():

@@ -469,11 +469,20 @@ def test_a_replaced_prior_file_is_noticed_on_resume_and_export_uses_the_recorded
     # resuming the fine-tuning against the other architecture: a clear error, not a size-mismatch trace
     with pytest.raises(SystemExit, match="another architecture"):
         _run(fake_data, fake_data / "g", *ft, "--resume")
+    # a fine-tuned run resumed against other weights of the same architecture: its own prior is
+    # used, and the checkpoint keeps recording the prior it started from
+    ft_run = _run(fake_data, fake_data / "f", *ft, "--stop-after", "2")
+    capsys.readouterr()
+    shifted = {k: v + 0.01 for k, v in torch.load(fake_data / "prior.pt", weights_only=True).items()}
+    torch.save(shifted, fake_data / "prior.pt")
+    resumed = _run(fake_data, fake_data / "f", *ft, "--resume", "--stop-after", "1")
+    assert "fine-tuned prior is used" in capsys.readouterr().err
+    assert resumed["extra"]["prior_sha256"] == ft_run["extra"]["prior_sha256"]
     # a frozen-prior run resumed against other weights of the same architecture: a note
     frozen = _run(fake_data, fake_data / "h", "--stop-after", "2")
     capsys.readouterr()
-    other = DRUNet(pretrained=None, **wide)
-    torch.save(other.state_dict(), fake_data / "prior.pt")
+    other = {k: v + 0.01 for k, v in torch.load(fake_data / "prior.pt", weights_only=True).items()}
+    torch.save(other, fake_data / "prior.pt")
     _run(fake_data, fake_data / "h", "--resume")
     assert "holds other weights" in capsys.readouterr().err
     assert frozen["extra"]["prior_sha256"] != torch.load(fake_data / "h" / "ckpt.pt", weights_only=False)["extra"]["prior_sha256"]
@@ -488,8 +497,11 @@ def test_export_of_an_old_checkpoint_whose_prior_file_changed_is_refused_clearly
     torch.save(blob, fake_data / "o" / "ckpt.pt")
     wide = dict(json.loads((fake_data / "prior.json").read_text()), nc=[8, 16, 16, 32])
     (fake_data / "prior.json").write_text(json.dumps(wide))
-    with pytest.raises(ValueError, match="attention_unet_small"):
+    with pytest.raises(ValueError, match="size mismatch.*starting architecture"):
         export_prior(fake_data / "o" / "ckpt.pt", fake_data / "x.pt")
+    (fake_data / "bad.json").write_text(json.dumps({"channels": 1}))  # an attention U-Net config
+    with pytest.raises(ValueError, match="starting architecture"):  # a TypeError inside, reported clearly
+        export_prior(fake_data / "o" / "ckpt.pt", fake_data / "x.pt", fake_data / "bad.pt")
     assert not (fake_data / "x.pt").exists()
     # --prior-weights naming a file of the starting architecture makes the export work
     (fake_data / "small.json").write_text(json.dumps(dict(wide, nc=[4, 8, 16, 32])))
