@@ -112,6 +112,19 @@ def test_deblur_with_self_ensemble_prior(scene):
     assert io.read_image(scene / "ens.png").shape == io.read_image(scene / "blurred.png").shape
 
 
+def test_deblur_with_prior_weights(scene):
+    """--prior-weights small: the earlier attention U-Net; it restores, differently from the default."""
+    common = ["blurred.png", "-k", "k.npy", "--iters", "2", "--noise-level", "2", "--no-progress"]
+    small = run("deblur", *common, "-o", "small.png", "--prior-weights", "small", cwd=scene)
+    assert small.returncode == 0, small.stderr
+    default = run("deblur", *common, "-o", "default.png", cwd=scene)
+    assert default.returncode == 0, default.stderr
+    a, b = io.read_image(scene / "small.png"), io.read_image(scene / "default.png")
+    truth, y = io.read_image(scene / "truth.png") / 255.0, io.read_image(scene / "blurred.png") / 255.0
+    assert a.shape == b.shape == truth.shape and not np.array_equal(a, b)
+    assert pnp.psnr(a / 255.0, truth) > pnp.psnr(y, truth) + 1.0
+
+
 @pytest.mark.parametrize("args, code, message", [
     (["missing.png", "-o", "x.png", "-k", "k.npy"], 2, "input file not found: missing.png"),
     (["blurred.png", "-o", "x.png", "-k", "nope.npy"], 2, "kernel file not found: nope.npy"),
@@ -125,6 +138,9 @@ def test_deblur_with_self_ensemble_prior(scene):
     (["junk.png", "-o", "x.png", "-k", "k.npy", "-p", "tv"], 1, "junk.png: not a readable image"),
     (["blurred.png", "-o", "x.png", "-k", "two.npz"], 1, "--kernel-key"),
     (["blurred.png", "-o", "x.png", "-k", "k.npy", "-p", "tv", "--device", "cpu"], 1, "device"),
+    (["blurred.png", "-o", "x.png", "-k", "k.npy", "-p", "tv", "--prior-weights", "small"], 2, "takes no weights"),
+    (["blurred.png", "-o", "x.png", "-k", "k.npy", "--prior-weights", "nope.pt"], 2,
+     "--prior-weights: attention U-Net weights file not found: nope.pt"),
 ])
 def test_errors_have_messages_and_exit_codes(scene, args, code, message):
     np.save(scene / "big.npy", np.ones((61, 61)))
