@@ -9,9 +9,9 @@
 #
 # Optional: TIME_ONLY=1 (timings only), SKIP_TIMING=1 (training only), LR (default 2e-4),
 # THREADS (CPU threads per training run, default 4), BATCH, PATCH, SIZES, ROT_SIZES,
-# GROW="W0 W1 W2 W3" (first grow the shipped networks to these widths with priors.grow, which keeps
-# their outputs, and train the grown ones), GROW_BLOCKS (residual blocks per stage when growing),
-# GROWN_DIR (where the grown starting weights go, default $OUT/grown).
+# GROW="W0 W1 W2 W3" and/or GROW_BLOCKS=N (first grow the shipped networks with priors.grow, which
+# keeps their outputs, and train the grown ones; the shipped files have widths 48 96 160 128 since
+# 2026-11-27), GROWN_DIR (where the grown starting weights go, default $OUT/grown).
 #
 # Writes $OUT/gpu_timing.json, $OUT/log.txt and $OUT/{gray,color}/{ckpt.pt,best.pt,log.jsonl}.
 set -u
@@ -34,9 +34,9 @@ pids=()
 for c in 1 3; do
     name=$([ $c = 1 ] && echo gray || echo color)
     init="priors/weights/attention_unet_${name}.pt"
-    if [ -n "${GROW:-}" ]; then
+    if [ -n "${GROW:-}${GROW_BLOCKS:-}" ]; then
         grown="${GROWN_DIR:-$OUT/grown}/$name.pt"
-        python3 -m priors.grow "$init" --widths $GROW ${GROW_BLOCKS:+--blocks $GROW_BLOCKS} \
+        python3 -m priors.grow "$init" ${GROW:+--widths $GROW} ${GROW_BLOCKS:+--blocks $GROW_BLOCKS} \
             --out "$grown" --overwrite >> "$OUT/log.txt" 2>&1 || { tail -3 "$OUT/log.txt"; exit 1; }
         init=$grown
     fi
