@@ -48,7 +48,8 @@ class AttentionUNetPrior(TorchDenoiser):
     """
 
     def __init__(self, weights="ours", device="cpu", threads=None, tile="auto", overlap=32, memory_budget_mb=256):
-        if isinstance(weights, str) and weights in NAMED_WEIGHTS:
+        self._named = isinstance(weights, str) and weights in NAMED_WEIGHTS
+        if self._named:
             if not any(_weights_path(c, weights).is_file() for c in (1, 3)):
                 how = ("train and export them with `python -m priors.train --arch attention-unet ... --export`"
                        if weights == "ours" else "they ship with the repository: restore them from git")
@@ -69,8 +70,7 @@ class AttentionUNetPrior(TorchDenoiser):
     def _load(self, channels):
         from .attention_unet import load_attention_unet
 
-        named = isinstance(self.weights, str) and self.weights in NAMED_WEIGHTS
-        path = _weights_path(channels, self.weights) if named else Path(self.weights)
+        path = _weights_path(channels, self.weights) if self._named else Path(self.weights)
         if not path.is_file():
             raise FileNotFoundError(f"no attention U-Net weights for {channels}-channel images at {path}")
         net = load_attention_unet(path)

@@ -157,6 +157,30 @@ def test_resume_is_exact(data_dir, tmp_path, arch, channels):
     assert set(val[0]["val_psnr"]) == {"15", "25", "50"}
 
 
+def test_optimizer_state_is_a_file_of_its_own_and_one_file_checkpoints_still_resume(data_dir, tmp_path):
+    """ckpt.pt names optimizer-STEP.pt; older checkpoints held the optimizer inside and still resume."""
+    from priors.train import load_checkpoint
+
+    full, part, old = tmp_path / "full", tmp_path / "part", tmp_path / "old"
+    main(_args(data_dir, full))
+    main(_args(data_dir, part, extra=["--stop-after", "3"]))
+    main(_args(data_dir, part, extra=["--stop-after", "1", "--resume"]))
+    ck = torch.load(part / "ckpt.pt", weights_only=True)
+    assert "optimizer" not in ck and ck["optimizer_file"] == "optimizer-00000004.pt"
+    assert sorted(p.name for p in part.glob("optimizer-*.pt")) == ["optimizer-00000004.pt"]  # step 3's is gone
+    blob = load_checkpoint(part / "ckpt.pt")
+    assert blob["optimizer"]["state"] and "optimizer_file" not in blob
+    old.mkdir()  # the same checkpoint in the one-file form of before 2026-11-27
+    torch.save(blob, old / "ckpt.pt")
+    for name in ("best.pt", "log.jsonl"):
+        (old / name).write_bytes((part / name).read_bytes())
+    main(_args(data_dir, old, extra=["--resume"]))
+    assert _losses(old) == _losses(full)
+    torch.save(dict(ck, step=5), part / "ckpt.pt")  # parts that do not belong together
+    with pytest.raises(ValueError, match="at step 5 but optimizer-00000004.pt at step 4"):
+        load_checkpoint(part / "ckpt.pt")
+
+
 def test_existing_checkpoint_needs_resume(data_dir, tmp_path):
     main(_args(data_dir, tmp_path / "run", steps=1))
     with pytest.raises(FileExistsError, match="--resume"):
