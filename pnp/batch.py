@@ -17,7 +17,11 @@ Guarantees
   the final name. Temporary files left by a killed worker are removed at the
   end of the call.
 - A rerun skips frames whose output exists (``skip_existing=True``), so an
-  interrupted batch continues where it stopped.
+  interrupted batch continues where it stopped. The output folder records the
+  settings that made its files (``.pnp-settings.json``, see
+  :mod:`pnp.settings_record`): a rerun with another kernel, prior or solve
+  option and ``skip_existing=True`` raises instead of keeping old results,
+  and files older than the settings in force are recomputed, never skipped.
 - A worker that dies loses no frame: the scheduler reassigns its tasks (up to
   ``distributed.scheduler.allowed-failures`` deaths per task, 3 by default),
   and a task that raises is retried ``retries`` times.
@@ -127,9 +131,14 @@ class BatchJob:
     skip_existing : bool
     solve_kwargs : dict
         Passed to :func:`pnp.solve`.
+    since : float, optional
+        With ``skip_existing``, only outputs written at or after this time
+        (seconds since the epoch, file-system clock) are skipped; ``None``:
+        any existing output.
     """
 
-    def __init__(self, output_dir, operator, prior, prior_kwargs, prior_key, suffix, skip_existing, solve_kwargs):
+    def __init__(self, output_dir, operator, prior, prior_kwargs, prior_key, suffix, skip_existing, solve_kwargs,
+                 since=None):
         self.output_dir = Path(output_dir)
         self.operator = operator
         self.prior = prior
@@ -138,6 +147,7 @@ class BatchJob:
         self.suffix = suffix
         self.skip_existing = bool(skip_existing)
         self.solve_kwargs = dict(solve_kwargs)
+        self.since = since
 
     def output_path(self, name):
         return self.output_dir / f"{name}{self.suffix}"
@@ -177,10 +187,11 @@ def run_frame(name, source, job, cache=None):
     """
     from .api import solve
     from .io import read_image, write_image
+    from .settings_record import is_current
 
     t0 = time.perf_counter()
     out = job.output_path(name)
-    if job.skip_existing and out.is_file():
+    if job.skip_existing and (out.is_file() if job.since is None else is_current(out, job.since)):
         return dict(name=name, status="skipped", path=str(out), seconds=0.0, pid=os.getpid())
     if cache is None:
         cache = _worker_cache()
@@ -229,6 +240,19 @@ def _prior_key(prior, prior_kwargs):
     if isinstance(prior, str):
         return "name:" + prior.lower() + ":" + tokenize(sorted(prior_kwargs.items()))
     return "object:" + tokenize(prior)
+
+
+def _prior_settings(prior, prior_kwargs):
+    """What identifies the prior in the folder's settings record: the object, built here from a name."""
+    if not isinstance(prior, str):
+        return prior
+    from priors.registry import get_prior
+
+    try:
+        obj = get_prior(prior, **prior_kwargs)
+    except ImportError:  # an optional prior missing here but installed on the workers: the name must do
+        obj = None
+    return dict(name=prior.lower(), kwargs=prior_kwargs, object=obj)
 
 
 def _clean_temporaries(output_dir, names, suffix):
@@ -284,7 +308,10 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
         Extra attempts for a task that raises (Dask ``retries``). Tasks of a
         worker that dies are reassigned by the scheduler in any case.
     skip_existing : bool
-        Frames whose output exists are not recomputed.
+        Frames whose output exists are not recomputed, if the folder's record
+        says it was made with the same settings (kernel or operator, prior and
+        its weights files, solve options, suffix); otherwise an error
+        (:mod:`pnp.settings_record`). ``False``: recompute and replace.
     precision : {"double", "single"}
         Data step of a kernel array (see :func:`pnp.frames.build_operator`).
     start, stop, step : int
@@ -317,7 +344,9 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
         If ``output_dir`` is the input folder, an output file would be one of
         the inputs, two inputs give the same output name (``a.png`` and
         ``a.tif``), an ndarray ``inputs`` is one image rather than a stack,
-        or ``start``, ``stop`` or ``step`` is out of range.
+        or ``start``, ``stop`` or ``step`` is out of range; with
+        ``skip_existing=True``, if outputs in ``output_dir`` were made with
+        other settings or have no settings record.
     """
     from tqdm.auto import tqdm
 
@@ -360,8 +389,13 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
         raise RuntimeError(f"none of the {len(items)} frames could be read; first error: {first_error!r}") \
             from first_error
     operator, _ = build_operator(kernel, [first], scale=solve_kwargs.get("scale", 1), precision=precision)
+    from .settings_record import prepare
+
+    settings = dict(operator=operator, prior=_prior_settings(prior, prior_kwargs), solve=solve_kwargs,
+                    suffix=suffix, precision=precision)
+    since = prepare(output_dir, settings, [output_dir / f"{n}{suffix}" for n, _ in items], skip_existing)
     job = BatchJob(output_dir, operator, prior, prior_kwargs, _prior_key(prior, prior_kwargs), suffix,
-                   skip_existing, solve_kwargs)
+                   skip_existing, solve_kwargs, since=since)
 
     records = {}
     failures = []

@@ -42,7 +42,9 @@ inputs and outputs:
   INPUT is an image file (PNG, JPEG, TIFF; 8 or 16 bit), a folder (all images
   in it), a quoted glob pattern ('blurred/*.png') or a video (.mp4, .avi, ...;
   OUTPUT is then a folder of PNG frames or a video file; frames already in the
-  folder are skipped, so an interrupted run continues). With several inputs,
+  folder are skipped, so an interrupted run continues, if the folder's record
+  says they were made with the same settings: a rerun with other settings
+  stops with an error unless --recompute is given). With several inputs,
   OUTPUT is a folder (created if missing) and each result keeps its input's
   file name. Outputs keep the input's bit depth (JPEG is always 8 bit), are
   written atomically, and may never be one of the inputs (images, --kernel
@@ -125,6 +127,9 @@ def build_parser():
                    help="ground-truth image (one input only): print PSNR/SSIM and show them in --compare")
     d.add_argument("--save-kernel", metavar="FILE",
                    help="write the kernel that was used (.npy or image; one input only), e.g. an estimated one")
+    d.add_argument("--recompute", action="store_true",
+                   help="video to a folder of frames: recompute and replace frames already in the folder "
+                        "(by default they are skipped if made with the same settings)")
     d.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: only on a terminal)")
     d.add_argument("-q", "--quiet", action="store_true", help="print only errors")
@@ -394,6 +399,7 @@ def _run_priors(args):
 def _run_video(args):
     """``pnp deblur video.mp4 -o out/``: every frame, one operator/prior/plan set, one progress bar."""
     from .frames import VIDEO_SUFFIXES, deblur_frames
+    from .settings_record import SettingsMismatchError
 
     src, out = Path(args.inputs[0]), Path(args.output)
     if not src.is_file():
@@ -411,7 +417,10 @@ def _run_video(args):
     try:
         result = deblur_frames(src, out, kernel, prior=args.prior_object, iters=args.iters, noise_level=noise,
                                solver=args.solver, scale=args.scale, boundary=args.boundary,
-                               skip_existing=True, progress=args.progress, **options)
+                               skip_existing=not args.recompute, progress=args.progress, **options)
+    except SettingsMismatchError as exc:
+        raise Failure(f"{src.name}: {exc.reason}; rerun with --recompute to replace them, or choose another "
+                      "output folder") from exc
     except NotImplementedError as exc:
         raise Failure(f"{src.name}: kernel estimation is not available ({exc}); give --kernel FILE") from exc
     except (ValueError, TypeError, OSError, ImportError, RuntimeError, MemoryError) as exc:

@@ -25,6 +25,7 @@ import numbers
 import os
 import re
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -256,7 +257,9 @@ class FrameWriter:
         if self.is_video:
             if not self.output.parent.is_dir():
                 raise FileNotFoundError(f"output folder does not exist: {self.output.parent}")
-            self._tmp = self.output.with_name(f".{self.output.stem}.partial{self.output.suffix}")
+            # a unique temporary name: two writers of one output (or a crashed run's leftover) never share it
+            self._tmp = self.output.with_name(f".{self.output.stem}.{uuid.uuid4().hex[:12]}.partial"
+                                              f"{self.output.suffix}")
             self._codec, self._quality = codec, quality
         else:
             self.output.mkdir(parents=True, exist_ok=True)
@@ -398,7 +401,9 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
         Frame rate of a video output (default: the source's, else 25).
     skip_existing : bool
         With folder output, frames whose file exists are not recomputed (a
-        rerun after an interruption continues where it stopped).
+        rerun after an interruption continues where it stopped), if the
+        folder's record says they were made with the same settings; outputs of
+        other settings are an error (:mod:`pnp.settings_record`).
     progress : bool, optional
         One progress bar over the frames (default: only on a terminal).
     on_frame : callable, optional
@@ -418,7 +423,9 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
     ------
     ValueError
         If ``output`` is the source folder or video itself (symlinks
-        resolved), or two files of a source folder give the same frame name.
+        resolved), two files of a source folder give the same frame name, or
+        (``skip_existing=True``) the output folder holds images made with
+        other settings or with no settings record.
 
     Examples
     --------
@@ -435,6 +442,7 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
     from priors.registry import get_prior
 
     from .api import solve
+    from .settings_record import is_current
 
     if isinstance(estimate_frames, bool) or not isinstance(estimate_frames, int) or estimate_frames < 1:
         raise ValueError(f"estimate_frames must be an integer >= 1, got {estimate_frames!r}")
@@ -461,6 +469,7 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
         if not head:
             raise ValueError(f"no frames in {source!r}")
     done, skipped = 0, 0
+    since = None
     with writer, tqdm(total=total, desc="pnp frames", unit="frame",
                       disable=(None if progress is None else not progress)) as bar:
         for name, frame in _chain(head, it):
@@ -468,7 +477,14 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
                 operator, estimator = build_operator(
                     kernel, [f for _, f in head] or [frame], scale=solve_kwargs.get("scale", 1),
                     precision=precision)
-            if skip_existing and not writer.is_video and writer.path_for(name).is_file():
+                if not writer.is_video:
+                    from .settings_record import prepare
+
+                    settings = dict(operator=operator, prior=prior_obj, solve=solve_kwargs, suffix=writer.suffix,
+                                    precision=precision)
+                    since = prepare(writer.output, settings, sorted(writer.output.glob(f"*{writer.suffix}")),
+                                    skip_existing)
+            if skip_existing and not writer.is_video and is_current(writer.path_for(name), since):
                 skipped += 1
                 bar.update(1)
                 continue

@@ -67,6 +67,14 @@ class AttentionUNetPrior(TorchDenoiser):
                          name=f"AttentionUNet[{weights}]", tile=tile, overlap=overlap,
                          memory_budget_mb=memory_budget_mb)
 
+    def weight_files(self):
+        """The weights files this prior reads (gray and colour for a shipped name), with their ``.json``.
+
+        Used to tell outputs made with other weights apart (:mod:`pnp.settings_record`).
+        """
+        paths = [_weights_path(c, self.weights) for c in (1, 3)] if self._named else [Path(self.weights)]
+        return [f for p in paths for f in (p, p.with_suffix(".json"))]
+
     def _load(self, channels):
         from .attention_unet import load_attention_unet
 

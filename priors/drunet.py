@@ -104,6 +104,16 @@ class DRUNet(TorchDenoiser):
                          name=f"DRUNet[{weights}]", tile=tile, overlap=overlap,
                          memory_budget_mb=memory_budget_mb)
 
+    def weight_files(self):
+        """The weights files this prior reads, with their ``.json`` (none listed for ``"official"``).
+
+        Used to tell outputs made with other weights apart (:mod:`pnp.settings_record`).
+        """
+        if self.weights == "official":
+            return []
+        paths = [_ours_path(c) for c in (1, 3)] if self.weights == "ours" else [Path(self.weights)]
+        return [f for p in paths for f in (p, p.with_suffix(".json"))]
+
     def _load(self, channels):
         import torch
 

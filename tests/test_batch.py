@@ -9,9 +9,15 @@ import pytest
 import pnp
 from pnp.batch import PriorCache, deblur_batch
 from pnp.io import read_image, to_uint, write_image
+from pnp.settings_record import RECORD_NAME
 
 SOLVE = dict(iters=3, noise_level=0.01)
 N_FRAMES = 8
+
+
+def _listing(folder):
+    """Names in an output folder, without the settings record."""
+    return sorted(p.name for p in Path(folder).iterdir() if p.name != RECORD_NAME)
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +124,7 @@ def test_failed_frames_are_reported_and_the_rest_written(frames, tmp_path):
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="2 of 10 frames failed"):
         deblur_batch(list(paths) + bad, out, k, prior="tv", progress=False, **SOLVE)
-    assert sorted(p.stem for p in out.iterdir()) == sorted(p.stem for p in paths)
+    assert _listing(out) == sorted(p.name for p in paths)
 
 
 def test_dask_cluster_survives_a_killed_worker(frames, reference, tmp_path):
@@ -146,12 +152,14 @@ def test_dask_cluster_survives_a_killed_worker(frames, reference, tmp_path):
         # the scheduler reruns it and the rerun finds the file and skips it: never written twice
         skipped = [r["name"] for r in records if r["status"] == "skipped"]
         assert [r["pid"] for r in records].count(killed) + len(skipped) == 1
-        assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.png" for n in reference)
+        assert _listing(out) == sorted(f"{n}.png" for n in reference)
         for name, ref in reference.items():
             np.testing.assert_array_equal(read_image(out / f"{name}.png"), ref)
-        # a rerun on the cluster skips every frame
-        again = deblur_batch(folder, out, k, prior="tv", client=client, progress=False, **SOLVE)
+        # a rerun on the cluster with the same settings skips every frame
+        again = deblur_batch(folder, out, k, prior=DyingTV(marker), client=client, progress=False, **SOLVE)
         assert again["written"] == [] and len(again["skipped"]) == N_FRAMES
+        with pytest.raises(ValueError, match="made with other settings"):  # another prior: not kept
+            deblur_batch(folder, out, k, prior="tv", client=client, progress=False, **SOLVE)
     assert res["frames_per_second"] > 0
 
 
@@ -187,7 +195,7 @@ def test_an_unreadable_first_file_fails_alone(frames, tmp_path):
     with pytest.raises(RuntimeError, match="1 of 3 frames failed") as info:
         deblur_batch([bad] + list(paths[:2]), out, k, prior="tv", progress=False, **SOLVE)
     assert "a_corrupt" in str(info.value)
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in paths[:2])
+    assert _listing(out) == sorted(p.name for p in paths[:2])
     with pytest.raises(RuntimeError, match="none of the 1 frames could be read"):
         deblur_batch([bad], tmp_path / "none", k, prior="tv", progress=False, **SOLVE)
 
@@ -227,3 +235,40 @@ def test_clean_temporaries_removes_only_exact_temporary_names(tmp_path):
     _clean_temporaries(tmp_path, ["img[1]", "scan"], ".png")
     assert not any(p.exists() for p in real)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(user)
+
+
+def test_rerun_with_other_settings_is_refused_not_mixed(frames, reference, tmp_path):
+    """skip_existing keeps only outputs of the same settings; a changed kernel, option or prior is an error."""
+    folder, paths, k, _ = frames
+    out = tmp_path / "out"
+    deblur_batch(folder, out, k, prior="tv", progress=False, **SOLVE)
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
+    with pytest.raises(ValueError, match=r"made with other settings \(different: solve\.iters\)"):
+        deblur_batch(folder, out, k, prior="tv", progress=False, iters=4, noise_level=0.01)
+    with pytest.raises(ValueError, match=r"different: operator\.kernel"):
+        deblur_batch(folder, out, np.ones((3, 3)) / 9, prior="tv", progress=False, **SOLVE)
+    with pytest.raises(ValueError, match=r"different: prior\.kwargs\.strength"):
+        deblur_batch(folder, out, k, prior="tv", prior_kwargs={"strength": 2.0}, progress=False, **SOLVE)
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")} == stamps  # nothing touched
+    # replacing the results: interrupted after two frames, then continued with skip_existing=True
+    other = dict(iters=4, noise_level=0.01)
+    part = deblur_batch(folder, out, k, prior="tv", progress=False, skip_existing=False, stop=2, **other)
+    assert part["written"] == [p.stem for p in paths[:2]]
+    rest = deblur_batch(folder, out, k, prior="tv", progress=False, **other)
+    # the two new frames are kept; the six older ones (other settings) are recomputed, not skipped
+    assert rest["skipped"] == [p.stem for p in paths[:2]] and rest["written"] == [p.stem for p in paths[2:]]
+    fresh = deblur_batch(folder, tmp_path / "fresh", k, prior="tv", progress=False, **other)
+    assert len(fresh["written"]) == N_FRAMES
+    for p in paths:
+        np.testing.assert_array_equal(read_image(out / p.name), read_image(tmp_path / "fresh" / p.name))
+
+
+def test_outputs_without_a_settings_record_are_not_skipped_blindly(frames, tmp_path):
+    folder, paths, k, _ = frames
+    out = tmp_path / "out"
+    out.mkdir()
+    write_image(out / paths[0].name, np.zeros((64, 64)))  # e.g. written by hand or by an older version
+    with pytest.raises(ValueError, match="no record of the settings"):
+        deblur_batch(folder, out, k, prior="tv", progress=False, **SOLVE)
+    res = deblur_batch(folder, out, k, prior="tv", skip_existing=False, progress=False, **SOLVE)
+    assert len(res["written"]) == N_FRAMES and read_image(out / paths[0].name).max() > 0

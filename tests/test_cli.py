@@ -184,10 +184,16 @@ def test_deblur_video_to_frames(tmp_path):
            "--prior", "tv", "--iters", "2", "--noise-level", "2.55"]
     run = subprocess.run(cmd, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    written = sorted((tmp_path / "out").iterdir())
+    written = sorted((tmp_path / "out").glob("*.png"))
     assert len(written) == 3 and "3 frames restored" in run.stderr
     again = subprocess.run(cmd, capture_output=True, text=True)
     assert again.returncode == 0 and "3 already done" in again.stderr
+    other = [c if c != "2" else "3" for c in cmd]  # --iters 3: the frames in the folder are not kept
+    refused = subprocess.run(other, capture_output=True, text=True)
+    assert refused.returncode != 0 and "other settings (different: solve.iters)" in refused.stderr
+    assert "--recompute" in refused.stderr
+    redone = subprocess.run(other + ["--recompute"], capture_output=True, text=True)
+    assert redone.returncode == 0 and "3 frames restored" in redone.stderr
     bad = subprocess.run(cmd[:4] + [str(tmp_path / "out.txt")] + cmd[5:], capture_output=True, text=True)
     assert bad.returncode == 2 and "folder" in bad.stderr
 

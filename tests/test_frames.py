@@ -50,7 +50,12 @@ def test_rerun_skips_frames_already_written(tmp_path, scene):
     assert again["frames"] == 1 and again["skipped"] == 3
     assert [p.stat().st_mtime_ns for i, p in enumerate(first["written"]) if i != 2] == \
         [s for i, s in enumerate(stamps) if i != 2]
-    assert not list(tmp_path.glob(".*"))  # no temporary files left
+    assert [p.name for p in tmp_path.glob(".*")] == [".pnp-settings.json"]  # no temporary files left
+    # other settings: the old frames are not kept silently
+    with pytest.raises(ValueError, match=r"made with other settings \(different: solve\.iters\)"):
+        deblur_frames(blurred, tmp_path, k, skip_existing=True, progress=False, **dict(SOLVE, iters=4))
+    redo = deblur_frames(blurred, tmp_path, k, skip_existing=False, progress=False, **dict(SOLVE, iters=4))
+    assert redo["frames"] == 4 and redo["skipped"] == 0
 
 
 def test_video_in_video_and_frames_out_with_one_progress_bar(tmp_path, scene, capsys):
@@ -67,7 +72,7 @@ def test_video_in_video_and_frames_out_with_one_progress_bar(tmp_path, scene, ca
     assert "pnp frames" in err and "pnp hqs" not in err  # the sequence's bar only
     frames = [f for _, f in read_frames(tmp_path / "restored.mp4")]
     assert out["frames"] == 4 and len(frames) == 4 and frames[0].shape == (64, 80, 3)
-    assert not (tmp_path / ".restored.partial.mp4").exists()
+    assert not list(tmp_path.glob(".restored.*partial.mp4"))
     # video codecs are lossy: the restored video is still closer to the sharp frames
     gains = [pnp.psnr(f, s) - pnp.psnr(b, s) for f, b, s in zip(frames, blurred, sharp)]
     assert min(gains) > 0.5
@@ -223,3 +228,17 @@ def test_frame_writer_checks_suffix_up_front(tmp_path):
     assert not (tmp_path / "fold").exists()  # refused before the folder is made
     assert FrameWriter(tmp_path / "b.mp4", fps=None).fps == 25.0
     assert FrameWriter(tmp_path / "fold2", suffix=".tif").suffix == ".tif"
+
+
+def test_two_writers_of_one_video_do_not_share_a_temporary_file(tmp_path, scene):
+    _, blurred, _ = scene
+    video = tmp_path / "out.mp4"
+    a, b = FrameWriter(video, fps=10), FrameWriter(video, fps=10)
+    for i in range(3):
+        a.write(f"a{i}", blurred[i])
+    b.write("b0", blurred[3])  # a shared temporary name would interleave both streams in one file
+    a.close()
+    assert len(read_frames(video)) == 3
+    b.close()
+    assert len(read_frames(video)) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
