@@ -404,8 +404,11 @@ def export_weights(
         File stem; defaults to ``drunet_small_{gray,color}`` or ``attention_unet_{gray,color}``.
     dest : path-like, optional
         Destination folder; defaults to ``priors/weights`` of this repository.
-    which : {"best", "last"}
-        Export the weights with the best validation PSNR, or those of the last checkpoint.
+    which : {"best", "last", "auto"}
+        Export the weights with the best validation PSNR (``best.pt``; an error if the run has
+        none, e.g. a resumed run whose validations never beat the recorded best), those of the
+        last checkpoint, or ``"auto"``: ``best.pt`` when it exists, else the last checkpoint (the
+        command line's default; it prints which one it exported).
     overwrite : bool
         Replace an existing ``NAME.pt`` or ``NAME.json``. By default an existing file is an error:
         the default destination holds the shipped weights.
@@ -418,7 +421,7 @@ def export_weights(
     Raises
     ------
     FileNotFoundError
-        If ``out_dir`` holds no checkpoint.
+        If ``out_dir`` holds no checkpoint, or ``which="best"`` and it holds no ``best.pt``.
     FileExistsError
         If ``NAME.pt`` or ``NAME.json`` exists in ``dest`` and ``overwrite`` is False.
     ValueError
@@ -426,10 +429,17 @@ def export_weights(
         configuration of ``ckpt.pt`` (a file left from another run in the same folder).
     """
     out_dir = Path(out_dir)
-    if which not in ("best", "last"):
-        raise ValueError(f"which must be 'best' or 'last', got {which!r}")
+    if which not in ("best", "last", "auto"):
+        raise ValueError(f"which must be 'best', 'last' or 'auto', got {which!r}")
     ckpt_path, best_path = out_dir / "ckpt.pt", out_dir / "best.pt"
-    src = best_path if which == "best" and best_path.exists() else ckpt_path
+    if not ckpt_path.exists() and not best_path.exists():
+        raise FileNotFoundError(f"no checkpoint in {out_dir}; train first")
+    if which == "best" and not best_path.exists():
+        raise FileNotFoundError(
+            f"no best.pt in {out_dir}: no validation of this run has beaten the best it records (a resumed "
+            "run), or none ran; export the last step with which='last' (--export-which last), or "
+            "which='auto' (best.pt when present)")
+    src = best_path if which in ("best", "auto") and best_path.exists() else ckpt_path
     if not src.exists():
         raise FileNotFoundError(f"no checkpoint in {out_dir}; train first")
     blob = _load(src)
@@ -521,7 +531,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--export", action="store_true", help="export weights to priors/weights/")
     p.add_argument("--export-name", default=None)
     p.add_argument("--export-dir", default=None)
-    p.add_argument("--export-which", choices=("best", "last"), default="best")
+    p.add_argument("--export-which", choices=("best", "last", "auto"), default="auto",
+                   help="best: best.pt (an error if this run has none); last: the last checkpoint; "
+                        "auto (default): best.pt when it exists, else the last checkpoint (printed)")
     p.add_argument("--export-overwrite", action="store_true",
                    help="--export: replace existing weights files (by default an error)")
     p.add_argument("--no-progress", action="store_true", help="disable the tqdm bar")
@@ -844,6 +856,11 @@ def _train(args: argparse.Namespace) -> dict:
             out, args.arch, args.export_name, args.export_dir, args.export_which, args.export_overwrite
         )
         summary["exported"] = str(path)
+        used = "best.pt" if args.export_which != "last" and (Path(out) / "best.pt").exists() else "ckpt.pt"
+        summary["exported_from"] = used
+        print(f"exported {path} from {Path(out) / used}"
+              + (" (no best.pt: the last step)" if used == "ckpt.pt" and args.export_which == "auto" else ""),
+              file=sys.stderr)
     return summary
 
 

@@ -477,3 +477,23 @@ def test_bad_arguments_are_refused(data_dir, tmp_path, capsys, extra, message):
         main(_args(data_dir, tmp_path / "bad", "drunet", extra=extra))
     assert message in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_export_best_without_best_pt_is_an_error_and_auto_says_what_it_used(data_dir, tmp_path, capsys):
+    """A run with no best.pt (no validation ran, or none beat the recorded best after a resume) must not
+    export its last step under the name of the best one without saying so."""
+    from priors.train import export_weights
+
+    run = tmp_path / "run"
+    main(_args(data_dir, run, "drunet", steps=2, extra=["--val-every", "0"]))
+    assert not (run / "best.pt").exists()
+    with pytest.raises(FileNotFoundError, match="no best.pt in .*--export-which last"):
+        export_weights(run, "drunet", dest=tmp_path / "w")
+    assert not (tmp_path / "w").exists()
+    path = export_weights(run, "drunet", dest=tmp_path / "w", which="auto")
+    ckpt = torch.load(run / "ckpt.pt", weights_only=True)["model"]
+    assert all(torch.equal(torch.load(path, weights_only=True)[k], ckpt[k]) for k in ckpt)
+    capsys.readouterr()
+    summary = main(_args(data_dir, run, "drunet", steps=3, extra=["--val-every", "0", "--resume", "--export",
+                                                                  "--export-dir", str(tmp_path / "w2")]))
+    assert summary["exported_from"] == "ckpt.pt" and "no best.pt: the last step" in capsys.readouterr().err
