@@ -305,9 +305,38 @@ class LearnedSchedule:
         return "\n".join(rows)
 
     def plot(self, noise_level, scale=1, ax=None):
-        """Plot sigma_k and alpha_k against DPIR's on log axes; returns the Figure."""
-        import matplotlib.pyplot as plt
+        """Plot the schedule beside DPIR's: prior noise levels sigma_k and penalties alpha_k, log axes.
 
+        Parameters
+        ----------
+        noise_level : float
+            Noise standard deviation on the 0-1 intensity scale (2.55/255 = 0.01).
+        scale : int
+            Super-resolution factor the schedule is evaluated for.
+        ax : pair of matplotlib Axes, optional
+            Where to draw: ``ax[0]`` gets sigma_k, ``ax[1]`` alpha_k (e.g. the
+            ``axes`` of ``plt.subplots(1, 2)``). Default: a new 1x2 figure.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure of ``ax[0]``.
+
+        Raises
+        ------
+        TypeError
+            If ``ax`` is not a pair of Axes (one Axes cannot hold both curves:
+            they have different units).
+        """
+        import matplotlib.pyplot as plt
+        from matplotlib.axes import Axes
+
+        if ax is not None:
+            axes = list(np.ravel(np.asarray(ax, dtype=object))) if not isinstance(ax, Axes) else [ax]
+            if len(axes) != 2 or not all(isinstance(a_, Axes) for a_ in axes):
+                raise TypeError("ax must be a pair of matplotlib Axes (sigma_k on the first, alpha_k on the "
+                                f"second), e.g. plt.subplots(1, 2)[1]; got {ax!r}")
+            ax = axes
         a, s = self.params(noise_level, None, scale)
         a0, s0 = self.net.base.params(noise_level, self.iters, scale)
         if ax is None:

@@ -316,3 +316,22 @@ def test_unfolded_start_is_aligned_like_pnp_solve(s):
     assert new.shape == ref.shape
     assert rms(new) < 0.01  # measured 0.004-0.007 (cubic convolution vs cubic spline)
     assert rms(centred) > 3 * rms(new)  # the old, centred start: 0.035-0.079
+
+
+def test_plot_draws_both_curves_on_a_pair_of_axes_and_refuses_one_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sched = LearnedSchedule.load()
+    fig = sched.plot(2.55 / 255)
+    assert len(fig.axes) == 2 and all(len(a.get_lines()) == 2 for a in fig.axes)
+    fig2, axes = plt.subplots(2, 1)
+    assert sched.plot(7.65 / 255, ax=axes) is fig2
+    learned = axes[0].get_lines()[1].get_ydata()
+    np.testing.assert_allclose(learned, 255 * sched.params(7.65 / 255)[1], rtol=1e-6)
+    _, one = plt.subplots()
+    with pytest.raises(TypeError, match="pair of matplotlib Axes"):
+        sched.plot(0.01, ax=one)
+    plt.close("all")
