@@ -442,6 +442,8 @@ def camera_shake_kernel(size=31, length=None, seed=None, anxiety=0.003, impulse_
     Returns
     -------
     ndarray, shape (kh, kw), float64, sums to 1; centre of mass on the origin.
+    From size 5 on, the outer ring of the kernel (first and last rows and
+    columns) stays empty, for even sizes too.
     """
     kh, kw = _size(size, 1)
     if min(kh, kw) < 3:
@@ -451,8 +453,11 @@ def camera_shake_kernel(size=31, length=None, seed=None, anxiety=0.003, impulse_
     length = _positive(length, "length")
     max_tries = _count(max_tries, "max_tries")
     rng = np.random.default_rng(seed)
-    # keep the bilinear footprint off the outer ring of the kernel
-    limit = np.array([kh - 3, kw - 3], dtype=np.float64) / 2 - 0.01
+    # keep the bilinear footprint off the outer ring of the kernel: the origin is at n // 2, so
+    # an even size has one row (column) less after the origin than before it
+    # an even size has one row (column) less after the origin than before it. Below 5 pixels
+    # there is no room inside the ring: the whole grid is used
+    limit = np.array([(n + 1) // 2 - 2 if n >= 5 else (n - 1) // 2 for n in (kh, kw)], dtype=np.float64) - 0.01
     pts = None
     for _ in range(max_tries):
         pts = random_shake_trajectory(length, anxiety=anxiety, impulse_prob=impulse_prob, seed=rng)

@@ -223,3 +223,13 @@ def test_normalise_refuses_a_non_finite_total():
 def test_input_validation_is_consistent(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_camera_shake_keeps_the_outer_ring_empty_for_even_sizes_too():
+    # the origin sits at n // 2: an even size has one pixel less after it than before it
+    for size in (16, 30, 31, (20, 25), (5, 6)):
+        for seed in range(12):
+            k = K.camera_shake_kernel(size, seed=seed)
+            ring = k[0].sum() + k[-1].sum() + k[1:-1, 0].sum() + k[1:-1, -1].sum()
+            assert ring == 0.0, (size, seed)
+            assert k.sum() == pytest.approx(1.0)
