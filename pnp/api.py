@@ -101,17 +101,9 @@ def make_operator(y, kernel, scale=1):
 
 
 def _check_noise_level(noise_level):
-    if isinstance(noise_level, bool) or not isinstance(noise_level, numbers.Real):
-        raise TypeError(f"noise_level must be a float on the 0-1 scale or None, got {noise_level!r}")
-    noise_level = float(noise_level)
-    if not np.isfinite(noise_level) or noise_level < 0:
-        raise ValueError(f"noise_level must be finite and >= 0, got {noise_level}")
-    if noise_level > 1:
-        raise ValueError(
-            f"noise_level={noise_level} is on the wrong scale: give it on the 0-1 intensity scale "
-            f"(e.g. 2.55/255 for sigma 2.55 of 8-bit values)"
-        )
-    return noise_level
+    from .noise import check_noise_level
+
+    return check_noise_level(noise_level)
 
 
 def solve(

@@ -261,12 +261,15 @@ class LearnedSchedule:
 
         Raises
         ------
+        TypeError
+            If ``noise_level`` is not a number.
         ValueError
-            If ``noise_level`` is not a finite number >= 0 or ``iters`` is below 1.
+            If ``noise_level`` is not a finite number in [0, 1] (0-1 intensity
+            scale) or ``iters`` is below 1.
         """
-        if not (isinstance(noise_level, (int, float, np.floating, np.integer)) and math.isfinite(noise_level)
-                and noise_level >= 0):
-            raise ValueError(f"noise_level must be a finite number >= 0 (0-1 scale), got {noise_level!r}")
+        from .noise import check_noise_level
+
+        noise_level = check_noise_level(noise_level)
         if iters is not None and int(iters) < 1:
             raise ValueError(f"iters must be >= 1, got {iters!r}")
         torch = _torch()

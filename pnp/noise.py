@@ -1,4 +1,4 @@
-"""Wavelet (Donoho-Johnstone) noise-level estimate: :func:`estimate_noise`.
+"""Wavelet (Donoho-Johnstone) noise-level estimate: :func:`estimate_noise`; :func:`check_noise_level`.
 
 :func:`pnp.solve` with ``noise_level=None`` does not use it: it uses
 :class:`pnp.estimate.NoiseEstimator` (PCA of weak-texture patches), which is
@@ -7,11 +7,46 @@ less biased on sharp, textured images (see ``docs/benchmarks_blind.md``).
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ._layout import to_internal
 
-__all__ = ["estimate_noise"]
+__all__ = ["estimate_noise", "check_noise_level"]
+
+
+def check_noise_level(noise_level, name="noise_level"):
+    """A noise standard deviation on the 0-1 intensity scale, checked; the one check of the library.
+
+    Parameters
+    ----------
+    noise_level : float
+        Standard deviation of Gaussian noise, 0-1 scale (2.55/255 = 0.01).
+    name : str
+        Argument name used in the messages.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If it is not a real number (``bool`` included).
+    ValueError
+        If it is negative, NaN or infinite, or above 1: a value on the 0-255
+        scale (``2.55`` for 2.55/255) would otherwise add 255 times the noise.
+    """
+    if isinstance(noise_level, bool) or not isinstance(noise_level, numbers.Real):
+        raise TypeError(f"{name} must be a number on the 0-1 intensity scale, got {noise_level!r}")
+    value = float(noise_level)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0 (0-1 scale), got {noise_level!r}")
+    if value > 1:
+        raise ValueError(f"{name}={value} is on the wrong scale: give it on the 0-1 intensity scale "
+                         "(e.g. 2.55/255 for sigma 2.55 of 8-bit values)")
+    return value
 
 
 def estimate_noise(y):

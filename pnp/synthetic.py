@@ -120,16 +120,19 @@ def synthesize_rotational_blur(image, center, angle, noise_level=2.55 / 255, sub
 
     Raises
     ------
+    TypeError
+        If ``noise_level`` is not a number.
     ValueError
-        If ``noise_level`` is not a finite number >= 0, ``supersample`` is
+        If ``noise_level`` is not a finite number in [0, 1] (0-1 intensity
+        scale: 2.55 instead of 2.55/255 is refused), ``supersample`` is
         not an integer >= 1, ``order`` is not 1 or 3, or ``substeps`` is too
         large.
     """
     from tqdm.auto import tqdm
 
-    if isinstance(noise_level, bool) or not isinstance(noise_level, numbers.Real) or not np.isfinite(noise_level) \
-            or noise_level < 0:
-        raise ValueError(f"noise_level must be a finite number >= 0 (0-1 scale), got {noise_level!r}")
+    from .noise import check_noise_level
+
+    noise_level = check_noise_level(noise_level)
     if isinstance(supersample, bool) or not isinstance(supersample, numbers.Integral) or supersample < 1:
         raise ValueError(f"supersample must be an integer >= 1, got {supersample!r}")
     x, layout = to_internal(image, "image")

@@ -131,8 +131,14 @@ def test_centre_at_the_corner_is_not_reliable(scene):
 
 @pytest.mark.parametrize("center", [(np.nan, np.nan), (5.0,), (1.0, np.inf), "centre", (1.0, 2.0, 3.0)])
 def test_center_must_be_two_finite_numbers(center):
-    with pytest.raises(ValueError, match="center must be two finite numbers"):
+    """The estimator and the operator share one check: same exception, same message."""
+    from pnp.operators.rotational import RotationalBlur
+
+    expected = TypeError if isinstance(center, str) else ValueError
+    with pytest.raises(expected, match=r"center must be two finite numbers \(x, y\) in pixels"):
         RotationalBlurEstimator(center=center)
+    with pytest.raises(expected, match=r"center must be two finite numbers \(x, y\) in pixels"):
+        RotationalBlur(center, 0.1)
 
 
 def test_center_and_image_size_checked_against_the_frame(scene):

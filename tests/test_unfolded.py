@@ -292,6 +292,10 @@ def test_schedule_inputs_are_validated():
             sched.params(bad, 4)
     with pytest.raises(ValueError, match="iters must be >= 1"):
         sched.params(0.01, 0)
+    with pytest.raises(ValueError, match="on the wrong scale"):  # the same check as pnp.solve's
+        sched.params(2.55, 4)
+    with pytest.raises(TypeError, match="noise_level must be a number"):
+        sched.params("low", 4)
 
 
 @pytest.mark.parametrize("s", [2, 3, 4])

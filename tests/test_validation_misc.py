@@ -72,6 +72,7 @@ def test_blur_reflect_reports_the_image_size_not_the_padded_one():
     (dict(noise_level=float("nan")), "noise_level must be a finite number >= 0"),
     (dict(noise_level=-0.1), "noise_level must be a finite number >= 0"),
     (dict(noise_level=float("inf")), "noise_level must be a finite number >= 0"),
+    (dict(noise_level=2.55), "on the wrong scale"),  # 2.55/255 meant: 255x the noise otherwise
     (dict(supersample=1.5), "supersample must be an integer >= 1"),
     (dict(supersample=2.0), "supersample must be an integer >= 1"),
     (dict(supersample=0), "supersample must be an integer >= 1"),

@@ -53,24 +53,13 @@ import numpy as np
 from scipy import ndimage, optimize
 from scipy import fft as sfft
 
-from ..operators.rotational import RotationalBlur
+from ..operators.rotational import RotationalBlur, check_center
 from .noise import luminance
 
 __all__ = ["RotationalBlurEstimator", "angle_autocorrelation"]
 
 
 _MIN_SIZE = 32  # smallest image side the estimator accepts (pixels)
-
-
-def _check_center(center, name="center"):
-    """``center`` as a pair of finite floats ``(x, y)``, or a ValueError saying what was expected."""
-    try:
-        c = np.asarray(center, dtype=np.float64)
-    except (TypeError, ValueError):
-        c = None
-    if c is None or c.shape != (2,) or not np.all(np.isfinite(c)):
-        raise ValueError(f"{name} must be two finite numbers (x, y) in pixels, got {center!r}")
-    return float(c[0]), float(c[1])
 
 
 def _gradients(img, sigma):
@@ -179,7 +168,7 @@ def angle_autocorrelation(image, center, n_angles=None, r_range=(0.15, 1.0), max
         no ring is at least ``min_inside`` inside the frame.
     """
     img = luminance(image, "image")
-    center = _check_center(center)
+    center = check_center(center)
     if not 0 < float(min_inside) <= 1:
         raise ValueError(f"min_inside must be in (0, 1], got {min_inside!r}")
     if not float(ring_step) > 0 or not float(arc_spacing) > 0:
@@ -447,7 +436,7 @@ class RotationalBlurEstimator:
     def __init__(self, center=None, angle_range=(np.deg2rad(1), np.deg2rad(45)), search_margin=0.0,
                  grid=49, refine=True, refine_size=512, refine_radius=12.0, radius=None, frames=None, sign=1,
                  min_score=0.03, max_spread=0.04, second_start=True):
-        self.center = None if center is None else _check_center(center)
+        self.center = None if center is None else check_center(center)
         lo, hi = (float(a) for a in angle_range)
         if not 0 < lo < hi <= np.pi / 2:
             raise ValueError(f"angle_range must be (lo, hi) radians with 0 < lo < hi <= pi/2, got {angle_range!r}")

@@ -45,7 +45,7 @@ import numbers
 import numpy as np
 from scipy import sparse
 
-__all__ = ["RotationalBlur", "rotation_sample_angles", "interpolation_matrix"]
+__all__ = ["RotationalBlur", "rotation_sample_angles", "interpolation_matrix", "check_center"]
 
 _CHUNK_ENTRIES = 3_000_000  # sparse entries assembled per batch (bounds temporary memory)
 
@@ -59,13 +59,24 @@ def _check_real(value, name):
     return value
 
 
-def _check_center(center):
+def check_center(center, name="center"):
+    """``center`` as a pair of floats ``(x, y)`` (pixels), checked.
+
+    The one check of a rotation centre, for the operator and the estimators.
+
+    Raises
+    ------
+    TypeError
+        If ``center`` is not numeric (e.g. a string).
+    ValueError
+        If it is not two finite numbers.
+    """
     try:
         c = np.asarray(center, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"center must be a pair (x, y) of pixel coordinates, got {center!r}") from exc
+        raise TypeError(f"{name} must be two finite numbers (x, y) in pixels, got {center!r}") from exc
     if c.shape != (2,) or not np.all(np.isfinite(c)):
-        raise ValueError(f"center must be a pair (x, y) of finite pixel coordinates, got {center!r}")
+        raise ValueError(f"{name} must be two finite numbers (x, y) in pixels, got {center!r}")
     return float(c[0]), float(c[1])
 
 
@@ -228,7 +239,7 @@ class RotationalBlur:
     scale = 1
 
     def __init__(self, center, angle, weights=None, mask=None, radius=None, spacing=0.5, ring_width=8.0):
-        self.center = _check_center(center)
+        self.center = check_center(center)
         self.angle = _check_real(angle, "angle")
         if abs(self.angle) > 2 * np.pi + 1e-9:
             raise ValueError(f"angle must be in radians with |angle| <= 2 pi, got {self.angle}")
