@@ -234,6 +234,10 @@ def solve(
     H, W = out_shape[-2:]
     if hasattr(schedule, "for_operator"):  # e.g. a learned schedule that reads a blur descriptor
         schedule = schedule.for_operator(operator, (H, W))
+    if hasattr(schedule, "check_prior"):  # a learned schedule is tuned to the prior it was trained with
+        mismatch = schedule.check_prior(prior_fn)
+        if mismatch:
+            warnings.warn(mismatch, stacklevel=2)
     alphas, sigmas = resolve_schedule(schedule, noise_level, int(iters), scale=s)
 
     # boundary handling: pad the observation, solve on the padded grid with the pad

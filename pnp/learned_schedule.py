@@ -17,8 +17,10 @@ package (:data:`SHIPPED_SCHEDULE`, model card ``priors/weights/learned_schedule.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -210,6 +212,20 @@ def pair_target_problem(path, what="schedule", allow_existing=False):
     return None
 
 
+@functools.lru_cache(maxsize=64)
+def _file_sha256_cached(path, size, mtime_ns):
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _file_sha256(path):
+    """sha256 of a file, computed once per (path, size, modification time)."""
+    st = os.stat(path)
+    return _file_sha256_cached(os.fspath(path), st.st_size, st.st_mtime_ns)
+
+
 class LearnedSchedule:
     """A trained :class:`HyperNet` used as a schedule object.
 
@@ -219,16 +235,27 @@ class LearnedSchedule:
     descriptor : sequence of float, optional
         Blur descriptor passed to the network (see :func:`blur_descriptor`),
         when it was trained with one; :meth:`for_operator` computes it.
+    trained_with : dict, optional
+        The prior the schedule was trained against, as ``priors.train_unfolded``
+        records it: ``prior_sha256`` (of its weights file, or None when the
+        prior was fine-tuned in the same run), ``prior_config``,
+        ``prior_finetuned``. Saved in the ``.json``; :func:`pnp.solve` warns when
+        the prior it is given has other weights (:meth:`check_prior`).
 
     Notes
     -----
     Called with ``iters`` different from the network's K, the schedule is
     interpolated linearly in log-space over the relative iteration position.
+    A schedule is tuned to the prior it was trained with: with another one it
+    can restore worse than the hand DPIR schedule.
     """
 
-    def __init__(self, net, descriptor=None):
+    def __init__(self, net, descriptor=None, trained_with=None):
         self.net = net.eval()
         self.descriptor = None if descriptor is None else _checked_descriptor(net, descriptor)
+        if trained_with is not None and not isinstance(trained_with, dict):
+            raise TypeError(f"trained_with must be a dict or None, got {trained_with!r}")
+        self.trained_with = None if trained_with is None else dict(trained_with)
 
     @property
     def iters(self):
@@ -243,7 +270,34 @@ class LearnedSchedule:
             If the network takes no descriptor, or ``descriptor`` is not ``descriptor_dim``
             finite numbers.
         """
-        return LearnedSchedule(self.net, descriptor)
+        return LearnedSchedule(self.net, descriptor, trained_with=self.trained_with)
+
+    def check_prior(self, prior):
+        """Why ``prior`` is not the prior this schedule was trained against, or None.
+
+        Compares the recorded ``trained_with["prior_sha256"]`` with the sha256 of the
+        prior's weights files (its ``weight_files()``). Returns None when nothing was
+        recorded (the schedule could be used with anything) or a file matches.
+
+        Parameters
+        ----------
+        prior : callable
+            A prior object (see :func:`priors.registry.get_prior`).
+
+        Returns
+        -------
+        str or None
+        """
+        want = (self.trained_with or {}).get("prior_sha256")
+        if not want:
+            return None
+        files = prior.weight_files() if callable(getattr(prior, "weight_files", None)) else []
+        if any(_file_sha256(f) == want for f in files if Path(f).is_file()):
+            return None
+        what = getattr(prior, "name", None) or type(prior).__name__
+        return (f"this learned schedule was trained against another prior (weights sha256 {want[:12]}...) than "
+                f"{what}; a schedule is tuned to its prior, and with another one it can restore worse than "
+                "the hand DPIR schedule (schedule=None)")
 
     def for_operator(self, operator, shape):
         """The schedule for one blur: adds :func:`blur_descriptor` when the network uses one.
@@ -393,7 +447,10 @@ class LearnedSchedule:
             raise ValueError(problem)
         path.parent.mkdir(parents=True, exist_ok=True)  # as the prior exports do
         with _atomic_target(path.with_suffix(".json")) as tmp:
-            Path(tmp).write_text(json.dumps(self.net.config(), indent=1))
+            cfg = self.net.config()
+            if self.trained_with is not None:
+                cfg["trained_with"] = self.trained_with
+            Path(tmp).write_text(json.dumps(cfg, indent=1))
         with _atomic_target(path) as tmp:
             torch.save(self.net.state_dict(), tmp)
 
@@ -430,6 +487,9 @@ class LearnedSchedule:
             raise FileNotFoundError(f"learned schedule {path}: its configuration {cfg_path} is missing ({pair})")
         try:
             cfg = json.loads(cfg_path.read_text())
+            trained_with = cfg.pop("trained_with", None)
+            if trained_with is not None and not isinstance(trained_with, dict):
+                raise TypeError(f"'trained_with' must be an object, got {trained_with!r}")
             base = DPIRSchedule(**cfg.pop("base"))
             net = __getattr__("HyperNet")(base=base, **cfg)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -446,5 +506,5 @@ class LearnedSchedule:
             raise ValueError(f"learned schedule {path} does not match its configuration {cfg_path} "
                              f"(iters={net.iters}, descriptor_dim={net.descriptor_dim}): the two files "
                              f"come from different schedules") from exc
-        sched = cls(net)
+        sched = cls(net, trained_with=trained_with)
         return sched if descriptor is None else sched.with_descriptor(descriptor)

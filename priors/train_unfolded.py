@@ -345,7 +345,15 @@ def export_checkpoint(ckpt, path, which="auto"):
 
     net = HyperNet(base=DPIRSchedule(**cfg.pop("base")), **cfg)
     net.load_state_dict(state)
-    sched = LearnedSchedule(net)
+    extra = blob.get("extra", {})
+    finetuned = blob.get("prior") is not None
+    trained_with = None
+    if "prior_sha256" in extra:  # checkpoints written since 2026-11-27
+        trained_with = dict(prior_sha256=None if finetuned else extra["prior_sha256"],
+                            prior_arch=extra.get("prior_arch"),
+                            prior_file=Path(extra["prior_weights"]).name if extra.get("prior_weights") else None,
+                            prior_config=extra.get("prior_config"), prior_finetuned=finetuned)
+    sched = LearnedSchedule(net, trained_with=trained_with)
     sched.save(path)
     print(f"wrote {path} (from {ckpt}: {'the moving average of the weights' if use_ema else 'the weights of step %d' % blob['step']})")
     return sched

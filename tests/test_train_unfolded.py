@@ -51,6 +51,13 @@ def test_resume_is_exact_and_export(fake_data):
     sched = LearnedSchedule.load(fake_data / "ls.pt")
     a, s = sched.params(0.01, 3)
     assert np.all(a > 0) and np.all(s > 0)
+    # the schedule records the prior it was trained against (pnp.solve warns on another one)
+    import hashlib
+
+    digest = hashlib.sha256((fake_data / "prior.pt").read_bytes()).hexdigest()
+    assert sched.trained_with["prior_sha256"] == digest and sched.trained_with["prior_file"] == "prior.pt"
+    assert sched.trained_with["prior_finetuned"] is False
+    assert json.loads((fake_data / "ls.json").read_text())["trained_with"]["prior_sha256"] == digest
 
 
 def test_export_from_checkpoint_without_training(fake_data):

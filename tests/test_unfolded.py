@@ -339,3 +339,47 @@ def test_plot_draws_both_curves_on_a_pair_of_axes_and_refuses_one_axes():
     with pytest.raises(TypeError, match="pair of matplotlib Axes"):
         sched.plot(0.01, ax=one)
     plt.close("all")
+
+
+class _FilePrior:
+    """TV with a weights file, as a network prior reports its files."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def weight_files(self):
+        return [self.path]
+
+    def __call__(self, x, sigma):
+        from priors.tv import TV
+
+        return TV()(x, sigma)
+
+
+def test_solve_warns_when_a_schedule_meets_another_prior_than_it_was_trained_with(tmp_path):
+    import hashlib
+    import warnings
+
+    import pnp
+
+    ours, other = tmp_path / "ours.pt", tmp_path / "other.pt"
+    ours.write_bytes(b"weights the schedule was trained with")
+    other.write_bytes(b"other weights")
+    sched = LearnedSchedule(HyperNet(4), trained_with=dict(prior_sha256=hashlib.sha256(ours.read_bytes()).hexdigest()))
+    sched.save(tmp_path / "s.pt")
+    loaded = LearnedSchedule.load(tmp_path / "s.pt")
+    assert loaded.trained_with == sched.trained_with
+    assert loaded.check_prior(_FilePrior(ours)) is None
+    assert "trained against another prior" in loaded.check_prior(_FilePrior(other))
+    y = data.camera()[::8, ::8] / 255.0
+    opts = dict(noise_level=0.01, iters=4, boundary="circular", progress=False, schedule=loaded)
+    with pytest.warns(UserWarning, match="trained against another prior"):
+        pnp.solve(y, np.ones((3, 3)) / 9, prior=_FilePrior(other), **opts)
+    with pytest.warns(UserWarning, match="trained against another prior"):
+        pnp.solve(y, np.ones((3, 3)) / 9, prior="tv", **opts)  # no weights at all
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pnp.solve(y, np.ones((3, 3)) / 9, prior=_FilePrior(ours), **opts)
+        pnp.solve(y, np.ones((3, 3)) / 9, prior="tv", **dict(opts, schedule=LearnedSchedule(HyperNet(4))))
+    with pytest.raises(TypeError, match="trained_with must be a dict"):
+        LearnedSchedule(HyperNet(4), trained_with="ours.pt")
