@@ -2,13 +2,13 @@
 
 :func:`pad_observation` extends the observation to a larger grid on which a
 periodic model is harmless, :func:`pnp.solve` restores on that grid and crops
-back. Modes:
-
-In the padded modes the pad is marked as unobserved: the data step solves the
+back. In the padded modes the pad is marked as unobserved: the data step solves the
 masked data term (:class:`pnp.datasteps.MaskedDataStep` for kernels; the
 one-pass refill of :class:`pnp.datasteps.FFTDataStep` with
 :class:`pnp.ClosedFormBlur`), so the padding only serves as a starting guess
 and the restoration is driven by the real pixels alone.
+
+Modes:
 
 ``"circular"``
     No padding: the image is treated as one period. Exact for synthetic
@@ -110,11 +110,18 @@ def wrap_ratio(y, band=3):
     Parameters
     ----------
     y : ndarray, shape (C, h, w)
+
+    Returns
+    -------
+    float
+        ``inf`` along an axis whose border bands are flat (no variation to
+        compare with, so no evidence of periodicity: a flat image is not
+        reported as periodic).
     """
     ratios = []
     for axis in (1, 2):
         a = np.moveaxis(y, axis, 0)
         wrap = np.abs(a[0] - a[-1]).mean()
         local = 0.5 * (np.abs(np.diff(a[: band + 1], axis=0)).mean() + np.abs(np.diff(a[-band - 1:], axis=0)).mean())
-        ratios.append(wrap / max(local, 1e-12))
+        ratios.append(np.inf if local <= 1e-12 else wrap / local)
     return float(max(ratios))

@@ -28,18 +28,34 @@ def data_root(required=True):
 
 
 def load_kernels(name="levin09"):
-    """Load a kernel set from ``kernels/<name>.npz`` as a list of float64 arrays in file order."""
-    path = data_root() / "kernels" / f"{name}.npz"
+    """Load a kernel set from ``kernels/<name>.npz`` as a list of float64 arrays in file order.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no ``kernels/<name>.npz``; the message lists the sets there are.
+    """
+    folder = data_root() / "kernels"
+    path = folder / f"{name}.npz"
+    if not path.is_file():
+        sets = sorted(p.stem for p in folder.glob("*.npz")) if folder.is_dir() else []
+        raise FileNotFoundError(f"no kernel set {name!r} ({path}); the sets there are: "
+                                f"{', '.join(sets) if sets else 'none'}")
     with np.load(path) as f:
         keys = sorted(f.files, key=lambda k: (len(k), k))
         return [f[k].astype(np.float64) for k in keys]
 
 
 def list_images(subset):
-    """Sorted image paths of ``val/<subset>`` or ``train/<subset>`` (e.g. ``"Set3C"``)."""
+    """Sorted image paths of ``val/<subset>`` or ``train/<subset>`` (e.g. ``"Set3C"``).
+
+    Only the formats :func:`pnp.io.read_image` reads (:data:`pnp.io.IMAGE_SUFFIXES`) are listed.
+    """
+    from .io import IMAGE_SUFFIXES
+
     root = data_root()
     for parent in ("val", "train"):
         folder = root / parent / subset
         if folder.is_dir():
-            return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".tif", ".bmp"})
+            return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     raise FileNotFoundError(f"no image folder {subset!r} under {root}/val or {root}/train")

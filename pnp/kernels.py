@@ -454,7 +454,6 @@ def camera_shake_kernel(size=31, length=None, seed=None, anxiety=0.003, impulse_
     max_tries = _count(max_tries, "max_tries")
     rng = np.random.default_rng(seed)
     # keep the bilinear footprint off the outer ring of the kernel: the origin is at n // 2, so
-    # an even size has one row (column) less after the origin than before it
     # an even size has one row (column) less after the origin than before it. Below 5 pixels
     # there is no room inside the ring: the whole grid is used
     limit = np.array([(n + 1) // 2 - 2 if n >= 5 else (n - 1) // 2 for n in (kh, kw)], dtype=np.float64) - 0.01

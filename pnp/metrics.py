@@ -70,12 +70,15 @@ def psnr(x, reference, data_range=1.0, crop=0):
     ValueError
         If the shapes differ, an input holds NaN or infinite values,
         ``data_range`` is not positive or not 1 for an integer input, or
-        ``crop`` leaves no pixel.
+        ``crop`` leaves no pixel or is given for an input of fewer than 2
+        dimensions.
     """
     x, r = _pair(x, reference, data_range)
     if isinstance(crop, bool) or not isinstance(crop, numbers.Integral) or crop < 0:
         raise ValueError(f"crop must be an integer >= 0, got {crop!r}")
     if crop:
+        if x.ndim < 2:
+            raise ValueError(f"crop needs an image of shape (H, W) or (H, W, C), got shape {x.shape}")
         if 2 * crop >= min(x.shape[:2]):
             raise ValueError(f"crop={crop} leaves no pixel of a {x.shape[0]}x{x.shape[1]} image")
         x, r = x[crop:-crop, crop:-crop], r[crop:-crop, crop:-crop]

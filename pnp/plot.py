@@ -21,14 +21,14 @@ def _as_display(image, name):
     img = np.asarray(image)
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 3, 4)):
         raise ValueError(f"{name} must have shape (H, W) or (H, W, C) with C in (1, 3, 4), got {img.shape}")
-    if img.dtype == np.uint8:
+    if img.dtype.kind == "u" and img.dtype.itemsize == 1:
         img = img / 255.0
-    elif img.dtype == np.uint16:
+    elif img.dtype.kind == "u" and img.dtype.itemsize == 2:
         img = img / 65535.0
-    elif np.issubdtype(img.dtype, np.number) and not np.issubdtype(img.dtype, np.complexfloating):
+    elif img.dtype.kind == "f":
         img = img.astype(np.float64)
-    else:
-        raise TypeError(f"{name} must be a numeric image, got dtype {img.dtype}")
+    else:  # an int32 0-255 image would show white once clipped to 0-1: refuse, as pnp.solve does
+        raise TypeError(f"{name} must be uint8, uint16 or float (0-1 scale), got dtype {img.dtype}")
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[..., 0]
     return np.clip(img, 0, 1)
@@ -57,6 +57,8 @@ def _metrics_label(img, reference):
     p = psnr(img, reference)
     if not np.isfinite(p):
         return None
+    if min(np.shape(img)[:2]) < 7:  # SSIM's 7x7 window does not fit: PSNR alone
+        return f"PSNR {p:.2f} dB"
     return f"PSNR {p:.2f} dB, SSIM {ssim(img, reference):.3f}"
 
 
@@ -74,7 +76,8 @@ def compare(images, titles=None, reference=None, zoom=None, ncols=None, panel_si
         One title per image.
     reference : ndarray, optional
         Ground truth. Every image of the same shape gets ``PSNR .. dB, SSIM ..``
-        added to its title (except an exact copy of the reference).
+        added to its title (except an exact copy of the reference; PSNR alone
+        for images smaller than SSIM's 7x7 window).
     zoom : tuple of int, optional
         ``(row, col, height, width)`` of a region, in pixels of the largest
         image, which it must lie inside; smaller images use the same region
@@ -98,6 +101,8 @@ def compare(images, titles=None, reference=None, zoom=None, ncols=None, panel_si
         If ``images`` is empty, ``titles`` does not match it, ``zoom`` is
         malformed or reaches outside the largest image, or ``ncols`` is not an
         integer >= 1.
+    TypeError
+        If an image is not uint8, uint16 or float.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle

@@ -131,7 +131,15 @@ def psf2otf(kernel, shape, real=True):
     Returns
     -------
     ndarray, complex128
+
+    Raises
+    ------
+    ValueError
+        If ``kernel`` is not 2-D or is larger than the grid.
     """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if kernel.ndim != 2:
+        raise ValueError(f"kernel must be a 2-D array, got shape {kernel.shape}")
     H, W = shape[-2:]
     kh, kw = kernel.shape
     if kh > H or kw > W:

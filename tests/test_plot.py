@@ -132,3 +132,15 @@ def test_show_kernel_refuses_complex_and_non_finite_kernels(kernel, exc, match):
 
     with pytest.raises(exc, match=match):
         show_kernel(kernel)
+
+
+def test_compare_refuses_other_integer_images_and_labels_tiny_ones_with_psnr_only():
+    x = np.random.default_rng(0).random((16, 16))
+    with pytest.raises(TypeError, match="must be uint8, uint16 or float"):  # an int32 0-255 image showed white
+        plot.compare([(x * 255).astype(np.int32)])
+    tiny = np.random.default_rng(1).random((6, 6))
+    fig = plot.compare([tiny * 0.9], reference=tiny)  # raised SSIM's 7x7-window error
+    assert fig.axes[0].get_title().startswith("PSNR") and "SSIM" not in fig.axes[0].get_title()
+    big = plot.compare([x.astype(np.float32) * 0.9], reference=x)
+    assert "SSIM" in big.axes[0].get_title()
+    assert plot.compare([(x * 65535).astype(">u2")]).axes[0].images[0].get_array().max() <= 1.0

@@ -36,6 +36,18 @@ def test_taper_padding_is_continuous_across_the_wrap():
     np.testing.assert_array_equal(yp[:, 8:128, 8:128], img)  # the image itself is untouched
 
 
+def test_a_flat_image_is_not_reported_as_periodic():
+    import warnings
+
+    import pnp
+
+    assert boundary.wrap_ratio(np.full((1, 32, 32), 0.5)) == np.inf  # 0 / 0 read as "periodic" before
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pnp.solve(np.full((32, 32), 0.5), np.ones((3, 3)) / 9, prior="tv", noise_level=0.01, iters=2,
+                  progress=False)
+
+
 # -- pnp.psf ----------------------------------------------------------------------------
 @pytest.mark.parametrize("kernel,match", [
     (np.array([[0, 1j, 0], [1, 1 + 5j, 1], [0, 1, 0]]), "complex dtype"),
@@ -116,3 +128,16 @@ def test_ssim_needs_7x7_images():
         pnp.ssim(a, a)
     assert pnp.ssim(a[:, :7].repeat(2, axis=0)[:7], a[:, :7].repeat(2, axis=0)[:7]) == pytest.approx(1.0)
     assert pnp.psnr(a, a) == float("inf")  # psnr has no size limit
+
+
+def test_psnr_crop_of_a_1d_input_and_psf2otf_of_a_list_are_handled():
+    from pnp import metrics
+    from pnp.psf import psf2otf
+
+    with pytest.raises(ValueError, match="crop needs an image of shape"):  # was a bare IndexError
+        metrics.psnr(np.ones(5), np.full(5, 0.9), crop=1)
+    assert metrics.psnr(np.ones(5), np.full(5, 0.9)) == pytest.approx(20.0)
+    k = [[0, 1, 0], [1, 4, 1], [0, 1, 0]]  # a list: was an AttributeError
+    np.testing.assert_allclose(psf2otf(k, (8, 8)), psf2otf(np.array(k, float), (8, 8)))
+    with pytest.raises(ValueError, match="kernel must be a 2-D array"):
+        psf2otf(np.ones(3), (8, 8))
