@@ -1,10 +1,12 @@
-"""Super-resolution: the shipped prior (docs/results/superres_gpu2) against the step-16800 prior (superres68).
+"""Super-resolution: one run of ``benchmarks/superres.py`` against another, on the same cases.
 
 The same cases (image, scale, kernel) of both runs, restricted to the images complete in the new
 run: mean PSNR per scale in both conventions of ``benchmarks/superres.py``, and the per-case
-difference (mean, min, max).
+difference (mean, min, max). By default the second GPU continuation (docs/results/superres_gpu2)
+against the step-16800 prior (superres68); ``--new`` and ``--old`` name other result folders.
 
     python benchmarks/superres_compare.py
+    python benchmarks/superres_compare.py --new docs/results/grown/superres14 --old docs/results/superres_gpu2
 """
 
 from __future__ import annotations
@@ -20,10 +22,16 @@ from superres import complete_images, read_jsonl  # noqa: E402
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 
 
-def main():
-    new = complete_images([r for p in sorted((RESULTS / "superres_gpu2").glob("*.jsonl")) for r in read_jsonl(p)])
+def main(argv=None):
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--new", type=Path, default=RESULTS / "superres_gpu2", help="folder of the new run's .jsonl")
+    ap.add_argument("--old", type=Path, default=RESULTS / "superres68", help="folder of the old run's .jsonl")
+    args = ap.parse_args(argv)
+    new = complete_images([r for p in sorted(args.new.glob("*.jsonl")) for r in read_jsonl(p)])
     old = {(r["image"], r["scale"], r["kernel"]): r
-           for p in sorted((RESULTS / "superres68").glob("*.jsonl")) for r in read_jsonl(p)}
+           for p in sorted(args.old.glob("*.jsonl")) for r in read_jsonl(p)}
     images = sorted({r["image"] for r in new})
     print("complete images", len(images), images)
     for s in sorted({r["scale"] for r in new}):

@@ -25,10 +25,13 @@ import contextlib
 import os
 import stat
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from ._layout import native_with_scale
 
 __all__ = ["IMAGE_SUFFIXES", "KERNEL_SUFFIXES", "read_image", "write_image", "read_kernel", "to_uint"]
 
@@ -70,13 +73,20 @@ def read_image(path, keep_alpha=False):
         A PNG, JPEG or TIFF file.
     keep_alpha : bool
         Keep an alpha channel (``HxWx4`` / ``HxWx2``); by default it is dropped
-        so the result can go straight to :func:`pnp.solve`.
+        so the result can go straight to :func:`pnp.solve`. The transparency
+        of a PNG without an alpha channel (a ``tRNS`` chunk: transparent
+        palette entries, or one transparent gray value or RGB colour) is
+        returned as an alpha channel too: ``0`` where a pixel is fully
+        transparent, the maximum (255 or 65535) where it is opaque.
 
     Returns
     -------
-    ndarray, shape (H, W) or (H, W, 3)
-        uint8 or uint16 as stored in the file (float for float TIFFs).
+    ndarray, shape (H, W) or (H, W, C)
+        uint8 or uint16 as stored in the file (float for float TIFFs);
+        ``C`` is 3 (RGB) unless ``keep_alpha`` keeps an alpha channel.
         Gray images stored as RGB with three equal channels stay ``HxWx3``.
+        With ``keep_alpha=True``, images with transparency are returned as
+        ``(H, W, 2)`` (gray + alpha) or ``(H, W, 4)`` (RGBA).
 
     Notes
     -----
@@ -108,7 +118,7 @@ def read_image(path, keep_alpha=False):
         if suffix in (".tif", ".tiff"):
             img, orientation = _read_tiff(path)
         else:
-            img, orientation = _read_pillow(path, suffix)
+            img, orientation = _read_pillow(path, suffix, keep_alpha)
     except _UnsupportedImage as exc:
         raise ValueError(f"{path}: {exc}") from None
     except (OSError, ValueError, SyntaxError, RuntimeError, zlib.error, struct.error) as exc:
@@ -169,10 +179,14 @@ def _exif_orientation(exif):
     return info.get(_ORIENTATION, 1)
 
 
-def _read_pillow(path, suffix):
-    """``(image, orientation)`` of a PNG or JPEG file (CMYK converted to RGB)."""
+def _read_pillow(path, suffix, keep_alpha=False):
+    """``(image, orientation)`` of a PNG or JPEG file (CMYK converted to RGB).
+
+    With ``keep_alpha``, the ``tRNS`` transparency of a palette, gray or RGB
+    PNG becomes an alpha channel (``HxWx4`` / ``HxWx2``).
+    """
     if suffix == ".png" and _png_header(path)[0] == 16:  # Pillow would reduce it to 8 bits
-        img, exif = _read_png(path)
+        img, exif = _read_png(path, keep_alpha)
         return img, 1 if exif is None else _exif_orientation(exif)
     from PIL import Image
 
@@ -180,6 +194,8 @@ def _read_pillow(path, suffix):
         orientation = im.getexif().get(_ORIENTATION, 1)
         if im.mode == "CMYK":  # the K channel is not an alpha channel
             return np.asarray(im.convert("RGB")), orientation
+        if keep_alpha and im.info.get("transparency") is not None and im.mode in ("P", "RGB", "1", "L"):
+            return np.asarray(im.convert("LA" if im.mode in ("1", "L") else "RGBA")), orientation
     import imageio.v3 as iio
 
     return np.asarray(iio.imread(path, plugin="pillow")), orientation
@@ -246,30 +262,90 @@ def _read_tiff(path):
     return img, orientation
 
 
-def to_uint(image, dtype):
-    """Convert a float image (0-1 scale) or an integer image to ``uint8`` / ``uint16``.
+def _check_unit_floats(x, name, stacklevel):
+    """Check a float image ``x`` that is about to be clipped to 0-1.
 
-    Floats are clipped to 0-1 and rounded; integers are rescaled between
-    8 and 16 bits (``v * 257`` up, ``round(v / 257)`` down).
+    NaN or infinity raises ``ValueError``. Values far outside the 0-1 scale
+    (below -0.5 or above 1.5, the limits :func:`pnp._layout.to_internal` uses)
+    give a ``UserWarning``, as they mean the image is on another scale (e.g.
+    0-255); small overshoots, such as the ringing of a restored image, are
+    clipped silently. ``stacklevel`` is that of the warning, counted from the
+    caller of this function.
     """
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinite values; expected finite floats on the 0-1 scale")
+    lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+    if hi > 1.5 or lo < -0.5:
+        warnings.warn(
+            f"{name} is a float image with values in [{lo:.3g}, {hi:.3g}]; pnp expects float images on the "
+            "0-1 scale, so values outside 0-1 are clipped. Divide by the white level first (e.g. 255).",
+            UserWarning, stacklevel=stacklevel + 1,
+        )
+
+
+def _to_uint(image, dtype, name, stacklevel):
+    """:func:`to_uint` with the argument name and warning stack level of the public caller."""
     dtype = np.dtype(dtype)
     if dtype not in (np.uint8, np.uint16):
         raise ValueError(f"dtype must be uint8 or uint16, got {dtype}")
-    image = np.asarray(image)
+    image, scale = native_with_scale(np.asarray(image), name)
     if image.dtype == dtype:
         return image
     top = np.iinfo(dtype).max
-    if image.dtype in (np.uint8, np.uint16):
-        x = image.astype(np.float64) / np.iinfo(image.dtype).max
+    if scale != 1.0:  # uint8 or uint16
+        x = image.astype(np.float64) / scale
     else:
+        _check_unit_floats(image, name, stacklevel + 1)
         x = np.clip(image.astype(np.float64), 0, 1)
     return np.rint(x * top).astype(dtype)
+
+
+def to_uint(image, dtype):
+    """Convert a float image (0-1 scale) or a uint8/uint16 image to ``uint8`` / ``uint16``.
+
+    Floats are clipped to 0-1 and rounded; integers are rescaled between
+    8 and 16 bits (``v * 257`` up, ``round(v / 257)`` down).
+
+    Parameters
+    ----------
+    image : ndarray
+        uint8, uint16 or float (0-1 scale), in either byte order; any shape.
+    dtype : {numpy.uint8, numpy.uint16}
+        The wanted dtype.
+
+    Returns
+    -------
+    ndarray
+        ``image`` in ``dtype`` (native byte order), same shape.
+
+    Raises
+    ------
+    TypeError
+        If ``image`` has another dtype (e.g. int32, bool: their scale is
+        unknown; convert them first).
+    ValueError
+        If ``dtype`` is not uint8 or uint16, or a float image contains NaN or
+        infinity.
+
+    Warns
+    -----
+    UserWarning
+        If a float image has values far outside 0-1 (below -0.5 or above
+        1.5, e.g. a 0-255 image): they are clipped.
+    """
+    return _to_uint(image, dtype, "image", stacklevel=2)
+
+
+#: The longest file name (in bytes) of common file systems (ext4, XFS, Btrfs, APFS, NTFS...).
+_NAME_MAX = 255
 
 
 def _temporary_file(path):
     """Create an empty temporary file next to ``path`` for an atomic write; return its name.
 
-    The file is named ``.{stem}.<random>{suffix}`` in the folder of ``path``.
+    The file is named ``.{stem}.<12 hex digits>{suffix}`` in the folder of
+    ``path``; for a very long ``stem`` only its beginning is used, so that the
+    name stays within 255 bytes.
     It gets the permissions that a plain ``open(path, "w")`` would give the
     final file: those of ``path`` if it exists (an overwritten file keeps its
     mode), else ``0o666`` minus the process umask (not the ``0o600`` of
@@ -288,8 +364,12 @@ def _temporary_file(path):
     """
     path = Path(path)
     folder = path.parent
+    stem = path.stem
+    budget = _NAME_MAX - len(os.fsencode(f"..{'0' * 12}{path.suffix}"))
+    while stem and len(os.fsencode(stem)) > budget:
+        stem = stem[:-1]
     for _ in range(100):
-        tmp = folder / f".{path.stem}.{os.urandom(6).hex()}{path.suffix}"
+        tmp = folder / f".{stem}.{os.urandom(6).hex()}{path.suffix}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for open()
         except FileExistsError:
@@ -313,8 +393,11 @@ def _atomic_target(path):
     """Write ``path`` atomically: yield a temporary file name (:func:`_temporary_file`) to write to.
 
     On success the temporary file replaces ``path`` (``os.replace``); on any
-    error, or an interruption, it is deleted and the exception goes on.
+    error, or an interruption, it is deleted and the exception goes on. A
+    symbolic link is followed: the file it points to is replaced (next to
+    it), and the link stays.
     """
+    path = os.path.realpath(path)
     tmp = _temporary_file(path)
     try:
         yield tmp
@@ -330,42 +413,94 @@ def write_image(path, image):
     Parameters
     ----------
     path : str or os.PathLike
-        Target file; the format follows the suffix (PNG, JPEG or TIFF).
+        Target file; the format follows the suffix (PNG, JPEG or TIFF). If it
+        is a symbolic link, the file it points to is written and the link
+        stays.
     image : ndarray, shape (H, W) or (H, W, C)
-        uint8 or uint16, or float on the 0-1 scale. PNG and TIFF keep 8 and
-        16 bits; JPEG is 8 bit only (16-bit data is reduced); floats are
-        stored as 16-bit PNG, float TIFF, or 8-bit JPEG.
+        uint8 or uint16, or float on the 0-1 scale, in either byte order.
+        ``C`` is 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA); JPEG takes
+        no alpha channel. PNG and TIFF keep 8 and 16 bits; JPEG is 8 bit only
+        (16-bit data is reduced). Floats are stored as 16-bit PNG or 8-bit
+        JPEG (clipped to 0-1), or as float TIFF: float32 and float64 as they
+        are (values unchanged, also outside 0-1), float16 as float32 and
+        longer floats as float64.
+
+    Raises
+    ------
+    TypeError
+        If ``image`` is not uint8, uint16 or float (e.g. int32 or bool, whose
+        scale is unknown).
+    ValueError
+        If the suffix is not a supported format, ``image`` is empty, has the
+        wrong number of dimensions or channels, has an alpha channel and the
+        target is JPEG, or is float with NaN or infinite values.
+    FileNotFoundError
+        If the target folder does not exist.
+
+    Warns
+    -----
+    UserWarning
+        If a float image written as PNG or JPEG has values far outside 0-1
+        (below -0.5 or above 1.5, e.g. a 0-255 image): they are clipped. A
+        small overshoot is clipped silently.
 
     Notes
     -----
     The data is first written to a temporary file in the same folder and then
-    renamed over ``path``, so readers never see a partial file.
+    renamed over ``path``, so readers never see a partial file. Everything is
+    checked before the temporary file is made: a refused image leaves no file
+    behind and an existing ``path`` unchanged.
+
+    TIFF files are written with explicit tags (gray or RGB, interleaved
+    samples, the alpha channel marked as unassociated alpha), so
+    :func:`read_image` with ``keep_alpha=True`` gives the array back.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise ValueError(f"{path}: unsupported output format {suffix!r}; expected one of {', '.join(IMAGE_SUFFIXES)}")
-    image = np.asarray(image)
+    image, scale = native_with_scale(np.asarray(image), "image")
     if image.ndim not in (2, 3):
         raise ValueError(f"image must have shape (H, W) or (H, W, C), got {image.shape}")
-    if suffix in (".jpg", ".jpeg"):
-        image = to_uint(image, np.uint8)
-    elif np.issubdtype(image.dtype, np.floating):
-        image = image.astype(np.float32) if suffix in (".tif", ".tiff") else to_uint(image, np.uint16)
-    elif image.dtype not in (np.uint8, np.uint16):
-        raise TypeError(f"image must be uint8, uint16 or float, got {image.dtype}")
+    if image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"image has {image.shape[2]} channels (shape {image.shape}); expected 1 (gray), "
+                         "2 (gray + alpha), 3 (RGB) or 4 (RGBA) in the last axis (H, W, C)")
+    if image.size == 0:
+        raise ValueError(f"image is empty: shape {image.shape}; expected at least 1x1 pixels")
+    tiff, jpeg = suffix in (".tif", ".tiff"), suffix in (".jpg", ".jpeg")
+    if jpeg and image.ndim == 3 and image.shape[2] in (2, 4):
+        raise ValueError(f"{path}: JPEG has no alpha channel, got an image of shape {image.shape}; drop the "
+                         "alpha channel (image[..., :3] for RGBA, image[..., :1] for gray + alpha) or write "
+                         "PNG or TIFF")
+    if jpeg:
+        image = _to_uint(image, np.uint8, "image", stacklevel=2)
+    elif scale == 1.0:  # floats
+        if tiff:
+            if not np.all(np.isfinite(image)):
+                raise ValueError("image contains NaN or infinite values; expected finite floats on the 0-1 scale")
+            if image.dtype.itemsize != 4:
+                image = image.astype(np.float32 if image.dtype.itemsize < 4 else np.float64)
+        else:
+            image = _to_uint(image, np.uint16, "image", stacklevel=2)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]  # a single channel is a gray image
-    if path.parent and not path.parent.is_dir():
+    path = Path(os.path.realpath(path))  # through a symbolic link: write the file it points to
+    if not path.parent.is_dir():
         raise FileNotFoundError(f"output folder does not exist: {path.parent}")
     with _atomic_target(path) as tmp:
-        if suffix == ".png" and image.dtype == np.uint16 and image.ndim == 3:
+        if tiff:
+            import tifffile
+
+            channels = 1 if image.ndim == 2 else image.shape[2]
+            tifffile.imwrite(tmp, image, photometric="minisblack" if channels < 3 else "rgb",
+                             planarconfig=None if channels == 1 else "contig",
+                             extrasamples=["unassalpha"] if channels in (2, 4) else None)
+        elif suffix == ".png" and image.dtype == np.uint16 and image.ndim == 3:
             _write_png(tmp, image)
         else:
             import imageio.v3 as iio
 
-            plugin = "tifffile" if suffix in (".tif", ".tiff") else "pillow"
-            iio.imwrite(tmp, image, plugin=plugin, extension=suffix)
+            iio.imwrite(tmp, image, plugin="pillow", extension=suffix)
 
 
 # -- a small PNG codec for 16-bit colour (Pillow reduces it to 8 bits) ---------
@@ -386,13 +521,16 @@ def _png_header(path):
     return head[24], head[25]
 
 
-def _read_png(path):
+def _read_png(path, keep_alpha=False):
     """Decode a non-interlaced 16-bit PNG (gray, gray+alpha, RGB, RGBA) to uint16.
 
     Returns the image and the raw EXIF data of its ``eXIf`` chunk (None if it has none).
+    With ``keep_alpha``, the transparent colour of a gray or RGB PNG (its
+    ``tRNS`` chunk) becomes an alpha channel: 0 where a pixel has that
+    colour, 65535 elsewhere.
     """
     data = Path(path).read_bytes()
-    ihdr, idat, exif = None, [], None
+    ihdr, idat, exif, trns = None, [], None, None
     for ctype, body in _chunks(data):
         if ctype == b"IHDR":
             ihdr = struct.unpack(">IIBBBBB", body)
@@ -400,6 +538,8 @@ def _read_png(path):
             idat.append(body)
         elif ctype == b"eXIf":
             exif = body
+        elif ctype == b"tRNS":
+            trns = body
     if ihdr is None:
         raise ValueError("missing IHDR chunk")
     w, h, depth, ctype, _, _, interlace = ihdr
@@ -418,7 +558,10 @@ def _read_png(path):
         raise ValueError(f"bad PNG filter type {int(ftype.max())}")
     out = _unfilter(rows[:, 1:].reshape(h, w, bpp), ftype).reshape(h, w * bpp)
     img = out.view(">u2").reshape(h, w, channels).astype(np.uint16)
-    return (img[..., 0] if channels == 1 else img), exif
+    if keep_alpha and trns is not None and channels in (1, 3) and len(trns) == 2 * channels:
+        transparent = np.all(img == np.frombuffer(trns, dtype=">u2"), axis=-1)
+        img = np.concatenate([img, np.where(transparent, 0, 65535).astype(np.uint16)[..., None]], axis=-1)
+    return (img[..., 0] if img.shape[2] == 1 else img), exif
 
 
 def _unfilter(filtered, ftype):

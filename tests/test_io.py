@@ -1,5 +1,6 @@
 """pnp.io: images (8/16 bit, PNG/JPEG/TIFF), atomic writes, kernels (PNG/NPY/NPZ/MAT)."""
 
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -139,7 +140,9 @@ def test_to_uint_rescales_between_depths():
     a16 = io.to_uint(a8, np.uint16)
     np.testing.assert_array_equal(a16, [[0, 128 * 257, 65535]])
     np.testing.assert_array_equal(io.to_uint(a16, np.uint8), a8)
-    np.testing.assert_array_equal(io.to_uint(np.array([-0.5, 0.5, 2.0]), np.uint8), [0, 128, 255])
+    np.testing.assert_array_equal(io.to_uint(np.array([-0.2, 0.5, 1.2]), np.uint8), [0, 128, 255])
+    with pytest.warns(UserWarning, match="0-1 scale"):  # far off the 0-1 scale: clipped, with a warning
+        np.testing.assert_array_equal(io.to_uint(np.array([-0.5, 0.5, 2.0]), np.uint8), [0, 128, 255])
     with pytest.raises(ValueError, match="uint8 or uint16"):
         io.to_uint(a8, np.float32)
 
@@ -308,3 +311,176 @@ def test_tiff_layout_comes_from_its_tags_not_its_shape(tmp_path):
                      planarconfig="contig")
     with pytest.raises(ValueError, match=r"MINISBLACK TIFF with 3 channels per pixel \(1 colour, 2 extra\)"):
         io.read_image(tmp_path / "channels.tif")
+
+
+# -- write_image: layouts, refused input, links, long names ---------------------------
+def _nothing_written(folder):
+    return not any(folder.iterdir())
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 2), (4, 6, 2), (20, 30, 2), (3, 7, 4), (4, 4, 4), (9, 7, 4),
+                                   (3, 8, 1), (3, 3, 3), (1, 1, 2)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
+def test_tiff_keeps_every_channel_layout_and_dtype(tmp_path, shape, dtype):
+    rng = np.random.default_rng(sum(shape))
+    img = rng.random(shape).astype(dtype) if dtype in (np.float32, np.float64) else \
+        rng.integers(0, np.iinfo(dtype).max + 1, shape).astype(dtype)
+    io.write_image(tmp_path / "a.tif", img)
+    back = io.read_image(tmp_path / "a.tif", keep_alpha=True)
+    assert back.dtype == dtype  # float64 stays float64
+    np.testing.assert_array_equal(back, img[..., 0] if shape[2] == 1 else img)
+    if shape[2] in (2, 4):  # the alpha channel is dropped by default
+        np.testing.assert_array_equal(io.read_image(tmp_path / "a.tif"), img[..., :-1].squeeze(-1)
+                                      if shape[2] == 2 else img[..., :3])
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".jpg"])
+@pytest.mark.parametrize("shape", [(6, 30, 5), (6, 5, 0), (0, 5), (5, 0), (0, 0, 3), (4,), (2, 3, 4, 1)])
+def test_write_refuses_bad_shapes_before_writing(tmp_path, suffix, shape):
+    with pytest.raises(ValueError, match=r"channels|empty|shape \(H, W\)"):
+        io.write_image(tmp_path / f"a{suffix}", np.zeros(shape, np.uint8))
+    assert _nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".jpg"])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.int8, np.bool_, np.complex64, object])
+def test_write_and_to_uint_refuse_dtypes_of_unknown_scale(tmp_path, suffix, dtype):
+    img = np.ones((4, 5), dtype=dtype)
+    with pytest.raises(TypeError, match="image must have dtype uint8, uint16 or float"):
+        io.write_image(tmp_path / f"a{suffix}", img)
+    assert _nothing_written(tmp_path)
+    with pytest.raises(TypeError, match="image must have dtype uint8, uint16 or float"):
+        io.to_uint(img, np.uint8)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".jpg"])
+@pytest.mark.parametrize("dtype", [">u2", ">u1", ">f8", "<u2"])
+def test_any_byte_order_is_accepted(tmp_path, suffix, dtype):
+    native = np.dtype(dtype).newbyteorder("=")
+    x = np.linspace(0, 1, 8 * 6).reshape(8, 6)
+    img = (x if native.kind == "f" else np.rint(x * np.iinfo(native).max)).astype(dtype)
+    np.testing.assert_array_equal(io.to_uint(img, np.uint8), np.rint(x * 255).astype(np.uint8))
+    io.write_image(tmp_path / f"a{suffix}", img)
+    back = io.read_image(tmp_path / f"a{suffix}")
+    if suffix == ".jpg":
+        assert back.dtype == np.uint8 and np.abs(back / 255.0 - x).max() < 0.05
+    elif suffix == ".png" and native.kind == "f":
+        np.testing.assert_array_equal(back, np.rint(x * 65535).astype(np.uint16))
+    else:
+        assert back.dtype == native
+        np.testing.assert_array_equal(back, img)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".jpg"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_write_and_to_uint_refuse_nan_and_infinity(tmp_path, suffix, bad):
+    img = np.full((4, 5), 0.5)
+    img[1, 2] = bad
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        io.write_image(tmp_path / f"a{suffix}", img)
+    assert _nothing_written(tmp_path)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        io.to_uint(img, np.uint16)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_floats_off_the_0_1_scale_warn_but_small_overshoot_does_not(tmp_path, suffix):
+    import warnings
+
+    img255 = np.full((8, 8), 128.0)
+    with pytest.warns(UserWarning, match=r"values in \[128, 128\].*0-1 scale"):
+        io.write_image(tmp_path / f"a{suffix}", img255)
+    assert io.read_image(tmp_path / f"a{suffix}").min() == (65535 if suffix == ".png" else 255)  # clipped
+    ringing = np.full((8, 8), 0.5)
+    ringing[0, 0], ringing[1, 1], ringing[2, 2] = 1.0000001, -1e-9, 1.2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        io.write_image(tmp_path / f"b{suffix}", ringing)
+    back = io.read_image(tmp_path / f"b{suffix}")
+    if suffix == ".png":
+        assert back[0, 0] == back[2, 2] == 65535 and back[1, 1] == 0
+
+
+def test_float_tiff_keeps_values_outside_0_1(tmp_path):
+    img = np.array([[-0.25, 0.5], [1.5, 300.0]])
+    io.write_image(tmp_path / "a.tif", img)
+    back = io.read_image(tmp_path / "a.tif")
+    assert back.dtype == np.float64
+    np.testing.assert_array_equal(back, img)
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_jpeg_refuses_an_alpha_channel_clearly(tmp_path, channels):
+    img = np.full((6, 6, channels), 200, np.uint8)
+    with pytest.raises(ValueError, match=r"JPEG has no alpha channel.*image\[\.\.\., :3\]"):
+        io.write_image(tmp_path / "a.jpg", img)
+    assert _nothing_written(tmp_path)
+
+
+def _with_trns(png, trns):
+    """``png`` bytes with a tRNS chunk inserted after IHDR."""
+    at = 8 + 25  # magic + IHDR chunk
+    chunk = struct.pack(">I", len(trns)) + b"tRNS" + trns + struct.pack(">I", zlib.crc32(b"tRNS" + trns) & 0xFFFFFFFF)
+    return png[:at] + chunk + png[at:]
+
+
+@pytest.mark.filterwarnings("ignore:Palette images with Transparency")  # Pillow, on the RGB (keep_alpha=False) read
+def test_png_transparency_chunk_becomes_alpha(tmp_path):
+    from PIL import Image
+
+    index = np.arange(12, dtype=np.uint8).reshape(3, 4) % 4
+    pal = Image.fromarray(index, "L").convert("P")
+    pal.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9])
+    pal.save(tmp_path / "p.png", transparency=bytes([0, 128, 255, 255]))
+    back = io.read_image(tmp_path / "p.png", keep_alpha=True)
+    assert back.shape == (3, 4, 4)
+    np.testing.assert_array_equal(back[..., 3], np.array([0, 128, 255, 255])[index])
+    assert io.read_image(tmp_path / "p.png").shape == (3, 4, 3)
+
+    gray = np.array([[0, 5], [5, 7]], np.uint8)
+    Image.fromarray(gray).save(tmp_path / "g.png", transparency=5)
+    np.testing.assert_array_equal(io.read_image(tmp_path / "g.png", keep_alpha=True),
+                                  np.dstack([gray, [[255, 0], [0, 255]]]))
+    np.testing.assert_array_equal(io.read_image(tmp_path / "g.png"), gray)
+
+    gray16 = np.array([[0, 5000], [5000, 7]], np.uint16)[..., None]  # through the 16-bit decoder
+    (tmp_path / "g16.png").write_bytes(_with_trns(_png16_with_filters(gray16, [0]), struct.pack(">H", 5000)))
+    np.testing.assert_array_equal(io.read_image(tmp_path / "g16.png", keep_alpha=True),
+                                  np.dstack([gray16, [[65535, 0], [0, 65535]]]))
+    np.testing.assert_array_equal(io.read_image(tmp_path / "g16.png"), gray16[..., 0])
+
+    rgb16 = np.array([[[1, 2, 3], [1, 2, 4]], [[9, 9, 9], [1, 2, 3]]], np.uint16)
+    (tmp_path / "c16.png").write_bytes(_with_trns(_png16_with_filters(rgb16, [1]), struct.pack(">3H", 1, 2, 3)))
+    np.testing.assert_array_equal(io.read_image(tmp_path / "c16.png", keep_alpha=True),
+                                  np.dstack([rgb16, [[0, 65535], [65535, 0]]]))
+    np.testing.assert_array_equal(io.read_image(tmp_path / "c16.png"), rgb16)
+
+
+def test_write_through_a_symlink_updates_its_target(tmp_path):
+    real_dir = tmp_path / "real"
+    real_dir.mkdir()
+    target = real_dir / "img.png"
+    io.write_image(target, np.zeros((4, 4), np.uint8))
+    link = tmp_path / "link.png"
+    link.symlink_to(target)
+    io.write_image(link, np.full((6, 5), 77, np.uint8))
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    np.testing.assert_array_equal(io.read_image(target), np.full((6, 5), 77, np.uint8))
+    assert sorted(p.name for p in real_dir.iterdir()) == ["img.png"]  # no temporary file left
+
+
+@pytest.mark.parametrize("stem", ["a" * 251, "\u00e9" * 125, "b" * 249 + "." + "c" * 1])
+def test_long_file_names_can_be_written(tmp_path, stem):
+    path = tmp_path / f"{stem}.png"
+    assert len(os.fsencode(path.name)) <= 255
+    io.write_image(path, data.camera()[:8, :8])
+    np.testing.assert_array_equal(io.read_image(path), data.camera()[:8, :8])
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert len(os.fsencode(Path(io._temporary_file(tmp_path / ("x" * 300 + ".png"))).name)) <= 255
+
+
+def test_temporary_names_of_normal_length_keep_their_format(tmp_path):
+    import re
+
+    tmp = Path(io._temporary_file(tmp_path / "scan_01.tiff"))
+    assert re.fullmatch(r"\.scan_01\.[0-9a-f]{12}\.tiff", tmp.name)
