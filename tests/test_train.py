@@ -134,7 +134,7 @@ def test_resume_notes_a_changed_recipe(data_dir, tmp_path, capsys):
     main(_args(data_dir, run, "drunet", 1, extra=["--resume", "--stop-after", "0", "--export",
                                                    "--export-dir", str(tmp_path / "w")]))
     err = capsys.readouterr().err
-    assert "changed" not in err and (tmp_path / "w").is_dir()
+    assert "changed" not in err.replace(str(tmp_path), "") and (tmp_path / "w").is_dir()  # paths aside
 
 
 @pytest.mark.parametrize("arch,channels", [("attention-unet", 1), ("drunet", 3)])
