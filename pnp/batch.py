@@ -18,10 +18,11 @@ Guarantees
   end of the call.
 - A rerun skips frames whose output exists (``skip_existing=True``), so an
   interrupted batch continues where it stopped. The output folder records the
-  settings that made its files (``.pnp-settings.json``, see
-  :mod:`pnp.settings_record`): a rerun with another kernel, prior or solve
-  option and ``skip_existing=True`` raises instead of keeping old results,
-  and files older than the settings in force are recomputed, never skipped.
+  settings that made its files and, per file, its input and the file as
+  written (``.pnp-settings.json``, see :mod:`pnp.settings_record`): a rerun
+  with another kernel, prior or solve option, or an output made from another
+  input or changed since, raises instead of keeping old results; outputs with
+  no entry are recomputed, never skipped.
 - A worker that dies loses no frame: the scheduler reassigns its tasks (up to
   ``distributed.scheduler.allowed-failures`` deaths per task, 3 by default),
   and a task that raises is retried ``retries`` times.
@@ -186,17 +187,18 @@ def run_frame(name, source, job, cache=None):
         ``seconds``, ``pid`` (the process that ran it).
     """
     from .api import solve
+    from .frames import check_frame_fits
     from .io import read_image, write_image
-    from .settings_record import is_current
 
     t0 = time.perf_counter()
     out = job.output_path(name)
-    if job.skip_existing and (out.is_file() if job.since is None else is_current(out, job.since)):
+    if job.skip_existing and out.is_file() and (job.since is None or os.stat(out).st_mtime >= job.since):
         return dict(name=name, status="skipped", path=str(out), seconds=0.0, pid=os.getpid())
     if cache is None:
         cache = _worker_cache()
     prior = cache.get(job.prior_key, job.build_prior)
     y = read_image(source) if isinstance(source, (str, os.PathLike)) else np.asarray(source)
+    check_frame_fits(job.operator, y, name)
     x = solve(y, job.operator, prior=prior, progress=False, **job.solve_kwargs)
     write_image(out, x)
     return dict(name=name, status="written", path=str(out), seconds=time.perf_counter() - t0, pid=os.getpid())
@@ -310,7 +312,9 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
     skip_existing : bool
         Frames whose output exists are not recomputed, if the folder's record
         says it was made with the same settings (kernel or operator, prior and
-        its weights files, solve options, suffix); otherwise an error
+        its weights files, solve options, suffix) from the same input, and was
+        not changed since; outputs of other settings or inputs, or changed
+        since, are an error, outputs with no entry are recomputed
         (:mod:`pnp.settings_record`). ``False``: recompute and replace.
     precision : {"double", "single"}
         Data step of a kernel array (see :func:`pnp.frames.build_operator`).
@@ -346,7 +350,9 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
         ``a.tif``), an ndarray ``inputs`` is one image rather than a stack,
         or ``start``, ``stop`` or ``step`` is out of range; with
         ``skip_existing=True``, if outputs in ``output_dir`` were made with
-        other settings or have no settings record.
+        other settings or from other inputs, were changed since they were
+        written, or the folder has no settings record (all checked before any
+        frame is restored).
     """
     from tqdm.auto import tqdm
 
@@ -389,11 +395,17 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
         raise RuntimeError(f"none of the {len(items)} frames could be read; first error: {first_error!r}") \
             from first_error
     operator, _ = build_operator(kernel, [first], scale=solve_kwargs.get("scale", 1), precision=precision)
-    from .settings_record import prepare
+    from .settings_record import OutputRecord, input_identity
 
     settings = dict(operator=operator, prior=_prior_settings(prior, prior_kwargs), solve=solve_kwargs,
                     suffix=suffix, precision=precision)
-    since = prepare(output_dir, settings, [output_dir / f"{n}{suffix}" for n, _ in items], skip_existing)
+    outputs = {n: output_dir / f"{n}{suffix}" for n, _ in items}
+    record = OutputRecord(output_dir, settings, skip_existing, existing=list(outputs.values()))
+    # every decision before any work: a conflicting output (another input, changed since) raises here
+    ids = {n: input_identity(src) for n, src in items}
+    todo = [(n, src) for n, src in items if record.plan(n, ids[n], outputs[n]) == "compute"]
+    # a task rerun after its worker died finds the file that worker wrote in this call: written from now on
+    since = os.stat(record.path).st_mtime
     job = BatchJob(output_dir, operator, prior, prior_kwargs, _prior_key(prior, prior_kwargs), suffix,
                    skip_existing, solve_kwargs, since=since)
 
@@ -405,17 +417,24 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
 
     def done(rec):
         records[rec["name"]] = rec
+        if rec["name"] in ids_todo:  # written now, or by a worker of this call that died after writing
+            record.written(rec["name"], ids_todo[rec["name"]], outputs[rec["name"]])
         bar.update(1)
         if on_result is not None:
             on_result(rec)
 
+    ids_todo = {n: ids[n] for n, _ in todo}
     try:
-        if client is not None:
-            _run_distributed(client, items, job, retries, done, failures)
-        else:
-            _run_local(items, job, scheduler, threads, done, failures)
+        for n, _ in items:
+            if n not in ids_todo:
+                done(dict(name=n, status="skipped", path=str(outputs[n]), seconds=0.0, pid=os.getpid()))
+        if todo and client is not None:
+            _run_distributed(client, todo, job, retries, done, failures)
+        elif todo:
+            _run_local(todo, job, scheduler, threads, done, failures)
     finally:
         bar.close()
+        record.close()
         _clean_temporaries(output_dir, [n for n, _ in items], suffix)
     seconds = time.perf_counter() - t0
     if failures:

@@ -32,11 +32,15 @@ import numpy as np
 
 from .io import _same_file
 
-__all__ = ["VIDEO_SUFFIXES", "FrameSource", "FrameWriter", "read_frames", "is_sequence", "deblur_frames",
+__all__ = ["VIDEO_SUFFIXES", "VIDEO_OUTPUT_SUFFIXES", "FrameSource", "FrameWriter", "read_frames", "is_sequence", "deblur_frames",
            "build_operator"]
 
 #: File suffixes treated as videos.
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".gif")
+#: The video formats :class:`FrameWriter` writes (``.m4v`` and ``.gif`` are read only).
+VIDEO_OUTPUT_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg")
+#: Default ffmpeg codec per output suffix where ffmpeg's own default does not fit the container.
+_DEFAULT_CODECS = {".webm": "libvpx-vp9"}
 
 
 def _natural_key(path):
@@ -212,8 +216,8 @@ class FrameWriter:
     Parameters
     ----------
     output : str or os.PathLike
-        A video file (suffix in :data:`VIDEO_SUFFIXES`) or a folder (created
-        if missing).
+        A video file (suffix in :data:`VIDEO_OUTPUT_SUFFIXES`) or a folder
+        (created if missing).
     fps : float
         Frame rate of a video output (finite, > 0; None gives 25).
     suffix : str
@@ -221,15 +225,19 @@ class FrameWriter:
         (``".png"``, ``".tif"``...).
     codec : str, optional
         ffmpeg codec of a video output (default: ffmpeg's choice for the
-        suffix, H.264 for ``.mp4``).
+        suffix, H.264 for ``.mp4``; VP9 for ``.webm``).
     quality : float, optional
         imageio-ffmpeg's quality (0-10) for a video output.
 
     Raises
     ------
     ValueError
-        If ``fps`` is not a finite number > 0, or ``suffix`` is not a
-        supported image suffix.
+        If ``fps`` is not a finite number > 0, ``suffix`` is not a supported
+        image suffix, or ``output`` is a video format that is read but not
+        written (``.m4v``, ``.gif``).
+    RuntimeError
+        If ffmpeg cannot encode the video (e.g. an unknown ``codec``); no
+        file is left under ``output``.
 
     Notes
     -----
@@ -255,12 +263,16 @@ class FrameWriter:
         self._writer = None
         self.written = []
         if self.is_video:
+            if self.output.suffix.lower() not in VIDEO_OUTPUT_SUFFIXES:
+                raise ValueError(f"cannot write {self.output.suffix} videos ({self.output}); write one of "
+                                 f"{', '.join(VIDEO_OUTPUT_SUFFIXES)}, or a folder of frames")
             if not self.output.parent.is_dir():
                 raise FileNotFoundError(f"output folder does not exist: {self.output.parent}")
             # a unique temporary name: two writers of one output (or a crashed run's leftover) never share it
             self._tmp = self.output.with_name(f".{self.output.stem}.{uuid.uuid4().hex[:12]}.partial"
                                               f"{self.output.suffix}")
-            self._codec, self._quality = codec, quality
+            self._codec = codec if codec is not None else _DEFAULT_CODECS.get(self.output.suffix.lower())
+            self._quality = quality
         else:
             self.output.mkdir(parents=True, exist_ok=True)
 
@@ -292,15 +304,33 @@ class FrameWriter:
                 kw["codec"] = self._codec
             if self._quality is not None:
                 kw["quality"] = self._quality
-            self._writer = iio2.get_writer(self._tmp, format="FFMPEG", **kw)
-        self._writer.append_data(frame)
+            try:
+                self._writer = iio2.get_writer(self._tmp, format="FFMPEG", **kw)
+            except Exception as exc:
+                self._tmp.unlink(missing_ok=True)
+                raise self._failure(exc) from exc
+        try:
+            self._writer.append_data(frame)
+        except Exception as exc:
+            raise self._failure(exc) from exc
         self.written.append(name)
+
+    def _failure(self, exc):
+        return RuntimeError(f"ffmpeg could not encode {self.output} (codec {self._codec or 'default'}): {exc}")
 
     def close(self, keep=True):
         """Finish a video (rename it into place, or delete it with ``keep=False``)."""
         if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+            writer, self._writer = self._writer, None
+            try:
+                writer.close()
+            except Exception as exc:
+                self._tmp.unlink(missing_ok=True)
+                if keep:
+                    raise self._failure(exc) from exc
+                return
+            if keep and not self._tmp.is_file():  # ffmpeg failed without raising
+                raise self._failure("no output was written")
             if keep:
                 os.replace(self._tmp, self.output)
             else:
@@ -402,8 +432,9 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
     skip_existing : bool
         With folder output, frames whose file exists are not recomputed (a
         rerun after an interruption continues where it stopped), if the
-        folder's record says they were made with the same settings; outputs of
-        other settings are an error (:mod:`pnp.settings_record`).
+        folder's record says they were made with the same settings from the
+        same frame and not changed since; outputs of other settings or frames,
+        or changed since, are an error (:mod:`pnp.settings_record`).
     progress : bool, optional
         One progress bar over the frames (default: only on a terminal).
     on_frame : callable, optional
@@ -425,7 +456,8 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
         If ``output`` is the source folder or video itself (symlinks
         resolved), two files of a source folder give the same frame name, or
         (``skip_existing=True``) the output folder holds images made with
-        other settings or with no settings record.
+        other settings or from other frames, changed since, or with no
+        settings record; or a frame is smaller than the kernel.
 
     Examples
     --------
@@ -442,7 +474,7 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
     from priors.registry import get_prior
 
     from .api import solve
-    from .settings_record import is_current
+    from .settings_record import OutputRecord, input_identity
 
     if isinstance(estimate_frames, bool) or not isinstance(estimate_frames, int) or estimate_frames < 1:
         raise ValueError(f"estimate_frames must be an integer >= 1, got {estimate_frames!r}")
@@ -451,6 +483,7 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
                          f"{source}; write the restored frames to another folder or file")
     frames = read_frames(source, start=start, stop=stop, step=step)
     prior_obj = get_prior(prior)
+    created = not Path(output).exists()  # a folder made here and left empty is removed again
     writer = FrameWriter(output, fps=fps if fps is not None else (frames.fps or 25.0))
     try:
         total = len(frames)
@@ -467,37 +500,73 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
             if len(head) >= estimate_frames:
                 break
         if not head:
-            raise ValueError(f"no frames in {source!r}")
+            raise _no_frames(source, writer, created)
     done, skipped = 0, 0
-    since = None
-    with writer, tqdm(total=total, desc="pnp frames", unit="frame",
-                      disable=(None if progress is None else not progress)) as bar:
-        for name, frame in _chain(head, it):
-            if operator is None:
-                operator, estimator = build_operator(
-                    kernel, [f for _, f in head] or [frame], scale=solve_kwargs.get("scale", 1),
-                    precision=precision)
-                if not writer.is_video:
-                    from .settings_record import prepare
-
-                    settings = dict(operator=operator, prior=prior_obj, solve=solve_kwargs, suffix=writer.suffix,
-                                    precision=precision)
-                    since = prepare(writer.output, settings, sorted(writer.output.glob(f"*{writer.suffix}")),
-                                    skip_existing)
-            if skip_existing and not writer.is_video and is_current(writer.path_for(name), since):
-                skipped += 1
+    record = None
+    try:
+        with writer, tqdm(total=total, desc="pnp frames", unit="frame",
+                          disable=(None if progress is None else not progress)) as bar:
+            for name, frame in _chain(head, it):
+                if operator is None:
+                    operator, estimator = build_operator(
+                        kernel, [f for _, f in head] or [frame], scale=solve_kwargs.get("scale", 1),
+                        precision=precision)
+                    if not writer.is_video:
+                        settings = dict(operator=operator, prior=prior_obj, solve=solve_kwargs,
+                                        suffix=writer.suffix, precision=precision)
+                        record = OutputRecord(writer.output, settings, skip_existing,
+                                              existing=sorted(writer.output.glob(f"*{writer.suffix}")))
+                check_frame_fits(operator, frame, name)
+                if record is not None:
+                    iid = input_identity(frame)
+                    if record.plan(name, iid, writer.path_for(name)) == "skip":
+                        skipped += 1
+                        bar.update(1)
+                        continue
+                restored = solve(frame, operator, prior=prior_obj, progress=False, **solve_kwargs)
+                writer.write(name, restored)
+                if record is not None:
+                    record.written(name, iid, writer.path_for(name))
+                if on_frame is not None:
+                    on_frame(done + skipped, name, restored)
+                done += 1
                 bar.update(1)
-                continue
-            restored = solve(frame, operator, prior=prior_obj, progress=False, **solve_kwargs)
-            writer.write(name, restored)
-            if on_frame is not None:
-                on_frame(done + skipped, name, restored)
-            done += 1
-            bar.update(1)
+    finally:
+        if record is not None:
+            record.close()
     if done + skipped == 0:
-        raise ValueError(f"no frames in {source!r}")
+        raise _no_frames(source, writer, created)
     return dict(frames=done, skipped=skipped, written=list(writer.written), operator=operator,
                 estimator=estimator, seconds=time.perf_counter() - t0)
+
+
+def _no_frames(source, writer, created):
+    """The error for a source without frames; an output folder made for it and still empty is removed."""
+    if created and not writer.is_video and writer.output.is_dir() and not any(writer.output.iterdir()):
+        writer.output.rmdir()
+    return ValueError(f"no frames in {source!r}")
+
+
+def check_frame_fits(operator, frame, name):
+    """Refuse a frame smaller than the operator's kernel, as :func:`pnp.solve` refuses an image.
+
+    A sequence's operator is built from its first frame; later frames of
+    another size are checked here (a kernel operator only).
+
+    Raises
+    ------
+    ValueError
+        Naming the frame, if the kernel is larger than the frame (times the scale).
+    """
+    op = getattr(operator, "operator", operator)  # ClosedFormBlur wraps a Blur
+    kernel = getattr(op, "kernel", None)
+    if kernel is None or not hasattr(kernel, "shape"):
+        return
+    s = getattr(op, "scale", 1)
+    H, W = np.shape(frame)[0] * s, np.shape(frame)[1] * s
+    if kernel.shape[0] > H or kernel.shape[1] > W:
+        raise ValueError(f"frame {name!r}: the kernel of shape {kernel.shape} is larger than the image ({H}x{W}); "
+                         "crop the kernel or leave out frames this small")
 
 
 def _chain(head, it):

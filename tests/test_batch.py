@@ -272,3 +272,31 @@ def test_outputs_without_a_settings_record_are_not_skipped_blindly(frames, tmp_p
         deblur_batch(folder, out, k, prior="tv", progress=False, **SOLVE)
     res = deblur_batch(folder, out, k, prior="tv", skip_existing=False, progress=False, **SOLVE)
     assert len(res["written"]) == N_FRAMES and read_image(out / paths[0].name).max() > 0
+
+
+def test_another_input_or_a_changed_output_is_never_kept_silently(frames, tmp_path):
+    """Frame names repeat from source to source: the record knows which input made each output."""
+    _, paths, k, _ = frames
+    stack = np.stack([read_image(p) for p in paths[:3]])
+    out = tmp_path / "out"
+    first = deblur_batch(stack, out, k, prior="tv", progress=False, **SOLVE)
+    assert len(first["written"]) == 3  # frame_000000 ... frame_000002
+    again = deblur_batch(stack, out, k, prior="tv", progress=False, **SOLVE)
+    assert again["skipped"] == first["written"] and again["written"] == []
+    with pytest.raises(ValueError, match="made from another input"):
+        deblur_batch(255 - stack, out, k, prior="tv", progress=False, **SOLVE)
+    name = out / "frame_000001.png"
+    write_image(name, np.zeros((64, 64), np.uint8))  # another program writes into the folder
+    with pytest.raises(ValueError, match="frame_000001.png .* changed since pnp wrote it"):
+        deblur_batch(stack, out, k, prior="tv", progress=False, **SOLVE)
+    redo = deblur_batch(stack, out, k, prior="tv", progress=False, skip_existing=False, **SOLVE)
+    assert len(redo["written"]) == 3 and read_image(name).max() > 0
+
+
+def test_a_frame_smaller_than_the_kernel_fails_alone(frames, tmp_path):
+    _, paths, _, _ = frames
+    small = np.full((6, 6), 0.5)
+    big = read_image(paths[0]) / 255.0
+    with pytest.raises(RuntimeError, match="1 of 2 frames failed") as info:
+        deblur_batch([big, small], tmp_path / "out", np.ones((9, 9)) / 81, prior="tv", progress=False, **SOLVE)
+    assert "kernel of shape (9, 9) is larger than the image (6x6)" in str(info.value.__cause__)

@@ -242,3 +242,37 @@ def test_two_writers_of_one_video_do_not_share_a_temporary_file(tmp_path, scene)
     b.close()
     assert len(read_frames(video)) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+
+
+def test_another_video_into_the_same_folder_is_refused(tmp_path, scene):
+    sharp, blurred, k = scene
+    out = tmp_path / "out"
+    deblur_frames(blurred[:2], out, k, progress=False, **SOLVE)
+    again = deblur_frames(blurred[:2], out, k, skip_existing=True, progress=False, **SOLVE)
+    assert again["skipped"] == 2
+    with pytest.raises(ValueError, match="frame_000000.png .* made from another input"):
+        deblur_frames(blurred[2:], out, k, skip_existing=True, progress=False, **SOLVE)
+
+
+def test_mixed_frame_sizes_are_checked_against_the_kernel_and_empty_outputs_removed(tmp_path):
+    frames = [np.full((32, 32), 0.5), np.full((6, 6), 0.5)]
+    with pytest.raises(ValueError, match=r"frame 'frame_000001': the kernel of shape \(9, 9\) is larger"):
+        deblur_frames(frames, tmp_path / "m", np.ones((9, 9)) / 81, progress=False, **SOLVE)
+    with pytest.raises(ValueError, match="no frames"):
+        deblur_frames(frames, tmp_path / "none", np.ones((3, 3)) / 9, start=5, progress=False, **SOLVE)
+    assert not (tmp_path / "none").exists()  # the folder made for it is not left behind
+
+
+def test_video_outputs_that_cannot_be_written_are_refused_up_front(tmp_path, scene):
+    _, blurred, _ = scene
+    for suffix in (".gif", ".m4v"):
+        with pytest.raises(ValueError, match=f"cannot write \\{suffix} videos"):
+            FrameWriter(tmp_path / f"x{suffix}")
+    with FrameWriter(tmp_path / "x.webm", fps=5) as w:  # VP9 by default: H.264 does not go into WebM
+        w.write("a", blurred[0])
+    assert len(read_frames(tmp_path / "x.webm")) == 1
+    with pytest.raises(RuntimeError, match="ffmpeg could not encode .*no_such_codec"):
+        with FrameWriter(tmp_path / "y.mp4", codec="no_such_codec") as w:
+            w.write("a", blurred[0])
+            w.write("b", blurred[1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.webm"]

@@ -1,5 +1,6 @@
-"""The settings record of output folders (pnp.settings_record), behind ``skip_existing``."""
+"""The record of output folders (pnp.settings_record), behind ``skip_existing``."""
 
+import functools
 import json
 import os
 
@@ -8,7 +9,7 @@ import pytest
 
 import pnp
 from pnp.operators import Blur
-from pnp.settings_record import RECORD_NAME, SettingsMismatchError, describe, is_current, prepare
+from pnp.settings_record import RECORD_NAME, OutputRecord, SettingsMismatchError, describe, input_identity
 
 
 class _WithWeights:
@@ -20,7 +21,11 @@ class _WithWeights:
         return [self.path]
 
 
-def test_describe_ignores_caches_and_sees_arrays_and_weights(tmp_path):
+def _tv(x, s, weight=0.1):
+    return x
+
+
+def test_describe_ignores_caches_and_sees_arrays_weights_and_callables(tmp_path):
     k = np.ones((3, 3)) / 9
     op = Blur(k)
     before = describe(op)
@@ -40,22 +45,62 @@ def test_describe_ignores_caches_and_sees_arrays_and_weights(tmp_path):
     assert describe(prior) != first
     assert json.loads(json.dumps(describe(dict(a=np.float32(1.5), b=(1, "x"), c=float("nan"))))) == \
         {"a": 1.5, "b": [1, "x"], "c": "nan"}
+    # callables: a partial by its arguments, a function or lambda by its code, defaults and closure
+    assert describe(functools.partial(_tv, weight=0.01)) != describe(functools.partial(_tv, weight=0.5))
+    assert describe(functools.partial(_tv, weight=0.5)) == describe(functools.partial(_tv, weight=0.5))
+    assert describe(lambda x, s: x) != describe(lambda x, s: 2 * x)
+
+    def make(c):
+        return lambda x, s: c * x
+
+    assert describe(make(1.0)) != describe(make(2.0)) and describe(make(1.0)) == describe(make(1.0))
 
 
-def test_prepare_keeps_since_for_the_same_settings_and_refuses_others(tmp_path):
-    out = [tmp_path / "a.png"]
-    since = prepare(tmp_path, {"iters": 8}, out, skip_existing=True)
+def test_input_identity_of_files_and_arrays(tmp_path):
+    a = np.zeros((4, 4))
+    assert input_identity(a) == input_identity(a.copy()) != input_identity(a + 1)
+    assert input_identity(a) != input_identity(a.astype(np.float32))
+    f = tmp_path / "x.png"
+    f.write_bytes(b"1")
+    first = input_identity(f)
+    f.write_bytes(b"22")
+    assert input_identity(str(f)) != first
+
+
+def test_record_skips_only_same_input_and_untouched_output(tmp_path):
+    out = tmp_path / "a.png"
+    rec = OutputRecord(tmp_path, {"iters": 8}, skip_existing=True)
     assert (tmp_path / RECORD_NAME).is_file()
-    out[0].write_bytes(b"x")
-    assert is_current(out[0], since) and not is_current(tmp_path / "missing.png", since)
-    assert prepare(tmp_path, {"iters": 8}, out, skip_existing=True) == since
+    assert rec.plan("a", "in-1", out) == "compute"  # no file yet
+    out.write_bytes(b"x")
+    assert rec.plan("a", "in-1", out) == "compute"  # a file with no entry: recomputed
+    rec.written("a", "in-1", out)
+    rec.close()
+    again = OutputRecord(tmp_path, {"iters": 8}, skip_existing=True, existing=[out])
+    assert again.plan("a", "in-1", out) == "skip"
+    with pytest.raises(SettingsMismatchError, match="made from another input"):
+        again.plan("a", "in-2", out)
+    out.write_bytes(b"changed by someone else")
+    with pytest.raises(SettingsMismatchError, match="changed since pnp wrote it"):
+        again.plan("a", "in-1", out)
+    assert OutputRecord(tmp_path, {"iters": 8}, skip_existing=False).plan("a", "in-2", out) == "compute"
+
+
+def test_record_refuses_other_settings_and_unrecorded_folders(tmp_path):
+    out = tmp_path / "a.png"
+    out.write_bytes(b"x")
+    with pytest.raises(SettingsMismatchError, match="no record of the settings"):
+        OutputRecord(tmp_path, {"iters": 8}, skip_existing=True, existing=[out])
+    rec = OutputRecord(tmp_path, {"iters": 8}, skip_existing=False, existing=[out])
+    rec.written("a", "in-1", out)
+    rec.close()
     with pytest.raises(SettingsMismatchError, match=r"different: iters\)") as info:
-        prepare(tmp_path, {"iters": 4}, out, skip_existing=True)
+        OutputRecord(tmp_path, {"iters": 4}, skip_existing=True, existing=[out])
     assert "skip_existing=False" in str(info.value) and "skip_existing" not in info.value.reason
-    newer = prepare(tmp_path, {"iters": 4}, out, skip_existing=False)  # new settings: a new ``since``
-    assert newer >= since and json.loads((tmp_path / RECORD_NAME).read_text())["since"] == newer
-    os.utime(out[0], (newer - 10, newer - 10))  # a file older than the settings in force is not current
-    assert not is_current(out[0], newer)
+    new = OutputRecord(tmp_path, {"iters": 4}, skip_existing=False, existing=[out])  # a new record
+    assert new.frames == {} and json.loads((tmp_path / RECORD_NAME).read_text())["frames"] == {}
     (tmp_path / RECORD_NAME).write_text("{not json")  # a damaged record counts as none
     with pytest.raises(SettingsMismatchError, match="no record of the settings"):
-        prepare(tmp_path, {"iters": 4}, out, skip_existing=True)
+        OutputRecord(tmp_path, {"iters": 4}, skip_existing=True, existing=[out])
+    os.remove(out)
+    OutputRecord(tmp_path, {"iters": 4}, skip_existing=True, existing=[out])  # nothing to keep: fine
