@@ -73,8 +73,9 @@ def describe(obj, depth=0):
     Arrays and tensors are described by shape, dtype and the sha256 of their
     bytes; objects by their class and public attributes (names that do not
     start with ``_``, so caches are left out), recursively; functions and
-    lambdas by their code, defaults and closure; ``functools.partial`` by its
-    function and arguments. An object with a
+    lambdas by their code, defaults and closure (the compiled code holds line
+    numbers: moving a function in its file counts as a change, which errs on
+    the safe side); ``functools.partial`` by its function and arguments. An object with a
     ``weight_files()`` method (the network priors) adds the sha256 of each of
     those files, so replaced weights count as other settings.
 
