@@ -44,8 +44,10 @@ inputs and outputs:
   OUTPUT is then a folder of PNG frames or a video file; frames already in the
   folder are skipped, so an interrupted run continues, if the folder's record
   says they were made with the same settings: a rerun with other settings
-  stops with an error unless --recompute is given). With several inputs,
-  OUTPUT is a folder (created if missing) and each result keeps its input's
+  stops with an error unless --recompute is given; --recompute is refused
+  with any other input or OUTPUT). With several inputs (a file given twice
+  counts once), a folder or a glob, OUTPUT is a folder (created if missing,
+  so it may not end in an image suffix) and each result keeps its input's
   file name. Outputs keep the input's bit depth (JPEG is always 8 bit), are
   written atomically, and may never be one of the inputs (images, --kernel
   file, --reference) or another output (--compare, --save-kernel). A single
@@ -55,7 +57,9 @@ kernels:
   --kernel reads PNG/JPEG/TIFF (intensities), NPY/NPZ or MATLAB .mat files; the
   kernel is normalised to unit sum, its origin is pixel (kh//2, kw//2). A file
   with several variables or kernels needs --kernel-key and/or --kernel-index.
-  --kernel estimate (the default) estimates the blur from the image.
+  --kernel estimate (the default) estimates the blur from the image; it needs
+  --scale 1 and an image at least twice the estimated kernel's size (31x31
+  by default, so 62x62 pixels): otherwise give --kernel FILE.
 
 exit status:
   0 success, 1 an image could not be restored, 2 bad command line
@@ -128,8 +132,8 @@ def build_parser():
     d.add_argument("--save-kernel", metavar="FILE",
                    help="write the kernel that was used (.npy or image; one input only), e.g. an estimated one")
     d.add_argument("--recompute", action="store_true",
-                   help="video to a folder of frames: recompute and replace frames already in the folder "
-                        "(by default they are skipped if made with the same settings)")
+                   help="only for a video INPUT with a folder OUTPUT: recompute and replace frames already in "
+                        "the folder (by default they are skipped if made with the same settings)")
     d.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: only on a terminal)")
     d.add_argument("-q", "--quiet", action="store_true", help="print only errors")
@@ -148,10 +152,14 @@ def _is_glob(text):
 
 
 def _expand_inputs(inputs):
-    """Return ``(files, batch)``: the image files named by ``inputs``, and whether this is batch mode."""
+    """Return ``(files, batch)``: the image files named by ``inputs``, and whether this is batch mode.
+
+    Batch mode means a folder, a glob pattern or several different files: a
+    file named twice (``a.png ./a.png``) is restored once, as a single input.
+    """
     from .io import IMAGE_SUFFIXES
 
-    files, batch = [], len(inputs) > 1
+    files, batch = [], False
     for item in inputs:
         path = Path(item)
         if path.is_dir():
@@ -176,7 +184,7 @@ def _expand_inputs(inputs):
         if key not in seen:
             seen.add(key)
             unique.append(f)
-    return unique, batch
+    return unique, batch or len(unique) > 1
 
 
 def _plan_outputs(files, batch, output, compare, kernel=None, reference=None, save_kernel=None):
@@ -212,6 +220,9 @@ def _plan_outputs(files, batch, output, compare, kernel=None, reference=None, sa
     if as_folder:
         if out.exists() and not out.is_dir():
             raise UsageError(f"with several inputs OUTPUT must be a folder, but {output} is a file")
+        if batch and not out.is_dir() and out.suffix.lower() in IMAGE_SUFFIXES:
+            raise UsageError(f"with several inputs (a folder, a glob or several files) OUTPUT must be a folder, "
+                             f"but {output} is an image file name; give a folder such as {out.with_suffix('')}/")
         if not batch and not out.is_dir():
             raise UsageError(f"output folder does not exist: {out} (create it, or give an output file name)")
         targets = [out / f.name for f in files]
@@ -272,8 +283,13 @@ def _check_options(args):
         raise UsageError(f"--scale must be an integer >= 1, got {args.scale}")
     if args.noise_level is not None and not (0 <= args.noise_level <= 255):
         raise UsageError(f"--noise-level is in 0-255 units (2.55 means 2.55/255), got {args.noise_level}")
+    if args.scale > 1 and args.kernel == "estimate":
+        raise UsageError(f"--scale {args.scale} needs the blur kernel of the high-resolution image: give it with "
+                         "--kernel FILE (blind estimation, --kernel estimate, the default, works only with "
+                         "--scale 1: it finds the kernel of the low-resolution input, not the one "
+                         "super-resolution needs)")
     try:
-        resolve_prior_name(args.prior)
+        prior_name, _ = resolve_prior_name(args.prior)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     args.prior_object = args.prior  # what pnp.solve gets: the name, or a prior built with --prior-weights
@@ -287,8 +303,67 @@ def _check_options(args):
                              "use it with a network prior such as attention-unet or drunet") from None
         except (FileNotFoundError, ValueError) as exc:
             raise UsageError(f"--prior-weights: {exc}") from None
+        if prior_name == "attention-unet":
+            _check_sidecar(args.prior_weights)
     if args.kernel_index is not None and args.kernel_index < 0:
         raise UsageError(f"--kernel-index must be >= 0, got {args.kernel_index}")
+
+
+def _check_sidecar(weights):
+    """An attention U-Net weights file needs its ``.json`` of constructor arguments beside it (exit 2)."""
+    from priors.attention_prior import NAMED_WEIGHTS
+
+    path = Path(weights)
+    if weights in NAMED_WEIGHTS or not path.is_file():
+        return
+    sidecar = path.with_suffix(".json")
+    if not sidecar.is_file():
+        raise UsageError(f"--prior-weights {weights}: the architecture file {sidecar} is missing; an attention "
+                         f"U-Net .pt needs the .json of the same name beside it (both are written by "
+                         "`python -m priors.train --arch attention-unet ... --export`)")
+
+
+def _check_kernel_choice(path, key, index):
+    """Refuse (exit 2) a --kernel file that holds several kernels unless --kernel-key/--kernel-index pick one.
+
+    Files that cannot be read are left to :func:`pnp.io.read_kernel`, which says what is wrong.
+    """
+    from .io import IMAGE_SUFFIXES, KERNEL_SUFFIXES, _mat_arrays, _npy_arrays
+
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        if key is not None or index not in (None, 0):
+            raise UsageError(f"--kernel {path} is an image, which holds one kernel; drop --kernel-key/--kernel-index")
+        return
+    if suffix not in KERNEL_SUFFIXES:
+        return
+    try:
+        found = _mat_arrays(path) if suffix == ".mat" else _npy_arrays(path)
+    except Exception:  # noqa: BLE001 - an unreadable file: read_kernel reports it
+        return
+    counts = {name: len(arrays) for name, arrays in found.items() if arrays}
+    if not counts:
+        return
+    if suffix == ".npy":
+        if key is not None:
+            raise UsageError(f"--kernel-key {key}: {path} is a .npy file, which has no variable names; "
+                             "drop --kernel-key")
+        key = ""
+    elif key is None:
+        if len(counts) > 1:
+            raise UsageError(f"--kernel {path} holds several variables ({', '.join(sorted(counts))}); "
+                             "choose one with --kernel-key NAME")
+        key = next(iter(counts))
+    elif key not in counts:
+        raise UsageError(f"--kernel-key {key}: {path} has no variable {key!r} holding kernels; choose one of "
+                         f"{', '.join(sorted(counts))}")
+    n, where = counts[key], f"{path}{':' + key if key else ''}"
+    if index is None and n > 1:
+        raise UsageError(f"--kernel {where} holds {n} kernels (a stack); choose one with --kernel-index I, "
+                         f"I in 0..{n - 1}{' (and --kernel-key NAME)' if suffix != '.npy' else ''}")
+    if index is not None and index >= n:
+        raise UsageError(f"--kernel-index {index}: {where} holds {n} kernel{'s' if n > 1 else ''}; "
+                         f"choose I in 0..{n - 1}")
 
 
 def _load_kernel(args):
@@ -300,6 +375,7 @@ def _load_kernel(args):
         return "estimate"
     if not Path(args.kernel).is_file():
         raise UsageError(f"kernel file not found: {args.kernel}")
+    _check_kernel_choice(Path(args.kernel), args.kernel_key, args.kernel_index)
     try:
         return read_kernel(args.kernel, key=args.kernel_key, index=args.kernel_index)
     except ValueError as exc:
@@ -334,7 +410,24 @@ def _restore(y, kernel, args, progress, name):
         raise Failure(f"{name}: kernel estimation is not available ({exc}); give the blur kernel with --kernel FILE") \
             from exc
     except (ValueError, TypeError, FileNotFoundError, ImportError, RuntimeError, MemoryError) as exc:
+        if isinstance(kernel, str) and isinstance(exc, ValueError):
+            _check_estimable(y, name, exc)
         raise Failure(f"{name}: {exc}") from exc
+
+
+def _check_estimable(y, name, exc):
+    """After a failed blind solve: say in the command line's words if ``y`` is too small for the estimator."""
+    try:
+        from .estimate import default_estimator
+
+        size = int(default_estimator().kernel_size)
+    except Exception:  # noqa: BLE001 - no estimator to ask: keep the original message
+        return
+    H, W = y.shape[:2]
+    if min(H, W) < 2 * size:
+        raise Failure(f"{name}: the image ({H}x{W}) is too small for blind kernel estimation (--kernel estimate, "
+                      f"the default), which needs at least {2 * size}x{2 * size} pixels for its {size}x{size} "
+                      "kernel; give the blur kernel with --kernel FILE") from exc
 
 
 def _atomic_savefig(fig, path):
@@ -398,17 +491,23 @@ def _run_priors(args):
 
 def _run_video(args):
     """``pnp deblur video.mp4 -o out/``: every frame, one operator/prior/plan set, one progress bar."""
-    from .frames import VIDEO_SUFFIXES, deblur_frames
+    from .frames import VIDEO_OUTPUT_SUFFIXES, deblur_frames
     from .settings_record import SettingsMismatchError
 
     src, out = Path(args.inputs[0]), Path(args.output)
     if not src.is_file():
         raise UsageError(f"input file not found: {src}")
-    if out.suffix and out.suffix.lower() not in VIDEO_SUFFIXES:
+    if out.suffix and out.suffix.lower() not in VIDEO_OUTPUT_SUFFIXES:
         raise UsageError(f"a video's OUTPUT is a folder (one PNG per frame) or a video file "
-                         f"({', '.join(VIDEO_SUFFIXES)}), got {out}")
+                         f"({', '.join(VIDEO_OUTPUT_SUFFIXES)}), got {out}")
     if _same_file(src, out):
         raise UsageError(f"output {out} would overwrite the input")
+    if out.suffix and not out.parent.is_dir():
+        raise UsageError(f"output folder does not exist: {out.parent} (create it, or give a folder OUTPUT for "
+                         "the frames)")
+    if args.recompute and out.suffix:
+        raise UsageError(f"--recompute works with a folder OUTPUT of frames (it replaces frames already there); "
+                         f"a video file {out} is always written anew: drop --recompute")
     if args.compare or args.reference or args.save_kernel:
         raise UsageError("--compare, --reference and --save-kernel work with single images, not videos")
     kernel = _load_kernel(args)
@@ -435,6 +534,9 @@ def _run_deblur(args):
 
     if len(args.inputs) == 1 and Path(args.inputs[0]).suffix.lower() in VIDEO_SUFFIXES:
         return _run_video(args)
+    if args.recompute:
+        raise UsageError("--recompute works only with a video INPUT and a folder OUTPUT of frames (it replaces "
+                         "frames already in the folder); image outputs are always written anew: drop --recompute")
     files, batch = _expand_inputs(args.inputs)
     if batch and (args.reference or args.save_kernel):
         raise UsageError("--reference and --save-kernel work with a single input image")

@@ -136,7 +136,24 @@ def test_deblur_with_prior_weights(scene):
     (["blurred.png", "-o", "x.png", "-k", "k.npy", "--scale", "two"], 2, "invalid int value"),
     (["blurred.png", "-o", "x.png", "-k", "big.npy", "-p", "tv"], 1, "kernel (61x61) is larger than the image (48x48)"),
     (["junk.png", "-o", "x.png", "-k", "k.npy", "-p", "tv"], 1, "junk.png: not a readable image"),
-    (["blurred.png", "-o", "x.png", "-k", "two.npz"], 1, "--kernel-key"),
+    (["blurred.png", "-o", "x.png", "-k", "two.npz"], 2, "holds several variables (a, b); choose one with --kernel-key"),
+    (["blurred.png", "-o", "x.png", "-k", "two.npz", "--kernel-key", "c"], 2, "no variable 'c'"),
+    # a stack of kernels is a command-line problem too (it was exit 1)
+    (["blurred.png", "-o", "x.png", "-k", "k3d.npy"], 2, "holds 3 kernels (a stack); choose one with --kernel-index"),
+    (["blurred.png", "-o", "x.png", "-k", "k3d.npy", "--kernel-index", "3"], 2, "choose I in 0..2"),
+    # super-resolution needs a kernel: refused before any image is read (it was exit 1, per image)
+    (["blurred.png", "-o", "x.png", "-p", "tv", "--scale", "2"], 2, "--scale 2 needs the blur kernel"),
+    (["junk.png", "-o", "x.png", "-p", "tv", "--scale", "2"], 2, "give it with --kernel FILE"),
+    # a .pt without its .json: the message named the .pt as missing (exit 1 at the solve before that)
+    (["blurred.png", "-o", "x.png", "-k", "k.npy", "--prior-weights", "bad.pt"], 2,
+     "--prior-weights bad.pt: the architecture file bad.json is missing"),
+    # --recompute only means something for a video written to a folder of frames (it was ignored)
+    (["blurred.png", "-o", "x.png", "-k", "k.npy", "--recompute"], 2, "--recompute works only with a video"),
+    # a folder or a glob is batch mode: an image file name as OUTPUT was created as a folder x.png/
+    (["sub", "-o", "x.png", "-k", "k.npy", "-p", "tv"], 2, "with several inputs (a folder, a glob or several files) "
+     "OUTPUT must be a folder, but x.png is an image file name"),
+    (["sub/*.png", "-o", "x.png", "-k", "k.npy", "-p", "tv"], 2, "OUTPUT must be a folder"),
+    (["blurred.png", "truth.png", "-o", "x.png", "-k", "k.npy", "-p", "tv"], 2, "OUTPUT must be a folder"),
     (["blurred.png", "-o", "x.png", "-k", "k.npy", "-p", "tv", "--device", "cpu"], 1, "device"),
     (["blurred.png", "-o", "x.png", "-k", "k.npy", "-p", "tv", "--prior-weights", "small"], 2, "takes no weights"),
     (["blurred.png", "-o", "x.png", "-k", "k.npy", "--prior-weights", "nope.pt"], 2,
@@ -145,7 +162,11 @@ def test_deblur_with_prior_weights(scene):
 def test_errors_have_messages_and_exit_codes(scene, args, code, message):
     np.save(scene / "big.npy", np.ones((61, 61)))
     np.savez(scene / "two.npz", a=KERNEL, b=KERNEL)
+    np.save(scene / "k3d.npy", np.stack([KERNEL] * 3))
+    (scene / "bad.pt").write_bytes(b"not checked: the .json beside it is missing")
     (scene / "junk.png").write_bytes(b"\x89PNG garbage")
+    (scene / "sub").mkdir()
+    (scene / "sub" / "a.png").write_bytes((scene / "blurred.png").read_bytes())
     proc = run("deblur", *args, cwd=scene)
     assert proc.returncode == code, proc.stderr
     assert message in proc.stderr
@@ -281,3 +302,35 @@ def test_kernel_estimation_is_announced(scene, monkeypatch, capsys):
     assert "blurred.png: estimating the blur kernel ..." in capsys.readouterr().err
     assert cli.main(args + ["--no-progress"]) == 0
     assert "estimating" not in capsys.readouterr().err
+
+
+def test_same_input_twice_is_one_input(scene):
+    """`pnp deblur a.png a.png -o r.png` restores a.png once into the file r.png (it made a folder r.png/)."""
+    proc = run("deblur", "blurred.png", "./blurred.png", "-o", "r.png", "-k", "k.npy", "-p", "tv", "-n", "1",
+               "--noise-level", "2", "--no-progress", cwd=scene)
+    assert proc.returncode == 0, proc.stderr
+    assert (scene / "r.png").is_file()
+    assert io.read_image(scene / "r.png").shape == io.read_image(scene / "blurred.png").shape
+
+
+@pytest.mark.parametrize("output, message", [
+    ("nodir/x.mp4", "output folder does not exist: nodir"),  # was exit 1, after reading the video
+    ("x.mp4", "--recompute works with a folder OUTPUT of frames"),  # --recompute was ignored
+])
+def test_video_command_line_errors_are_refused_before_reading(scene, output, message):
+    (scene / "clip.mp4").write_bytes(b"not a video: never read")
+    extra = ["--recompute"] if "recompute" in message else []
+    proc = run("deblur", "clip.mp4", "-o", output, "-k", "k.npy", "-p", "tv", *extra, cwd=scene)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert not (scene / "nodir").exists() and not (scene / "x.mp4").exists()
+
+
+def test_too_small_for_estimation_speaks_of_command_line_options(scene):
+    """A 24x24 image with the default --kernel estimate: exit 1 (per image), in the CLI's words."""
+    io.write_image(scene / "tiny.png", io.read_image(scene / "blurred.png")[:24, :24])
+    proc = run("deblur", "tiny.png", "-o", "x.png", "-p", "tv", "-n", "1", "--noise-level", "2", cwd=scene)
+    assert proc.returncode == 1, proc.stderr
+    assert "tiny.png: the image (24x24) is too small for blind kernel estimation" in proc.stderr
+    assert "--kernel FILE" in proc.stderr and "kernel_size" not in proc.stderr
+    assert not (scene / "x.png").exists()
