@@ -24,7 +24,7 @@ def _is_operator(obj):
     return all(hasattr(obj, a) for a in ("forward", "adjoint", "data_step"))
 
 
-def make_operator(y, kernel, scale=1):
+def make_operator(y, kernel, scale=1, noise_level=None):
     """Build the forward operator described by ``kernel`` for the public image ``y``.
 
     Parameters
@@ -38,6 +38,12 @@ def make_operator(y, kernel, scale=1):
         default kernel estimator.
     scale : int
         Downsampling factor for a kernel given as an array.
+    noise_level : float, optional
+        Known noise level of ``y`` (0-1 scale, per channel; :func:`pnp.solve`
+        passes its own). Handed on as ``estimate(y, noise_level=...)`` to an
+        estimator whose ``estimate`` takes a ``noise_level`` keyword (the
+        kernel estimators of :mod:`pnp.estimate`), which then uses it instead
+        of estimating it; other estimators get ``estimate(y)``.
 
     Returns
     -------
@@ -51,12 +57,19 @@ def make_operator(y, kernel, scale=1):
         If ``kernel`` is an estimator or operator class instead of an
         instance, or an estimator returns neither a 2-D kernel nor an operator
         (e.g. :class:`pnp.estimate.NoiseEstimator`, which returns a noise level).
+    TypeError, ValueError
+        If ``noise_level`` is not None and not a number in [0, 1]
+        (:func:`pnp.noise.check_noise_level`).
     NotImplementedError
         If an estimator returns a kernel array and ``scale != 1``: the kernel
         it estimates belongs to the low-resolution grid of ``y``, not to the
         high-resolution grid the super-resolution model needs.
     """
+    import inspect
+
     estimator = None
+    if noise_level is not None:
+        noise_level = _check_noise_level(noise_level)
     if isinstance(kernel, type) and (hasattr(kernel, "estimate") or _is_operator(kernel)):
         name = kernel.__name__
         raise TypeError(f"kernel is the class {name}, not an instance of it: pass an instance, e.g. {name}()")
@@ -71,7 +84,18 @@ def make_operator(y, kernel, scale=1):
     if hasattr(kernel, "estimate") and not _is_operator(kernel):
         estimator = kernel
         name = type(estimator).__name__
-        kernel = estimator.estimate(y)
+        takes_noise_level = False
+        if noise_level is not None:
+            try:
+                param = inspect.signature(estimator.estimate).parameters.get("noise_level")
+            except (TypeError, ValueError):  # no signature (a builtin): it does not take one
+                param = None
+            takes_noise_level = param is not None and param.kind in (param.KEYWORD_ONLY,
+                                                                     param.POSITIONAL_OR_KEYWORD)
+        if takes_noise_level:
+            kernel = estimator.estimate(y, noise_level=noise_level)
+        else:
+            kernel = estimator.estimate(y)
         if not _is_operator(kernel):
             if np.ndim(kernel) != 2:
                 if isinstance(kernel, (numbers.Real, np.number)):
@@ -216,7 +240,7 @@ def solve(
     solver_fn = get_solver(solver)
     prior_fn = get_prior(prior)
 
-    operator, estimator = make_operator(y, kernel, scale)
+    operator, estimator = make_operator(y, kernel, scale, noise_level=noise_level)
     s = getattr(operator, "scale", 1)
     if noise_level is None:
         noise_level = getattr(estimator, "noise_level_", None)

@@ -443,3 +443,192 @@ def test_camera_shake_weight_validation(kwargs, match):
     """lambda_grad=0 and lambda_min=0 divided by zero, lambda_min<0 never returned, coarsest_kernel<3 was taken."""
     with pytest.raises(ValueError, match=match):
         CameraShakeEstimator(**kwargs)
+
+
+# -- known noise level, constructor checks, featureless images, documented attributes ----------------
+def _document(seed=0):
+    """A clean text-like page (mostly white, clipped at 1): too few unclipped patches for a noise estimate."""
+    x = np.ones((128, 128))
+    x[20:108:12, 10:118] = 0
+    x[:, 60:62] = 0
+    rng = np.random.default_rng(seed)
+    return np.clip(pnp.blur(x, K.motion_kernel(7, 20), boundary="reflect") + 0.01 * rng.standard_normal(x.shape),
+                   0, 1)
+
+
+class _NoNoiseEstimate:
+    """A noise estimator that must not be called (the level is known)."""
+
+    def estimate(self, y):
+        raise AssertionError("the noise level was estimated although it was given")
+
+
+def _small_shake(**kwargs):
+    return CameraShakeEstimator(kernel_size=15, iters_per_scale=2, refine_iters=1, **kwargs)
+
+
+@pytest.mark.parametrize("make", [GaussianBlurEstimator, LinearMotionEstimator])
+def test_spectral_estimators_use_a_known_noise_level(make):
+    """On a clean document the noise estimate fails: a given noise_level was ignored and they raised."""
+    y = _document()
+    with pytest.raises(ValueError, match="clipped"):
+        NoiseEstimator().estimate(y)
+    with pytest.raises(ValueError, match=r"clipped.*pass it \(pnp\.solve\(\.\.\., noise_level=.*noise_estimator"):
+        make().estimate(y)
+    est = make(noise_estimator=_NoNoiseEstimate())
+    k = est.estimate(y, noise_level=0.01)
+    assert k.sum() == pytest.approx(1.0) and est.noise_level_ == 0.01
+    # what pnp.solve hands on
+    est = make(noise_estimator=_NoNoiseEstimate())
+    op, used = pnp.make_operator(y, est, noise_level=0.01)
+    assert used is est and est.noise_level_ == 0.01 and isinstance(op, pnp.Blur)
+    with pytest.raises(ValueError, match="noise_level"):
+        est.estimate(y, noise_level=np.nan)
+    with pytest.raises(ValueError, match="0-1 intensity scale"):
+        pnp.make_operator(y, est, noise_level=2.55)
+    # keyword-only: pnp.frames.build_operator must not take it for a second frame
+    from pnp.frames import _accepts_several
+
+    assert not _accepts_several(est.estimate)
+
+
+def test_camera_shake_does_not_need_the_noise_level():
+    """The kernel does not use it: a failed noise estimate stopped the estimator, even in pnp.solve(noise_level=)."""
+    y = _document()
+    est = _small_shake()
+    k = est.estimate(y)
+    assert k.shape == (15, 15) and k.sum() == pytest.approx(1.0)
+    assert est.noise_level_ is None
+    est = _small_shake(noise_estimator=_NoNoiseEstimate())
+    est.estimate(y, noise_level=0.01)
+    assert est.noise_level_ == 0.01
+    _, info = pnp.solve(y, _small_shake(), prior="tv", noise_level=0.01, iters=2, boundary="reflect",
+                        progress=False, return_info=True)
+    assert info["noise_level"] == 0.01
+    from pnp.frames import _accepts_several
+
+    assert not _accepts_several(est.estimate)
+
+
+def test_known_noise_level_of_a_colour_image():
+    """Per-channel level given: the luminance floor is the level times the norm of the BT.709 weights."""
+    from pnp.estimate.noise import luminance_and_noise
+
+    rgb = pnp.add_noise(np.repeat(data.camera()[::4, ::4, None] / 255.0, 3, axis=2), 0.02, seed=1)
+    _, sigma_n, level = luminance_and_noise(rgb)
+    _, sigma_known, level_known = luminance_and_noise(rgb, noise_level=0.02)
+    assert level_known == 0.02 and level == pytest.approx(0.02, rel=0.1)
+    assert sigma_known == pytest.approx(sigma_n, rel=0.1)
+    assert luminance_and_noise(rgb[..., :1], noise_level=0.02)[1] == 0.02
+
+
+def test_make_operator_noise_level_and_estimators_without_it():
+    y = _document()
+    op, est = pnp.make_operator(y, _ArrayEstimator(), noise_level=0.01)  # estimate(y) only: not passed
+    assert isinstance(op, pnp.Blur) and isinstance(est, _ArrayEstimator)
+    with pytest.raises(TypeError, match="noise_level"):
+        pnp.make_operator(y, np.ones((3, 3)) / 9, noise_level="0.01")
+
+
+@pytest.mark.parametrize(
+    "make, kwargs, exc, match",
+    [
+        (NoiseEstimator, dict(patch_size=7.9), TypeError, r"patch_size must be an integer >= 2"),
+        (NoiseEstimator, dict(patch_size=True), TypeError, "patch_size"),
+        (NoiseEstimator, dict(max_patches=np.inf), TypeError, r"max_patches must be an integer >= 100"),
+        (NoiseEstimator, dict(seed=-1), ValueError, r"seed must be an integer >= 0"),
+        (NoiseEstimator, dict(seed=1.5), TypeError, "seed"),
+        (NoiseEstimator, dict(quantile=np.nan), ValueError, r"quantile must be a finite number in \(0, 1\)"),
+        (NoiseEstimator, dict(quantile="a"), TypeError, "quantile"),
+        (NoiseEstimator, dict(iterations=2.5), TypeError, "iterations"),
+        (GaussianBlurEstimator, dict(snr_floor=np.nan), ValueError, r"snr_floor must be a finite number > 1"),
+        (GaussianBlurEstimator, dict(snr_floor=np.inf), ValueError, "snr_floor"),
+        (GaussianBlurEstimator, dict(rho_min=0.7), ValueError, r"rho_min must be a finite number in \[0, 0.5\)"),
+        (GaussianBlurEstimator, dict(rho_min=np.nan), ValueError, "rho_min"),
+        (GaussianBlurEstimator, dict(rho_min=-0.1), ValueError, "rho_min"),
+        (GaussianBlurEstimator, dict(max_disagreement=np.inf), ValueError, "max_disagreement"),
+        (GaussianBlurEstimator, dict(widths=["a"]), TypeError, "widths"),
+        (GaussianBlurEstimator, dict(noise_estimator=NoiseEstimator), TypeError, "not an instance"),
+        (GaussianBlurEstimator, dict(noise_estimator=0.01), TypeError, "noise_estimator"),
+        (LinearMotionEstimator, dict(snr_floor=np.nan), ValueError, "snr_floor"),
+        (LinearMotionEstimator, dict(refine_max_length=np.nan), ValueError,
+         r"refine_max_length \(pixels\) must be a finite number >= 0"),
+        (LinearMotionEstimator, dict(refine_max_length=-1), ValueError, "refine_max_length"),
+        (LinearMotionEstimator, dict(angle_step=np.nan), ValueError, "angle_step"),
+        (LinearMotionEstimator, dict(angle_window=True), TypeError, "angle_window"),
+        (LinearMotionEstimator, dict(refine_window=np.nan), ValueError, "refine_window"),
+        (LinearMotionEstimator, dict(t_range=(0.1,)), TypeError, "t_range"),
+        (LinearMotionEstimator, dict(t_range=(0.1, np.nan)), ValueError, "t_range"),
+        (LinearMotionEstimator, dict(lengths=[3.0, np.nan]), ValueError, "lengths"),
+        (LinearMotionEstimator, dict(noise_estimator="pca"), TypeError, "noise_estimator"),
+        (CameraShakeEstimator, dict(edge_ratio=np.nan), ValueError, r"edge_ratio must be a finite number >= 0"),
+        (CameraShakeEstimator, dict(edge_ratio=-1), ValueError, "edge_ratio"),
+        (CameraShakeEstimator, dict(gamma="a"), TypeError, r"gamma must be a finite number >= 0"),
+        (CameraShakeEstimator, dict(gamma=np.inf), ValueError, "gamma"),
+        (CameraShakeEstimator, dict(lambda_grad=True), TypeError, "lambda_grad"),
+        (CameraShakeEstimator, dict(lambda_decay=np.nan), ValueError, "lambda_decay"),
+        (CameraShakeEstimator, dict(lambda_intensity=np.nan), ValueError, "lambda_intensity"),
+        (CameraShakeEstimator, dict(threshold=np.nan), ValueError, "threshold"),
+        (CameraShakeEstimator, dict(iters_per_scale=2.5), TypeError, "iters_per_scale"),
+        (CameraShakeEstimator, dict(iters_per_scale=0), ValueError, "iters_per_scale"),
+        (CameraShakeEstimator, dict(max_size=100.5), TypeError, "max_size"),
+        (CameraShakeEstimator, dict(max_size=16), ValueError, "max_size"),
+        (CameraShakeEstimator, dict(refine_iters=1.5), TypeError, "refine_iters"),
+        (CameraShakeEstimator, dict(refine_weight=np.nan), ValueError, "refine_weight"),
+        (CameraShakeEstimator, dict(refine_p=np.nan), ValueError, "refine_p"),
+        (CameraShakeEstimator, dict(refine_window=0), ValueError, "refine_window"),
+        (CameraShakeEstimator, dict(refine_window=3.5), TypeError, "refine_window"),
+        (CameraShakeEstimator, dict(noise_estimator=object()), TypeError, "noise_estimator"),
+    ],
+)
+def test_estimator_constructor_validation(make, kwargs, exc, match):
+    """Each was accepted, truncated or failed later (NaN, inf, floats for integers, strings, bools).
+
+    A few cases were already refused before; they stay as guards of the shared checks.
+    """
+    with pytest.raises(exc, match=match):
+        make(**kwargs)
+
+
+@pytest.mark.filterwarnings("error")
+def test_camera_shake_refuses_a_featureless_image():
+    """A constant image gave an arbitrary 3x3 blob with divide-by-zero warnings."""
+    est = CameraShakeEstimator(kernel_size=9)
+    for y in (np.full((64, 64), 0.5), np.full((64, 64, 3), 128, dtype=np.uint8),
+              pnp.blur(np.full((64, 64), 0.5), K.motion_kernel(5, 30), boundary="reflect")):
+        with pytest.raises(ValueError, match="no structure"):
+            est.estimate(y)
+
+
+def _documented_attributes(doc):
+    """Names of the ``Attributes`` section of a numpy-style class docstring."""
+    import re
+
+    section = doc.split("Attributes\n    ----------\n", 1)[1]
+    section = re.split(r"\n\n    \w[\w ]*\n    ---", section)[0]
+    names = []
+    for line in section.splitlines():
+        m = re.match(r"    (\w+(?:, \w+)*) :", line) or re.match(r"    (\w+_)$", line)
+        if m:
+            names += m.group(1).split(", ")
+    return names
+
+
+def test_documented_attributes_exist_after_estimate(images):
+    """The package docstring listed kernel_, noise_level_, score_ for every estimator (not all have them)."""
+    import pnp.estimate as E
+
+    y = pnp.add_noise(pnp.blur(images["camera"][:96, :96], K.motion_kernel(5, 30), boundary="reflect"), 0.01,
+                      seed=0)
+    for est in (NoiseEstimator(), GaussianBlurEstimator(), LinearMotionEstimator(), _small_shake()):
+        est.estimate(y)
+        names = _documented_attributes(type(est).__doc__)
+        assert names and all(hasattr(est, n) for n in names), (type(est).__name__, names)
+        # the package table lists, per class, only attributes it has (after "no": ones it has not)
+        row = E.__doc__.split(f"\n:class:`{type(est).__name__}`", 1)[1].split("\n:class:", 1)[0].split("\n===")[0]
+        listed = [n for n in row.split("``")[1::2] if n.endswith("_")]
+        absent = [n for n in listed if f"no ``{n}``" in row]
+        assert listed and all(hasattr(est, n) for n in listed if n not in absent), (type(est).__name__, listed)
+        assert not any(hasattr(est, n) for n in absent)
+    for method in (GaussianBlurEstimator.estimate, CameraShakeEstimator.estimate):
+        assert "Raises\n        ------\n        " in method.__doc__

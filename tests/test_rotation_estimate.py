@@ -162,3 +162,46 @@ def test_angle_autocorrelation_validates_its_input(scene):
         angle_autocorrelation(scene.blurred, (np.nan, 3.0))
     with pytest.raises(ValueError, match="no ring"):  # far outside: refused without sampling every ring
         angle_autocorrelation(scene.blurred, (1e6, 1e6))
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(refine_size=0), ValueError, r"refine_size must be an integer >= 32"),  # ZeroDivisionError at estimate
+        (dict(refine_size=100.5), TypeError, "refine_size"),
+        (dict(refine_radius=-5), ValueError, r"refine_radius \(pixels\) must be a finite number > 0"),
+        (dict(refine_radius=np.nan), ValueError, "refine_radius"),
+        (dict(min_score=np.nan), ValueError, r"min_score must be a number \(not NaN\)"),
+        (dict(max_spread=np.nan), ValueError, "max_spread"),
+        (dict(max_spread=-0.1), ValueError, "max_spread"),
+        (dict(grid=49.5), TypeError, "grid"),
+        (dict(refine="no"), TypeError, "refine must be True or False"),
+        (dict(second_start="yes"), TypeError, "second_start"),
+        (dict(sign=True), ValueError, "sign"),
+        (dict(angle_range=(0.1, np.nan)), ValueError, "angle_range"),
+        (dict(angle_range=0.1), TypeError, "angle_range"),
+        (dict(search_margin="a"), TypeError, "search_margin"),
+    ],
+)
+def test_constructor_validation(kwargs, exc, match):
+    """Each was accepted (NaN, a truthy string), truncated (49.5) or failed later with another error."""
+    with pytest.raises(exc, match=match):
+        RotationalBlurEstimator(**kwargs)
+    RotationalBlurEstimator(min_score=np.inf, max_spread=np.inf)  # inf: every estimate unreliable / no spread test
+
+
+def test_documented_attributes_exist(scene):
+    """The package docstring promised kernel_ and noise_level_ to every estimator; this one has operator_."""
+    import re
+
+    import pnp.estimate as E
+
+    est = RotationalBlurEstimator(center=CENTER)
+    op = est.estimate(scene.blurred)
+    assert est.operator_ is op
+    section = RotationalBlurEstimator.__doc__.split("Attributes\n    ----------\n", 1)[1].split("\n\n    Examples")[0]
+    names = re.findall(r"^    (\w+_)(?: :|$)", section, re.M)
+    assert len(names) >= 10 and all(hasattr(est, n) for n in names), names
+    row = E.__doc__.split("\n:class:`RotationalBlurEstimator`", 1)[1].split("\n===")[0]
+    assert "``operator_``" in row and "no ``kernel_`` and no ``noise_level_``" in row
+    assert not hasattr(est, "kernel_") and not hasattr(est, "noise_level_")

@@ -46,6 +46,7 @@ from scipy import ndimage
 from scipy.special import j1
 
 from ..kernels import disk_kernel, gaussian_kernel
+from ._checks import check_grid, check_noise_estimator, check_real
 from .noise import luminance_and_noise
 
 __all__ = ["GaussianBlurEstimator", "edge_width", "spectral_weight", "periodic_component", "power_spectrum", "radial_profile"]
@@ -189,18 +190,31 @@ class GaussianBlurEstimator:
         has too few edges.
         ``"auto"``: combined for Gaussians, spectrum for disks.
     widths : array_like, optional
-        Candidate widths in pixels; default 0.3 to 10 px in steps of 0.02 px.
+        Candidate widths in pixels (finite, > 0); default 0.3 to 10 px in
+        steps of 0.02 px.
     snr_floor : float
-        Radial bins are used while their power exceeds ``snr_floor`` times the
-        noise floor.
+        Radial bins are used while their power exceeds ``snr_floor`` (finite,
+        > 1) times the noise floor.
     rho_min : float
-        Lowest frequency used (cycles per pixel); the lowest frequencies
-        follow the scene rather than the blur.
+        Lowest frequency used (cycles per pixel, in [0, 0.5)); the lowest
+        frequencies follow the scene rather than the blur.
     max_disagreement : float
         ``"combined"`` only: an edge width smaller than the spectral width
-        divided by this (texture) is not used.
+        divided by this (finite, >= 1; texture) is not used.
     noise_estimator : object, optional
         Anything with ``estimate(y) -> sigma``; default :class:`NoiseEstimator`.
+        Not used when :meth:`estimate` gets ``noise_level``.
+
+    Raises
+    ------
+    TypeError
+        If ``snr_floor``, ``rho_min`` or ``max_disagreement`` is not a real
+        number (``bool`` included), ``widths`` is not numeric, or
+        ``noise_estimator`` has no ``estimate`` method (or is a class).
+    ValueError
+        If ``kind`` or ``method`` is unknown, ``method="combined"`` is asked
+        for disks, or a numeric argument is outside its range (NaN and
+        infinity included).
 
     Attributes
     ----------
@@ -210,8 +224,9 @@ class GaussianBlurEstimator:
         The kernel of that width (:func:`pnp.kernels.gaussian_kernel` or
         :func:`pnp.kernels.disk_kernel`).
     noise_level_ : float
-        Noise level estimated on the way (0-1 scale; mean of the per-channel
-        levels for colour images, the sigma :func:`pnp.solve` expects).
+        Noise level of ``y`` (0-1 scale; mean of the per-channel levels for
+        colour images, the sigma :func:`pnp.solve` expects): the
+        ``noise_level`` given to :meth:`estimate`, else estimated on the way.
     score_ : ndarray
         Residual of the fit per candidate width (lower is better).
     alpha_ : float
@@ -246,36 +261,46 @@ class GaussianBlurEstimator:
         self.method = "combined" if (method == "auto" and kind == "gaussian") else ("spectrum" if method == "auto" else method)
         if widths is None:
             widths = np.arange(0.3, 10.0 + 1e-9, 0.02)
-        widths = np.asarray(widths, dtype=np.float64).ravel()
-        if widths.size == 0 or np.any(~np.isfinite(widths)) or np.any(widths <= 0):
-            raise ValueError("widths must be a non-empty array of positive pixel widths")
-        if float(snr_floor) <= 1:
-            raise ValueError(f"snr_floor must be > 1, got {snr_floor}")
         self.kind = kind
-        self.widths = widths
-        self.snr_floor = float(snr_floor)
-        self.rho_min = float(rho_min)
-        if not float(max_disagreement) >= 1:
-            raise ValueError(f"max_disagreement must be >= 1, got {max_disagreement}")
-        self.max_disagreement = float(max_disagreement)
-        self.noise_estimator = noise_estimator
+        self.widths = check_grid(widths, "widths", "pixel widths")
+        self.snr_floor = check_real(snr_floor, "snr_floor", 1, low_open=True)
+        # the radial profile ends at 0.5 cycles per pixel
+        self.rho_min = check_real(rho_min, "rho_min", 0, 0.5, high_open=True)
+        self.max_disagreement = check_real(max_disagreement, "max_disagreement", 1)
+        self.noise_estimator = check_noise_estimator(noise_estimator)
 
     def __repr__(self):
         return f"GaussianBlurEstimator(kind={self.kind!r}, method={self.method!r})"
 
-    def estimate(self, y):
+    def estimate(self, y, *, noise_level=None):
         """Estimate the blur width of ``y`` and return its kernel.
 
         Parameters
         ----------
         y : ndarray, shape (H, W) or (H, W, C)
             Blurred image (uint8, uint16 or float 0-1); colour -> luminance.
+        noise_level : float, optional
+            Known noise level of ``y`` (0-1 scale, per channel): used as the
+            noise floor of the spectrum instead of an estimate
+            (:func:`pnp.solve` passes its ``noise_level``).
 
         Returns
         -------
         ndarray, shape (kh, kw), float64, sums to 1
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``y`` is not a valid image (NaN, wrong shape or dtype), or
+            ``noise_level`` is not a number in [0, 1].
+        ValueError
+            If ``y`` is smaller than 32x32; ``noise_level`` is None and the
+            noise level cannot be estimated (too few patches free of clipped
+            pixels, e.g. a mostly white document: pass ``noise_level``, or a
+            ``noise_estimator``); or too few frequencies lie above the noise
+            floor (a constant image, pure noise).
         """
-        img, sigma_n, noise_level = luminance_and_noise(y, self.noise_estimator)
+        img, sigma_n, noise_level = luminance_and_noise(y, self.noise_estimator, noise_level=noise_level)
         P, fy, fx = power_spectrum(img)
         n_bins = max(16, min(img.shape) // 4)
         rho, prof = radial_profile(P, fy, fx, n_bins=n_bins)

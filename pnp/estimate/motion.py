@@ -33,6 +33,7 @@ from scipy import fft as sfft
 from scipy import ndimage
 
 from ..kernels import motion_kernel
+from ._checks import check_grid, check_noise_estimator, check_pair, check_real
 from .gaussian import power_spectrum
 from .noise import luminance_and_noise
 
@@ -63,29 +64,44 @@ class LinearMotionEstimator:
     Parameters
     ----------
     lengths : array_like, optional
-        Candidate lengths (px) of the coarse search; default 2 to 40 px in
-        0.25 px steps. The fine search refines to 0.05 px.
+        Candidate lengths (px; finite, > 0) of the coarse search; default 2
+        to 40 px in 0.25 px steps. The fine search refines to 0.05 px.
     angle_step : float
-        Coarse angle step in degrees (refined to a tenth of it).
+        Coarse angle step in degrees, in (0, 10] (refined to a tenth of it).
     t_range : (float, float)
-        Band of frequencies along the motion (cycles per pixel) used.
+        Band of frequencies along the motion (cycles per pixel) used:
+        ``0 < low < high <= 0.5``.
     snr_floor : float
         For each angle, the band stops at the last frequency where the
-        projected power exceeds ``snr_floor`` times the noise floor.
+        projected power exceeds ``snr_floor`` (finite, > 1) times the noise
+        floor.
     angle_window : float
-        Only angles within this many degrees of the most attenuated
-        direction (lowest mean log power at 0.05-0.25 cycles/px) are
-        searched; 90 searches all.
+        Only angles within this many degrees (in (0, 90]) of the most
+        attenuated direction (lowest mean log power at 0.05-0.25 cycles/px)
+        are searched; 90 searches all.
     noise_estimator : object, optional
         Anything with ``estimate(y) -> sigma``; default :class:`NoiseEstimator`.
+        Not used when :meth:`estimate` gets ``noise_level``.
     refine : {"spectrum2d", "none"}
         Refinement of motions shorter than ``refine_max_length``: a fit of the
         2D log power spectrum (see the module notes), or none (the 1D stripe
         correlation only).
     refine_window : float
-        Half-width in degrees of the angle range of that refinement.
+        Half-width in degrees (in (0, 45]) of the angle range of that
+        refinement.
     refine_max_length : float
-        Motions estimated shorter than this (px) are refined.
+        Motions estimated shorter than this (px; finite, >= 0; 0 never
+        refines) are refined.
+
+    Raises
+    ------
+    TypeError
+        If a numeric argument is not a real number (``bool`` included),
+        ``lengths`` is not numeric, ``t_range`` is not a pair of numbers, or
+        ``noise_estimator`` has no ``estimate`` method (or is a class).
+    ValueError
+        If ``refine`` is unknown or a numeric argument is outside its range
+        (NaN and infinity included).
 
     Attributes
     ----------
@@ -96,8 +112,9 @@ class LinearMotionEstimator:
     kernel_ : ndarray
         :func:`pnp.kernels.motion_kernel` of that length and angle.
     noise_level_ : float
-        Noise level estimated on the way (0-1 scale; mean of the per-channel
-        levels for colour images, the sigma :func:`pnp.solve` expects).
+        Noise level of ``y`` (0-1 scale; mean of the per-channel levels for
+        colour images, the sigma :func:`pnp.solve` expects): the
+        ``noise_level`` given to :meth:`estimate`, else estimated on the way.
     score_ : ndarray, shape (n_angles, n_lengths)
         Correlation scores of the coarse search (higher is better).
     angles_, lengths_ : ndarray
@@ -134,31 +151,17 @@ class LinearMotionEstimator:
                  noise_estimator=None, refine="spectrum2d", refine_window=5.0, refine_max_length=_LONG_MOTION):
         if lengths is None:
             lengths = np.arange(2.0, 40.0 + 1e-9, 0.25)
-        lengths = np.asarray(lengths, dtype=np.float64).ravel()
-        if lengths.size == 0 or np.any(~np.isfinite(lengths)) or np.any(lengths <= 0):
-            raise ValueError("lengths must be a non-empty array of positive pixel lengths")
-        if not 0 < float(angle_step) <= 10:
-            raise ValueError(f"angle_step must be in (0, 10] degrees, got {angle_step}")
-        lo, hi = (float(v) for v in t_range)
-        if not 0 < lo < hi <= 0.5:
-            raise ValueError(f"t_range must satisfy 0 < low < high <= 0.5, got {t_range}")
-        self.lengths = lengths
-        self.angle_step = float(angle_step)
-        self.t_range = (lo, hi)
-        if float(snr_floor) <= 1:
-            raise ValueError(f"snr_floor must be > 1, got {snr_floor}")
-        self.snr_floor = float(snr_floor)
-        if not 0 < float(angle_window) <= 90:
-            raise ValueError(f"angle_window must be in (0, 90] degrees, got {angle_window}")
-        self.angle_window = float(angle_window)
-        self.noise_estimator = noise_estimator
-        if refine not in ("spectrum2d", "none"):
+        self.lengths = check_grid(lengths, "lengths", "pixel lengths")
+        self.angle_step = check_real(angle_step, "angle_step (degrees)", 0, 10, low_open=True)
+        self.t_range = check_pair(t_range, "t_range", 0, 0.5)
+        self.snr_floor = check_real(snr_floor, "snr_floor", 1, low_open=True)
+        self.angle_window = check_real(angle_window, "angle_window (degrees)", 0, 90, low_open=True)
+        self.noise_estimator = check_noise_estimator(noise_estimator)
+        if not isinstance(refine, str) or refine not in ("spectrum2d", "none"):
             raise ValueError(f"refine must be 'spectrum2d' or 'none', got {refine!r}")
-        if not 0 < float(refine_window) <= 45:
-            raise ValueError(f"refine_window must be in (0, 45] degrees, got {refine_window}")
         self.refine = refine
-        self.refine_window = float(refine_window)
-        self.refine_max_length = float(refine_max_length)
+        self.refine_window = check_real(refine_window, "refine_window (degrees)", 0, 45, low_open=True)
+        self.refine_max_length = check_real(refine_max_length, "refine_max_length (pixels)", 0)
 
     def __repr__(self):
         return f"LinearMotionEstimator(angle_step={self.angle_step})"
@@ -262,13 +265,17 @@ class LinearMotionEstimator:
                 "well inside them. The image is constant, pure noise or too small, or its motion is "
                 "shorter than the candidate lengths")
 
-    def estimate(self, y):
+    def estimate(self, y, *, noise_level=None):
         """Estimate the motion of ``y`` and return its kernel.
 
         Parameters
         ----------
         y : ndarray, shape (H, W) or (H, W, C)
             Blurred image (uint8, uint16 or float 0-1); colour -> luminance.
+        noise_level : float, optional
+            Known noise level of ``y`` (0-1 scale, per channel): used as the
+            noise floor of the spectrum instead of an estimate
+            (:func:`pnp.solve` passes its ``noise_level``).
 
         Returns
         -------
@@ -276,12 +283,18 @@ class LinearMotionEstimator:
 
         Raises
         ------
+        TypeError, ValueError
+            If ``y`` is not a valid image (NaN, wrong shape or dtype), or
+            ``noise_level`` is not a number in [0, 1].
         ValueError
-            If ``y`` is smaller than 32x32, or no candidate ``(angle,
-            length)`` could be scored (a constant image, pure noise: no
-            frequency band above the noise floor).
+            If ``y`` is smaller than 32x32; ``noise_level`` is None and the
+            noise level cannot be estimated (too few patches free of clipped
+            pixels, e.g. a mostly white document: pass ``noise_level``, or a
+            ``noise_estimator``); or no candidate ``(angle, length)`` could
+            be scored (a constant image, pure noise: no frequency band above
+            the noise floor).
         """
-        img, sigma_n, noise_level = luminance_and_noise(y, self.noise_estimator)
+        img, sigma_n, noise_level = luminance_and_noise(y, self.noise_estimator, noise_level=noise_level)
         P, fy, fx = power_spectrum(img)
         floor = max(sigma_n**2, 1e-10)
         lo, hi = self.t_range

@@ -28,6 +28,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._layout import to_internal
+from ..noise import check_noise_level
+from ._checks import check_int, check_real
 
 __all__ = ["NoiseEstimator", "luminance"]
 
@@ -101,18 +103,27 @@ class NoiseEstimator:
     Parameters
     ----------
     patch_size : int
-        Side of the square patches (pixels).
+        Side of the square patches (pixels), >= 2.
     quantile : float
         A patch is "weak-texture" when its gradient energy is below this
-        quantile of the energy of pure-noise patches at the current estimate
-        (calibrated once by Monte Carlo with a fixed seed).
+        quantile (in (0, 1)) of the energy of pure-noise patches at the
+        current estimate (calibrated once by Monte Carlo with a fixed seed).
     iterations : int
-        Rounds of weak-texture selection; 0 gives the plain method of Chen
-        et al. on all patches.
+        Rounds of weak-texture selection (>= 0); 0 gives the plain method of
+        Chen et al. on all patches.
     max_patches : int
-        Patches sampled from large images (random, fixed seed).
+        Patches sampled from large images (random, fixed seed), >= 100.
     seed : int
-        Seed of the patch subsampling (the result is deterministic).
+        Seed (>= 0) of the patch subsampling (the result is deterministic).
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a number, or ``patch_size``, ``iterations``,
+        ``max_patches`` or ``seed`` is not an integer (``bool`` and floats
+        such as ``7.9`` included).
+    ValueError
+        If an argument is outside its range (NaN and infinity included).
 
     Attributes
     ----------
@@ -162,19 +173,11 @@ class NoiseEstimator:
     """
 
     def __init__(self, patch_size=7, quantile=0.99, iterations=3, max_patches=40000, seed=0):
-        if int(patch_size) < 2:
-            raise ValueError(f"patch_size must be >= 2, got {patch_size}")
-        if not 0 < float(quantile) < 1:
-            raise ValueError(f"quantile must be in (0, 1), got {quantile}")
-        if int(iterations) < 0:
-            raise ValueError(f"iterations must be >= 0, got {iterations}")
-        if int(max_patches) < 100:
-            raise ValueError(f"max_patches must be >= 100, got {max_patches}")
-        self.patch_size = int(patch_size)
-        self.quantile = float(quantile)
-        self.iterations = int(iterations)
-        self.max_patches = int(max_patches)
-        self.seed = seed
+        self.patch_size = check_int(patch_size, "patch_size", 2)
+        self.quantile = check_real(quantile, "quantile", 0, 1, low_open=True, high_open=True)
+        self.iterations = check_int(iterations, "iterations", 0)
+        self.max_patches = check_int(max_patches, "max_patches", 100)
+        self.seed = check_int(seed, "seed", 0)
 
     def __repr__(self):
         return (f"NoiseEstimator(patch_size={self.patch_size}, quantile={self.quantile}, "
@@ -280,7 +283,7 @@ class NoiseEstimator:
         return self.noise_level_
 
 
-def luminance_and_noise(y, noise_estimator=None, min_size=32):
+def luminance_and_noise(y, noise_estimator=None, min_size=32, noise_level=None):
     """What the spectral estimators start from: the luminance of ``y`` and two noise levels.
 
     Parameters
@@ -289,8 +292,14 @@ def luminance_and_noise(y, noise_estimator=None, min_size=32):
         Public-layout image (uint8, uint16 or float 0-1).
     noise_estimator : object, optional
         Anything with ``estimate(y) -> sigma``; default :class:`NoiseEstimator`.
+        Not used when ``noise_level`` is given.
     min_size : int
         Smallest accepted height and width.
+    noise_level : float, optional
+        Known noise level of ``y`` (0-1 scale; per channel for colour
+        images): used instead of an estimate. The luminance of a colour image
+        then gets ``noise_level * 0.75`` (the BT.709 weights of
+        :func:`luminance` applied to noise independent across channels).
 
     Returns
     -------
@@ -300,11 +309,34 @@ def luminance_and_noise(y, noise_estimator=None, min_size=32):
         Noise level of the luminance (the floor of its power spectrum).
     noise_level : float
         Noise level for :func:`pnp.solve`: per channel (their mean) for colour images.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``noise_level`` is not a number in [0, 1]
+        (:func:`pnp.noise.check_noise_level`).
+    ValueError
+        If ``y`` is smaller than ``min_size``, or ``noise_level`` is None and
+        the noise level cannot be estimated (too few patches free of clipped
+        pixels, e.g. a clean document image, mostly white): the message names
+        the ways out (pass ``noise_level``, or a ``noise_estimator``).
     """
+    if noise_level is not None:
+        noise_level = check_noise_level(noise_level)
     img = luminance(y)
     if min(img.shape) < min_size:
         raise ValueError(f"y of shape {np.shape(y)} is too small; need at least {min_size}x{min_size} pixels")
+    if noise_level is not None:
+        gray = np.ndim(y) == 2 or np.shape(y)[-1] == 1
+        sigma_n = noise_level if gray else noise_level * float(np.linalg.norm(_LUMA))
+        return img, sigma_n, noise_level
     noise = noise_estimator or NoiseEstimator()
-    sigma_n = float(noise.estimate(img))
-    noise_level = sigma_n if np.ndim(y) == 2 else float(noise.estimate(y))
+    try:
+        sigma_n = float(noise.estimate(img))
+        noise_level = sigma_n if np.ndim(y) == 2 else float(noise.estimate(y))
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc}. The noise level cannot be estimated, and this estimator needs it (the noise floor of the "
+            "spectrum): if it is known, pass it (pnp.solve(..., noise_level=...), or the estimator's "
+            "estimate(y, noise_level=...)), or pass a noise_estimator that works on this image") from exc
     return img, sigma_n, noise_level

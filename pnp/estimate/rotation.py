@@ -54,6 +54,7 @@ from scipy import ndimage, optimize
 from scipy import fft as sfft
 
 from ..operators.rotational import RotationalBlur, check_center
+from ._checks import check_bool, check_int, check_pair, check_real
 from .noise import luminance
 
 __all__ = ["RotationalBlurEstimator", "angle_autocorrelation"]
@@ -351,21 +352,23 @@ class RotationalBlurEstimator:
         Known centre ``(x, y)``: only the angle is estimated. It must lie in
         the frame extended by ``search_margin`` (checked by :meth:`estimate`).
     angle_range : (float, float)
-        Range of the angle searched (radians); default 1 to 45 degrees.
+        Range of the angle searched (radians, ``0 < low < high <= pi/2``);
+        default 1 to 45 degrees.
     search_margin : float
-        The centre is searched in the frame extended by this fraction of its
-        size on every side (0 by default: the rings must be at least half
-        inside the frame).
+        The centre is searched in the frame extended by this fraction (finite,
+        >= 0) of its size on every side (0 by default: the rings must be at
+        least half inside the frame).
     grid : int
-        Candidates per side (of the longer side) of the coarse vote.
+        Candidates per side (of the longer side) of the coarse vote (>= 3).
     refine : bool
         Refine the voted centre with the kink sharpness (slower, far more
         precise); False returns the voted centre.
     refine_size : int
-        Largest side (pixels) of the image used by the refinement (larger
-        images are reduced).
+        Largest side (pixels, >= 32) of the image used by the refinement
+        (larger images are reduced).
     refine_radius : float
-        The refinement stays within this many pixels of the voted centre.
+        The refinement stays within this many pixels (finite, > 0) of the
+        voted centre.
     radius : float, (float, float) or "auto", optional
         Rotating disk or annulus of the returned operator; ``"auto"``
         estimates a disk radius as the largest radius whose rings still show
@@ -384,10 +387,25 @@ class RotationalBlurEstimator:
         the circles around the candidates, and keep it if it is reliable and
         scores higher (about doubles the time of those cases).
     min_score, max_spread : float
-        Thresholds of ``reliable_``. The defaults were chosen on the 39
+        Thresholds of ``reliable_`` (not NaN; ``max_spread >= 0``; ``inf``
+        accepted: ``min_score=inf`` flags every estimate unreliable,
+        ``max_spread=inf`` leaves the test to ``min_score``). The defaults
+        were chosen on the 39
         blurred images of ``benchmarks/rotation.py --estimate-only`` (13
         images at 5, 10 and 20 degrees), the images the benchmark reports:
         in-sample, not validated elsewhere.
+
+    Raises
+    ------
+    TypeError
+        If ``center`` is not numeric, a numeric argument is not a real
+        number (``bool`` included), ``grid`` or ``refine_size`` is not an
+        integer, ``angle_range`` is not a pair of numbers, or ``refine`` or
+        ``second_start`` is not a bool.
+    ValueError
+        If ``center`` is not two finite numbers, ``sign`` is not 1 or -1,
+        ``radius`` is not valid for :class:`pnp.RotationalBlur`, or a
+        numeric argument is outside its range (NaN included).
 
     Attributes
     ----------
@@ -420,6 +438,10 @@ class RotationalBlurEstimator:
     autocorrelation_ : (ndarray, ndarray)
         Lags (radians) and the mean autocorrelation at the estimate.
     operator_ : RotationalBlur
+        The estimated blur (what :meth:`estimate` returns). There is no
+        ``kernel_`` (a rotational blur is not a convolution) and no
+        ``noise_level_``: :func:`pnp.solve` estimates the noise level from
+        ``y`` itself, or takes its ``noise_level``.
 
     Examples
     --------
@@ -437,29 +459,23 @@ class RotationalBlurEstimator:
                  grid=49, refine=True, refine_size=512, refine_radius=12.0, radius=None, frames=None, sign=1,
                  min_score=0.03, max_spread=0.04, second_start=True):
         self.center = None if center is None else check_center(center)
-        lo, hi = (float(a) for a in angle_range)
-        if not 0 < lo < hi <= np.pi / 2:
-            raise ValueError(f"angle_range must be (lo, hi) radians with 0 < lo < hi <= pi/2, got {angle_range!r}")
-        self.angle_range = (lo, hi)
-        self.search_margin = float(search_margin)
-        if not (np.isfinite(self.search_margin) and self.search_margin >= 0):
-            raise ValueError(f"search_margin must be finite and >= 0, got {search_margin!r}")
-        self.grid = int(grid)
-        if self.grid < 3:
-            raise ValueError(f"grid must be >= 3, got {grid!r}")
-        self.refine = bool(refine)
-        self.refine_size = int(refine_size)
-        self.refine_radius = float(refine_radius)
+        self.angle_range = check_pair(angle_range, "angle_range (radians)", 0, np.pi / 2, "pi/2")
+        self.search_margin = check_real(search_margin, "search_margin", 0)
+        self.grid = check_int(grid, "grid", 3)
+        self.refine = check_bool(refine, "refine")
+        # the refinement works on an image of at most refine_size pixels a side; y is at least _MIN_SIZE
+        self.refine_size = check_int(refine_size, "refine_size", _MIN_SIZE)
+        self.refine_radius = check_real(refine_radius, "refine_radius (pixels)", 0, low_open=True)
         if radius is not None and not (isinstance(radius, str) and radius == "auto"):
             RotationalBlur((0, 0), 0.0, radius=radius)  # validates
         self.radius = radius
         self.frames = [] if frames is None else list(frames)
-        if sign not in (1, -1):
+        if isinstance(sign, (bool, np.bool_)) or sign not in (1, -1):
             raise ValueError(f"sign must be 1 or -1, got {sign!r}")
         self.sign = sign
-        self.min_score = float(min_score)
-        self.max_spread = float(max_spread)
-        self.second_start = bool(second_start)
+        self.min_score = check_real(min_score, "min_score", finite=False)
+        self.max_spread = check_real(max_spread, "max_spread", 0, finite=False)
+        self.second_start = check_bool(second_start, "second_start")
 
     def __repr__(self):
         return f"RotationalBlurEstimator(center={self.center}, grid={self.grid}, radius={self.radius!r})"

@@ -47,7 +47,9 @@ from scipy import fft as sfft
 from scipy import ndimage
 
 from ..boundary import pad_observation
+from ..noise import check_noise_level
 from ..psf import kernel_origin, psf2otf
+from ._checks import check_int, check_noise_estimator, check_real
 from .noise import NoiseEstimator, luminance
 
 __all__ = ["CameraShakeEstimator", "project_kernel", "center_kernel"]
@@ -149,11 +151,11 @@ class CameraShakeEstimator:
     Parameters
     ----------
     kernel_size : int
-        Side of the (square, odd) kernel in pixels of the input image. It
+        Side (odd, >= 3) of the square kernel in pixels of the input image. It
         should exceed the blur's extent; too large costs time and some
         accuracy.
     iters_per_scale : int
-        Alternations of latent and kernel updates per pyramid level.
+        Alternations (>= 1) of latent and kernel updates per pyramid level.
     lambda_grad : float
         Weight (> 0) of the L0 gradient prior at the coarsest level; it
         decreases geometrically to ``lambda_min`` at the finest level and is
@@ -164,38 +166,54 @@ class CameraShakeEstimator:
     lambda_decay : float
         Factor (>= 1) by which the weight shrinks after each alternation.
     lambda_intensity : float
-        Weight of the L0 intensity prior (Pan et al.'s text prior); 0 for
-        natural images.
+        Weight (>= 0) of the L0 intensity prior (Pan et al.'s text prior); 0
+        for natural images.
     gamma : float
-        Tikhonov weight of the kernel update, relative to the gradient energy
-        of the latent image.
+        Tikhonov weight (>= 0) of the kernel update, relative to the gradient
+        energy of the latent image.
     threshold : float
-        Kernel entries below ``threshold * max`` are set to zero after each
-        update (see :func:`project_kernel`).
+        Kernel entries below ``threshold * max`` (``threshold`` in [0, 1)) are
+        set to zero after each update (see :func:`project_kernel`).
     edge_ratio : float
-        Salient-edge selection for the kernel update (Cho & Lee 2009): the
+        Salient-edge selection (>= 0) for the kernel update (Cho & Lee 2009): the
         latent gradients kept are the strongest ``edge_ratio * sqrt(P_x P_k)``
         of each of 4 orientations (``P`` are pixel counts), with the
         threshold relaxed by 1.1 per alternation; 0 keeps all gradients.
     max_size : int, optional
-        Images whose longer side exceeds this are estimated on a downscaled
-        copy (the kernel is scaled back); ``None`` never downscales.
+        Images whose longer side exceeds this (>= 32) are estimated on a
+        downscaled copy (the kernel is scaled back); ``None`` never
+        downscales.
     coarsest_kernel : int
         Largest kernel size (>= 3) at the coarsest pyramid level: levels are
         added (factor ``sqrt(2)``, at most 12) until the kernel, whose size
         is odd, is no larger.
     noise_estimator : object, optional
         Anything with ``estimate(y) -> sigma``; default :class:`NoiseEstimator`.
+        It only gives ``noise_level_`` (for :func:`pnp.solve`): the kernel
+        does not depend on it. Not used when :meth:`estimate` gets
+        ``noise_level``.
     refine_iters : int
-        Alternations of the finest-level refinement (0 turns it off).
+        Alternations (>= 0) of the finest-level refinement (0 turns it off).
     refine_weight : float
-        Weight of its sparse kernel prior, relative to the gradient energy of
-        the latent image (like ``gamma``); 0 turns the prior off.
+        Weight (>= 0) of its sparse kernel prior, relative to the gradient
+        energy of the latent image (like ``gamma``); 0 turns the prior off.
     refine_p : float
         Exponent (0-1] of that prior; 1 turns it off (the sum of a
         non-negative unit-sum kernel is constant).
     refine_window : int
-        Side of the neighbourhood whose maximum normalises each entry.
+        Side (>= 1) of the neighbourhood whose maximum normalises each entry.
+
+    Raises
+    ------
+    TypeError
+        If a numeric argument is not a real number (``bool`` included),
+        ``iters_per_scale``, ``max_size``, ``refine_iters`` or
+        ``refine_window`` is not an integer, or ``noise_estimator`` has no
+        ``estimate`` method (or is a class).
+    ValueError
+        If ``kernel_size`` or ``coarsest_kernel`` is not an integer >= 3
+        (``kernel_size`` odd), or a numeric argument is outside its range
+        (NaN and infinity included).
 
     Attributes
     ----------
@@ -206,9 +224,14 @@ class CameraShakeEstimator:
         the grid the kernel was estimated on: the shape of ``y`` or, when
         ``max_size`` downscales it, of the downscaled copy (``(64, 64)`` for
         a 128x128 image with ``max_size=64``).
-    noise_level_ : float
+    noise_level_ : float or None
         Noise level of ``y`` (0-1 scale; mean of the per-channel levels for
-        colour images, the sigma :func:`pnp.solve` expects).
+        colour images, the sigma :func:`pnp.solve` expects): the
+        ``noise_level`` given to :meth:`estimate`, else estimated with
+        ``noise_estimator``; None when that estimate fails (e.g. too few
+        patches free of clipped pixels, as on a mostly white document). The
+        kernel does not use it, so a failed noise estimate does not stop the
+        kernel estimate; :func:`pnp.solve` then needs ``noise_level``.
     kernels_ : list of ndarray
         The kernel at the end of every pyramid level (coarse to fine), before
         the finest-level refinement.
@@ -235,49 +258,27 @@ class CameraShakeEstimator:
             raise ValueError(f"kernel_size must be an integer >= 3, got {kernel_size!r}")
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd (the kernel is centred on its middle), got {kernel_size}")
-        if int(iters_per_scale) < 1:
-            raise ValueError(f"iters_per_scale must be >= 1, got {iters_per_scale}")
-        for name, v in (("lambda_grad", lambda_grad), ("lambda_min", lambda_min)):
-            # 0 would divide by zero (the geometric decrease) or never end the splitting loop (beta = 2 lambda)
-            if not np.isfinite(v) or v <= 0:
-                raise ValueError(f"{name} must be finite and > 0, got {v}")
-        for name, v in (("lambda_intensity", lambda_intensity), ("gamma", gamma)):
-            if not np.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be finite and >= 0, got {v}")
         if isinstance(coarsest_kernel, bool) or not isinstance(coarsest_kernel, numbers.Integral) \
                 or coarsest_kernel < 3:
             raise ValueError("coarsest_kernel must be an integer >= 3 (the largest kernel size of the coarsest "
                              f"level), got {coarsest_kernel!r}")
-        if not 0 <= threshold < 1:
-            raise ValueError(f"threshold must be in [0, 1), got {threshold}")
-        if max_size is not None and int(max_size) < 32:
-            raise ValueError(f"max_size must be >= 32 or None, got {max_size}")
         self.kernel_size = int(kernel_size)
-        self.iters_per_scale = int(iters_per_scale)
-        self.lambda_grad = float(lambda_grad)
-        self.lambda_intensity = float(lambda_intensity)
-        self.lambda_min = float(min(lambda_min, lambda_grad))
-        if not float(lambda_decay) >= 1:
-            raise ValueError(f"lambda_decay must be >= 1, got {lambda_decay}")
-        self.lambda_decay = float(lambda_decay)
-        self.gamma = float(gamma)
-        self.threshold = float(threshold)
-        self.edge_ratio = float(edge_ratio)
-        self.max_size = None if max_size is None else int(max_size)
+        self.iters_per_scale = check_int(iters_per_scale, "iters_per_scale", 1)
+        # 0 would divide by zero (the geometric decrease) or never end the splitting loop (beta = 2 lambda)
+        self.lambda_grad = check_real(lambda_grad, "lambda_grad", 0, low_open=True)
+        self.lambda_min = min(check_real(lambda_min, "lambda_min", 0, low_open=True), self.lambda_grad)
+        self.lambda_decay = check_real(lambda_decay, "lambda_decay", 1)
+        self.lambda_intensity = check_real(lambda_intensity, "lambda_intensity", 0)
+        self.gamma = check_real(gamma, "gamma", 0)
+        self.threshold = check_real(threshold, "threshold", 0, 1, high_open=True)
+        self.edge_ratio = check_real(edge_ratio, "edge_ratio", 0)
+        self.max_size = None if max_size is None else check_int(max_size, "max_size", 32)
         self.coarsest_kernel = int(coarsest_kernel)
-        self.noise_estimator = noise_estimator
-        if int(refine_iters) < 0:
-            raise ValueError(f"refine_iters must be >= 0, got {refine_iters}")
-        if not np.isfinite(refine_weight) or refine_weight < 0:
-            raise ValueError(f"refine_weight must be finite and >= 0, got {refine_weight}")
-        if not 0 < float(refine_p) <= 1:
-            raise ValueError(f"refine_p must be in (0, 1], got {refine_p}")
-        if int(refine_window) < 1:
-            raise ValueError(f"refine_window must be >= 1, got {refine_window}")
-        self.refine_iters = int(refine_iters)
-        self.refine_weight = float(refine_weight)
-        self.refine_p = float(refine_p)
-        self.refine_window = int(refine_window)
+        self.noise_estimator = check_noise_estimator(noise_estimator)
+        self.refine_iters = check_int(refine_iters, "refine_iters", 0)
+        self.refine_weight = check_real(refine_weight, "refine_weight", 0)
+        self.refine_p = check_real(refine_p, "refine_p", 0, 1, low_open=True)
+        self.refine_window = check_int(refine_window, "refine_window", 1)
 
     def __repr__(self):
         return f"CameraShakeEstimator(kernel_size={self.kernel_size}, iters_per_scale={self.iters_per_scale})"
@@ -326,6 +327,9 @@ class CameraShakeEstimator:
         FX = [grid.fft(g) for g in gx]
         rhs = _crop_kernel(grid.ifft(sum(np.conj(F) * grid.fft(weight * g) for F, g in zip(FX, gy))), ks)
         energy = sum(float(np.sum(weight * g**2)) for g in gx)
+        if not energy > 0:  # a flat latent image: nothing to fit (the preconditioner would divide by zero)
+            raise ValueError("the latent image has no edges left to estimate a kernel from: y has too little "
+                             "structure (or lambda_grad / lambda_min remove all of it)")
         gam = self.gamma * energy
 
         def apply(k):
@@ -388,28 +392,49 @@ class CameraShakeEstimator:
             n += 1
         return [(np.sqrt(0.5) ** (n - 1 - i)) for i in range(n)]
 
-    def estimate(self, y):
+    def estimate(self, y, *, noise_level=None):
         """Estimate the blur kernel of ``y``.
 
         Parameters
         ----------
         y : ndarray, shape (H, W) or (H, W, C)
             Blurred image (uint8, uint16 or float 0-1); colour -> luminance.
+        noise_level : float, optional
+            Known noise level of ``y`` (0-1 scale, per channel): kept as
+            ``noise_level_`` instead of an estimate (:func:`pnp.solve` passes
+            its ``noise_level``). The kernel does not depend on it.
 
         Returns
         -------
         ndarray, shape (kernel_size, kernel_size), float64, sums to 1
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``y`` is not a valid image (NaN, wrong shape or dtype), or
+            ``noise_level`` is not a number in [0, 1].
+        ValueError
+            If ``y`` is smaller than twice ``kernel_size``, or has no
+            structure (constant: no edges) to estimate a kernel from.
         """
         from skimage.transform import rescale
 
         t0 = time.perf_counter()
+        if noise_level is not None:
+            noise_level = check_noise_level(noise_level)
         img = luminance(y)
         if min(img.shape) < 2 * self.kernel_size:
             raise ValueError(f"y of shape {np.shape(y)} is too small for kernel_size={self.kernel_size}; "
                              "it must be at least twice the kernel size")
-        noise = self.noise_estimator or NoiseEstimator()
-        # per-channel noise level (what pnp.solve expects)
-        self.noise_level_ = float(noise.estimate(img if np.ndim(y) == 2 else y))
+        _check_structure(img, np.shape(y))
+        if noise_level is None:
+            # per-channel noise level (what pnp.solve expects); the kernel does not need it
+            noise = self.noise_estimator or NoiseEstimator()
+            try:
+                noise_level = float(noise.estimate(img if np.ndim(y) == 2 else y))
+            except ValueError:  # e.g. mostly clipped (a document): pnp.solve says to pass noise_level
+                noise_level = None
+        self.noise_level_ = noise_level
 
         ks_full = self.kernel_size
         down = 1.0
@@ -465,6 +490,22 @@ class CameraShakeEstimator:
         self.kernel_ = k
         self.time_ = time.perf_counter() - t0
         return self.kernel_
+
+
+#: Largest difference between neighbouring pixels (0-1 scale) of an image taken as constant: a flat
+#: image has no edges to estimate a kernel from (it gave an arbitrary blob and divide-by-zero warnings);
+#: well below one level of 16-bit data (1.5e-5), well above the rounding of a blurred constant (1e-16).
+_FLAT_TOL = 1e-8
+
+
+def _check_structure(img, shape):
+    """Raise a ``ValueError`` when the luminance ``img`` of ``y`` (shape ``shape``) is constant (no edges)."""
+    step = max(float(np.max(np.abs(np.diff(img, axis=0)))), float(np.max(np.abs(np.diff(img, axis=1)))))
+    if step <= _FLAT_TOL:
+        raise ValueError(
+            f"y (shape {shape}) has no structure to estimate a kernel from: it is constant (no edges; largest "
+            f"difference between neighbouring pixels {step:.2g}); the blur of a featureless image cannot be "
+            "estimated")
 
 
 def _salient_threshold(x, weight, ks, ratio):
