@@ -9,9 +9,22 @@ plain list of pairs is accepted by :func:`pnp.solve` as well.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 __all__ = ["DPIRSchedule", "ConstantSchedule", "GeometricSchedule", "resolve_schedule"]
+
+
+def _number(value, name, allow_zero=False):
+    """``value`` as a float: a finite real number > 0 (>= 0 with ``allow_zero``), else a clear error."""
+    what = f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'} (0-1 scale for noise levels)"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{what}, got {value!r}")
+    v = float(value)
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{what}, got {value!r}")
+    return v
 
 
 class _Schedule:
@@ -52,9 +65,9 @@ class DPIRSchedule(_Schedule):
     """
 
     def __init__(self, sigma_max=49 / 255, lam=0.23, floor=0.255 / 255):
-        self.sigma_max = float(sigma_max)
-        self.lam = float(lam)
-        self.floor = float(floor)
+        self.sigma_max = _number(sigma_max, "sigma_max")
+        self.lam = _number(lam, "lam")
+        self.floor = _number(floor, "floor")
 
     def params(self, noise_level, iters, scale=1):
         noise = max(float(noise_level), self.floor)
@@ -69,8 +82,8 @@ class ConstantSchedule(_Schedule):
     """The same ``(alpha, sigma)`` at every iteration."""
 
     def __init__(self, alpha, sigma):
-        self.alpha = float(alpha)
-        self.sigma = float(sigma)
+        self.alpha = _number(alpha, "alpha")
+        self.sigma = _number(sigma, "sigma", allow_zero=True)
 
     def params(self, noise_level, iters, scale=1):
         return np.full(int(iters), self.alpha), np.full(int(iters), self.sigma)
@@ -92,7 +105,10 @@ class GeometricSchedule(_Schedule):
     Raises
     ------
     ValueError
-        If only one of ``alpha_start`` and ``alpha_end`` is given.
+        If only one of ``alpha_start`` and ``alpha_end`` is given, or a value
+        is not finite and > 0 (a geometric sequence cannot reach 0).
+    TypeError
+        If a value is not a real number.
     """
 
     def __init__(self, sigma_start=49 / 255, sigma_end=None, alpha_start=None, alpha_end=None, lam=0.23):
@@ -100,11 +116,11 @@ class GeometricSchedule(_Schedule):
             given = "alpha_start" if alpha_end is None else "alpha_end"
             raise ValueError(f"give both alpha_start and alpha_end or neither (the default penalties), "
                              f"got only {given}")
-        self.sigma_start = float(sigma_start)
-        self.sigma_end = sigma_end
-        self.alpha_start = alpha_start
-        self.alpha_end = alpha_end
-        self.lam = float(lam)
+        self.sigma_start = _number(sigma_start, "sigma_start")
+        self.sigma_end = None if sigma_end is None else _number(sigma_end, "sigma_end")
+        self.alpha_start = None if alpha_start is None else _number(alpha_start, "alpha_start")
+        self.alpha_end = None if alpha_end is None else _number(alpha_end, "alpha_end")
+        self.lam = _number(lam, "lam")
 
     def params(self, noise_level, iters, scale=1):
         noise = max(float(noise_level), 0.255 / 255)

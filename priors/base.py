@@ -29,7 +29,10 @@ class Prior(Protocol):
 
 
 def check_prior(prior):
-    """Raise TypeError unless ``prior`` is callable as ``prior(x, sigma)``."""
+    """Raise TypeError unless ``prior`` is callable as ``prior(x, sigma)`` (an instance, not a class)."""
+    if isinstance(prior, type):
+        name = prior.__name__
+        raise TypeError(f"prior is the class {name}, not an instance of it: pass an instance, e.g. prior={name}()")
     if not callable(prior):
         raise TypeError(
             f"prior must be a name or a callable prior(x, sigma) -> x, got {type(prior).__name__}"

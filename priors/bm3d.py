@@ -10,7 +10,10 @@ import numpy as np
 
 from .base import check_sigma
 
-__all__ = ["BM3D"]
+__all__ = ["BM3D", "MIN_SIZE"]
+
+#: Smallest side (pixels) handed to the ``bm3d`` package; smaller images are mirror-padded to it.
+MIN_SIZE = 16
 
 
 class BM3D:
@@ -39,14 +42,38 @@ class BM3D:
         return f"BM3D(stages={self.stages!r})"
 
     def __call__(self, x, sigma):
-        """Denoise ``x`` at noise level ``sigma`` (0-1 scale, in [0, 1]; 0 runs at 1e-4)."""
+        """Denoise ``x`` at noise level ``sigma`` (0-1 scale, in [0, 1]; 0 runs at 1e-4).
+
+        ``x`` is ``(H, W)`` or ``(H, W, C)``. Images smaller than
+        :data:`MIN_SIZE` on a side are mirror-padded to it and cropped back
+        (the ``bm3d`` package refuses sides below its 8-pixel blocks and
+        crashes the process on some 8-pixel ones). A colour image whose
+        opponent colour channels are flat (a gray image stored as RGB, a
+        constant image), for which CBM3D returns NaN, is denoised channel by
+        channel.
+        """
         import bm3d
 
         sigma = max(check_sigma(sigma), 1e-4)
         stage = bm3d.BM3DStages.ALL_STAGES if self.stages == "all" else bm3d.BM3DStages.HARD_THRESHOLDING
         x = np.asarray(x, dtype=np.float64)
+        if x.ndim not in (2, 3):
+            raise ValueError(f"x must have shape (H, W) or (H, W, C), got {x.shape}")
+        H, W = x.shape[:2]
+        pad = ((0, max(MIN_SIZE - H, 0)), (0, max(MIN_SIZE - W, 0))) + ((0, 0),) * (x.ndim - 2)
+        if pad[0][1] or pad[1][1]:
+            x = np.pad(x, pad, mode="symmetric")
+
+        def gray(img):
+            return np.asarray(bm3d.bm3d(img, sigma, stage_arg=stage), dtype=np.float64)
+
         if x.ndim == 3 and x.shape[2] == 3:
-            return np.asarray(bm3d.bm3d_rgb(x, sigma), dtype=np.float64)
-        if x.ndim == 3:
-            return np.stack([bm3d.bm3d(x[..., c], sigma, stage_arg=stage) for c in range(x.shape[2])], -1)
-        return np.asarray(bm3d.bm3d(x, sigma, stage_arg=stage), dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):  # the flat case below
+                out = np.asarray(bm3d.bm3d_rgb(x, sigma), dtype=np.float64)
+            if not np.all(np.isfinite(out)):  # flat opponent channels: CBM3D divides 0 by 0
+                out = np.stack([gray(x[..., c]) for c in range(3)], -1)
+        elif x.ndim == 3:
+            out = np.stack([gray(x[..., c]) for c in range(x.shape[2])], -1)
+        else:
+            out = gray(x)
+        return out[:H, :W]

@@ -27,9 +27,28 @@ def register_prior(name, factory):
     """Make ``factory(**kwargs)`` (a class or function returning a prior) available by ``name``.
 
     ``factory`` may be a callable or a ``"module:attribute"`` string.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a non-empty string, or ``factory`` is neither
+        callable nor a ``"module:attribute"`` string.
+    ValueError
+        If ``name`` is ``"default"`` (it always means :data:`DEFAULT_PRIOR`)
+        or ends in a self-ensemble suffix (``+x2``, ``+x4``, ``+x8``), which
+        :func:`get_prior` reads as an ensemble of the rest of the name.
     """
     if not isinstance(name, str) or not name:
         raise TypeError("prior name must be a non-empty string")
+    if name.lower() == "default":
+        raise ValueError("'default' cannot be registered: it always means DEFAULT_PRIOR "
+                         f"({DEFAULT_PRIOR!r}); register another name")
+    if split_ensemble(name.lower())[1] != 1:
+        raise ValueError(f"prior name {name!r} ends in a self-ensemble suffix (+x2, +x4, +x8), which get_prior "
+                         "reads as an ensemble of the rest of the name; choose another name")
+    if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
+        raise TypeError(f"factory must be callable (a class or function returning a prior) or a "
+                        f"'module:attribute' string, got {factory!r}")
     _FACTORIES[name.lower()] = factory
 
 
@@ -100,6 +119,11 @@ def get_prior(prior="default", **kwargs):
     if isinstance(prior, str):
         name, n = resolve_prior_name(prior)
         built = _load(_FACTORIES[name])(**kwargs)
+        try:
+            check_prior(built)
+        except TypeError as exc:
+            raise TypeError(f"the factory registered as prior {name!r} returned {built!r}, not a prior: "
+                            f"{exc}") from None
         if n == 1:
             return built
         from .ensemble import SelfEnsemble

@@ -48,8 +48,10 @@ def check_tile_args(tile, overlap, multiple=1):
     minimum = max(2 * overlap + multiple, 16)
     tile = _positive_int(tile, "tile", minimum=1)
     if tile < minimum:
-        raise ValueError(f"tile={tile} is too small for overlap={overlap}: use tile >= {minimum} "
-                         f"(2 * overlap + {multiple}) or a smaller overlap")
+        if 2 * overlap + multiple > 16:
+            raise ValueError(f"tile={tile} is too small for overlap={overlap}: use tile >= {minimum} "
+                             f"(2 * overlap + {multiple}) or a smaller overlap")
+        raise ValueError(f"tile={tile} is too small: tiles are at least 16 pixels")
     return tile, overlap
 
 

@@ -176,10 +176,13 @@ class TorchDenoiser:
         Raises
         ------
         ValueError
-            If ``sigma`` is not a finite noise level in [0, 1] (:func:`priors.base.check_sigma`).
+            If ``sigma`` is not a finite noise level in [0, 1] (:func:`priors.base.check_sigma`),
+            or ``x`` is not 2-D or 3-D.
         """
         sigma = check_sigma(sigma)
         x = np.asarray(x)
+        if x.ndim not in (2, 3):
+            raise ValueError(f"x must have shape (H, W) or (H, W, C), got {x.shape}")
         chw = x[None] if x.ndim == 2 else np.moveaxis(x, -1, 0)
         C = chw.shape[0]
         if C not in (1, 3):

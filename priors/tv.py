@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .base import check_sigma
@@ -19,9 +21,24 @@ class TV:
         ``sigma`` (0-1 scale).
     max_num_iter : int
         Chambolle iterations per call.
+
+    Raises
+    ------
+    TypeError
+        If ``strength`` is not a real number or ``max_num_iter`` not an integer.
+    ValueError
+        If ``strength`` is negative, NaN or infinite, or ``max_num_iter`` is below 1.
     """
 
     def __init__(self, strength=1.0, max_num_iter=100):
+        if isinstance(strength, bool) or not isinstance(strength, numbers.Real):
+            raise TypeError(f"strength must be a finite number >= 0, got {strength!r}")
+        if not np.isfinite(strength) or strength < 0:
+            raise ValueError(f"strength must be a finite number >= 0, got {strength!r}")
+        if isinstance(max_num_iter, bool) or not isinstance(max_num_iter, numbers.Integral):
+            raise TypeError(f"max_num_iter must be an integer >= 1, got {max_num_iter!r}")
+        if max_num_iter < 1:
+            raise ValueError(f"max_num_iter must be an integer >= 1, got {max_num_iter!r}")
         self.strength = float(strength)
         self.max_num_iter = int(max_num_iter)
 

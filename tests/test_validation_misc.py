@@ -141,3 +141,78 @@ def test_psnr_crop_of_a_1d_input_and_psf2otf_of_a_list_are_handled():
     np.testing.assert_allclose(psf2otf(k, (8, 8)), psf2otf(np.array(k, float), (8, 8)))
     with pytest.raises(ValueError, match="kernel must be a 2-D array"):
         psf2otf(np.ones(3), (8, 8))
+
+
+# -- priors and schedules (audit of 2026-11-27) -------------------------------------------
+def test_bm3d_handles_gray_stored_as_rgb_and_tiny_images():
+    pytest.importorskip("bm3d")
+    from priors.bm3d import BM3D
+
+    g = np.random.default_rng(0).random((16, 16))
+    out = BM3D()(np.dstack([g] * 3), 0.05)  # CBM3D gave all NaN (0/0 on flat chroma)
+    assert np.all(np.isfinite(out)) and out.shape == (16, 16, 3)
+    assert np.abs(out - g[..., None]).mean() < np.abs(g - g.mean()).mean()
+    for shape in [(8, 8), (1, 1), (7, 9), (3, 5, 3)]:  # (8, 8) crashed the process; below 8 an unclear error
+        x = np.random.default_rng(1).random(shape)
+        y = BM3D()(x, 0.05)
+        assert y.shape == shape and np.all(np.isfinite(y))
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(strength=-1), ValueError, "strength must be a finite number >= 0"),
+    (dict(strength=float("nan")), ValueError, "strength"),
+    (dict(strength="a"), TypeError, "strength"),
+    (dict(max_num_iter=0), ValueError, "max_num_iter must be an integer >= 1"),
+    (dict(max_num_iter=2.5), TypeError, "max_num_iter"),
+])
+def test_tv_parameters_are_checked(kwargs, exc, match):
+    from priors.tv import TV
+
+    with pytest.raises(exc, match=match):
+        TV(**kwargs)
+
+
+def test_prior_registry_refuses_bad_names_factories_and_classes():
+    import pnp
+    from priors import register_prior
+    from priors.registry import _FACTORIES, get_prior
+    from priors.tv import TV
+
+    with pytest.raises(ValueError, match="self-ensemble suffix"):
+        register_prior("foo+x8", TV)
+    with pytest.raises(ValueError, match="'default' cannot be registered"):
+        register_prior("default", TV)
+    with pytest.raises(TypeError, match="factory must be callable"):
+        register_prior("mine", 42)
+    register_prior("five-test", lambda **kw: 5)
+    try:
+        with pytest.raises(TypeError, match="registered as prior 'five-test' returned 5, not a prior"):
+            get_prior("five-test")
+    finally:
+        _FACTORIES.pop("five-test")
+    with pytest.raises(TypeError, match=r"pass an instance, e.g. prior=TV\(\)"):
+        pnp.solve(np.random.default_rng(0).random((16, 16)), np.ones((3, 3)) / 9, prior=TV, noise_level=0.01,
+                  iters=1, boundary="circular", progress=False)
+
+
+@pytest.mark.parametrize("make, exc, match", [
+    (lambda: __import__("pnp").schedules.GeometricSchedule(sigma_end=0), ValueError, "sigma_end must be"),
+    (lambda: __import__("pnp").schedules.GeometricSchedule(sigma_start=0), ValueError, "sigma_start must be"),
+    (lambda: __import__("pnp").schedules.ConstantSchedule("a", 0.1), TypeError, "alpha must be"),
+    (lambda: __import__("pnp").schedules.ConstantSchedule(0.1, -0.1), ValueError, "sigma must be"),
+    (lambda: __import__("pnp").schedules.DPIRSchedule(lam=float("nan")), ValueError, "lam must be"),
+])
+def test_schedule_parameters_are_checked(make, exc, match):
+    import pnp.schedules  # noqa: F401
+
+    with pytest.raises(exc, match=match):
+        make()
+
+
+def test_network_priors_refuse_arrays_of_other_dimensions():
+    from priors.registry import get_prior
+
+    p = get_prior("attention-unet", weights="small", threads=1)
+    for bad in (np.zeros((1, 16, 16, 3)), np.zeros(16)):
+        with pytest.raises(ValueError, match=r"x must have shape \(H, W\) or \(H, W, C\)"):
+            p(bad, 0.05)
