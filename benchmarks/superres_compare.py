@@ -1,7 +1,7 @@
 """Super-resolution: one run of ``benchmarks/superres.py`` against another, on the same cases.
 
 The same cases (image, scale, kernel) of both runs, restricted to the images complete in the new
-run: mean PSNR per scale in both conventions of ``benchmarks/superres.py``, and the per-case
+run (and to the cases the old run has): mean PSNR per scale in both conventions of ``benchmarks/superres.py``, and the per-case
 difference (mean, min, max). By default the second GPU continuation (docs/results/superres_gpu2)
 against the step-16800 prior (superres68); ``--new`` and ``--old`` name other result folders.
 
@@ -35,7 +35,7 @@ def main(argv=None):
     images = sorted({r["image"] for r in new})
     print("complete images", len(images), images)
     for s in sorted({r["scale"] for r in new}):
-        nn = [r for r in new if r["scale"] == s]
+        nn = [r for r in new if r["scale"] == s and (r["image"], s, r["kernel"]) in old]  # cases of both runs
         oo = [old[(r["image"], s, r["kernel"])] for r in nn]
         diff = np.array([a["psnr"] - b["psnr"] for a, b in zip(nn, oo)])
         mean = {k: (np.mean([r[k] for r in nn]), np.mean([r[k] for r in oo])) for k in ("psnr", "psnr_usrnet")}
