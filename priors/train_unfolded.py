@@ -461,15 +461,17 @@ NOTED_SETTINGS = ("lr", "prior_lr", "lr_floor", "decay_from", "loss", "patch", "
 def train(args):
     """Run (or resume) the training described by parsed command-line ``args``; see :func:`_train`.
 
-    Torch's thread count and the SIGTERM handler are restored on return.
+    SIGTERM and SIGINT (Ctrl-C) stop the run after the current step, with a checkpoint. Torch's
+    thread count and both signal handlers are restored on return.
     """
-    handler = signal.getsignal(signal.SIGTERM)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         with _torch_threads_restored():
             return _train(args)
     finally:
-        if handler is not None:  # None: a handler not installed from Python, cannot be put back
-            signal.signal(signal.SIGTERM, handler)
+        for s, handler in handlers.items():
+            if handler is not None:  # None: a handler not installed from Python, cannot be put back
+                signal.signal(s, handler)
 
 
 def _check_resumable(blob, ckpt, args):
@@ -576,7 +578,8 @@ def _train(args):
     end = step + args.stop_after if args.stop_after is not None else args.steps
     end = min(end, args.steps)
     log = (out / "log.jsonl").open("a")
-    signal.signal(signal.SIGTERM, lambda *a: stop.update(now=True))  # train() restores the old handler
+    for sig in (signal.SIGTERM, signal.SIGINT):  # stop after this step, with a checkpoint; train() restores them
+        signal.signal(sig, lambda *a: stop.update(now=True))
     bar = tqdm(total=end, initial=step, desc="unfolded", disable=None)
     t_save = time.time()
     model.train()

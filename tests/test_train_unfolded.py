@@ -514,3 +514,26 @@ def test_export_of_an_old_checkpoint_whose_prior_file_changed_is_refused_clearly
     (fake_data / "small.json").write_text(json.dumps(dict(wide, nc=[4, 8, 16, 32])))
     export_prior(fake_data / "o" / "ckpt.pt", fake_data / "x.pt", fake_data / "small.pt")
     assert json.loads((fake_data / "x.json").read_text())["nc"] == [4, 8, 16, 32]
+
+
+def test_ctrl_c_stops_after_the_step_with_a_checkpoint(fake_data, monkeypatch):
+    """SIGINT (Ctrl-C) used to raise KeyboardInterrupt mid-step and lose every step since the last save."""
+    import os
+    import signal
+
+    import priors.train_unfolded as tu
+
+    calls = []
+    real = tu.restore_batch
+
+    def interrupting(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives during the second step
+        return real(*a, **kw)
+
+    monkeypatch.setattr(tu, "restore_batch", interrupting)
+    before = signal.getsignal(signal.SIGINT)
+    blob = _run(fake_data, fake_data / "int", "--steps", "6")
+    assert blob["step"] == 2 and len(calls) == 2  # the step in progress finished, then a checkpoint
+    assert signal.getsignal(signal.SIGINT) is before
