@@ -532,8 +532,13 @@ def _run_deblur(args):
     _check_options(args)
     from .frames import VIDEO_SUFFIXES
 
-    if len(args.inputs) == 1 and Path(args.inputs[0]).suffix.lower() in VIDEO_SUFFIXES:
+    distinct = {os.path.realpath(p) for p in args.inputs}  # a video named twice is one video
+    if len(distinct) == 1 and Path(args.inputs[0]).suffix.lower() in VIDEO_SUFFIXES:
+        args.inputs = args.inputs[:1]
         return _run_video(args)
+    videos = [p for p in args.inputs if Path(p).suffix.lower() in VIDEO_SUFFIXES]
+    if videos:
+        raise UsageError(f"a video ({videos[0]}) must be the only INPUT: restore one video per command")
     if args.recompute:
         raise UsageError("--recompute works only with a video INPUT and a folder OUTPUT of frames (it replaces "
                          "frames already in the folder); image outputs are always written anew: drop --recompute")

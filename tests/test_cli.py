@@ -334,3 +334,24 @@ def test_too_small_for_estimation_speaks_of_command_line_options(scene):
     assert "tiny.png: the image (24x24) is too small for blind kernel estimation" in proc.stderr
     assert "--kernel FILE" in proc.stderr and "kernel_size" not in proc.stderr
     assert not (scene / "x.png").exists()
+
+
+def test_a_video_named_twice_is_one_video_and_videos_do_not_mix_with_images(tmp_path):
+    import subprocess
+
+    import imageio.v3 as iio
+
+    frames = (np.random.default_rng(0).random((2, 32, 32, 3)) * 255).astype(np.uint8)
+    video = tmp_path / "clip.avi"
+    iio.imwrite(video, frames, plugin="FFMPEG", fps=5, codec="ffv1")
+    np.save(tmp_path / "k.npy", np.ones((3, 3)) / 9)
+    exe = Path(sys.executable).with_name("pnp")
+    common = ["--kernel", str(tmp_path / "k.npy"), "--prior", "tv", "--iters", "1", "--noise-level", "2.55"]
+    run = subprocess.run([str(exe), "deblur", str(video), str(tmp_path / "." / "clip.avi"), "-o",
+                          str(tmp_path / "out"), *common], capture_output=True, text=True)
+    assert run.returncode == 0 and "2 frames restored" in run.stderr, run.stderr  # was image mode: failed
+    iio.imwrite(tmp_path / "a.png", frames[0])
+    mixed = subprocess.run([str(exe), "deblur", str(video), str(tmp_path / "a.png"), "-o", str(tmp_path / "o2"),
+                            *common], capture_output=True, text=True)
+    assert mixed.returncode == 2 and "must be the only INPUT" in mixed.stderr
+    assert not (tmp_path / "o2").exists()
