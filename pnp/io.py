@@ -22,6 +22,8 @@ float64 array normalised to unit sum.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import stat
 import struct
@@ -33,7 +35,7 @@ import numpy as np
 
 from ._layout import native_with_scale
 
-__all__ = ["IMAGE_SUFFIXES", "KERNEL_SUFFIXES", "read_image", "write_image", "read_kernel", "to_uint"]
+__all__ = ["IMAGE_SUFFIXES", "KERNEL_SUFFIXES", "read_image", "write_image", "read_kernel", "to_uint", "file_sha256"]
 
 #: File suffixes :func:`read_image` and :func:`write_image` understand.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -334,6 +336,36 @@ def to_uint(image, dtype):
         1.5, e.g. a 0-255 image): they are clipped.
     """
     return _to_uint(image, dtype, "image", stacklevel=2)
+
+
+def file_sha256(path):
+    """The sha256 (hex) of a file's bytes, e.g. of a weights file.
+
+    Computed once per path, size and modification time, and then remembered
+    (the last 64 files): asking again for an unchanged file reads nothing.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    str
+        64 hex digits.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    """
+    st = os.stat(path)
+    return _file_sha256(os.fspath(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_sha256(path, size, mtime_ns):  # size and mtime_ns: the cache key of one version of the file
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 #: The longest file name (in bytes) of common file systems (ext4, XFS, Btrfs, APFS, NTFS...).

@@ -17,10 +17,8 @@ package (:data:`SHIPPED_SCHEDULE`, model card ``priors/weights/learned_schedule.
 from __future__ import annotations
 
 import copy
-import functools
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -212,20 +210,6 @@ def pair_target_problem(path, what="schedule", allow_existing=False):
     return None
 
 
-@functools.lru_cache(maxsize=64)
-def _file_sha256_cached(path, size, mtime_ns):
-    import hashlib
-
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def _file_sha256(path):
-    """sha256 of a file, computed once per (path, size, modification time)."""
-    st = os.stat(path)
-    return _file_sha256_cached(os.fspath(path), st.st_size, st.st_mtime_ns)
-
-
 class LearnedSchedule:
     """A trained :class:`HyperNet` used as a schedule object.
 
@@ -292,7 +276,9 @@ class LearnedSchedule:
         if not want:
             return None
         files = prior.weight_files() if callable(getattr(prior, "weight_files", None)) else []
-        if any(_file_sha256(f) == want for f in files if Path(f).is_file()):
+        from .io import file_sha256
+
+        if any(file_sha256(f) == want for f in files if Path(f).is_file()):
             return None
         what = getattr(prior, "name", None) or type(prior).__name__
         return (f"this learned schedule was trained against another prior (weights sha256 {want[:12]}...) than "

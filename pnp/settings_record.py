@@ -59,14 +59,6 @@ def _sha256_bytes(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def _sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def describe(obj, depth=0):
     """A JSON-able description of ``obj`` that changes whenever its settings do.
 
@@ -151,7 +143,9 @@ def describe(obj, depth=0):
                 out[k] = describe(v, depth + 1)
     weight_files = getattr(obj, "weight_files", None)
     if callable(weight_files):
-        out["weight_files"] = {os.fspath(p): (_sha256_file(p) if Path(p).is_file() else None)
+        from .io import file_sha256
+
+        out["weight_files"] = {os.fspath(p): (file_sha256(p) if Path(p).is_file() else None)
                                for p in weight_files()}
     return out
 

@@ -295,12 +295,11 @@ def prior_fingerprint(weights) -> dict:
     was grown on 2026-11-27); with these a resumed run notices, and an export of a fine-tuned prior
     writes the configuration it was trained with.
     """
-    import hashlib
+    from pnp.io import file_sha256
 
     weights = Path(weights)
-    with open(weights, "rb") as f:
-        digest = hashlib.file_digest(f, "sha256").hexdigest()
-    return dict(prior_config=json.loads(weights.with_suffix(".json").read_text()), prior_sha256=digest)
+    return dict(prior_config=json.loads(weights.with_suffix(".json").read_text()),
+                prior_sha256=file_sha256(weights))
 
 
 def _save(path, model, opt, step, rng, extra, ema=None):
