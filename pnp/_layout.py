@@ -55,6 +55,50 @@ def native_with_scale(image, name):
     return image, _INT_SCALES.get(image.dtype, 1.0)
 
 
+#: Float images with values outside this range are taken to be on another scale (e.g. 0-255): a warning.
+OFF_SCALE = (-0.5, 1.5)
+
+
+def check_float_image(x, name, consequence=None, stacklevel=1):
+    """Check a float image on the 0-1 scale: the one check of :func:`to_internal` and :mod:`pnp.io`.
+
+    Parameters
+    ----------
+    x : ndarray
+        Float image (any shape).
+    name : str
+        Argument name used in messages.
+    consequence : str, optional
+        What happens to values off the 0-1 scale, appended to the warning
+        (e.g. ``", so values outside 0-1 are clipped"``); None: no range check.
+    stacklevel : int
+        Stack level of the warning, counted from the caller of this function.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` holds NaN or infinite values.
+
+    Warns
+    -----
+    UserWarning
+        With ``consequence``, if values lie outside :data:`OFF_SCALE` (far
+        off 0-1: the image is on another scale); small overshoots, such as
+        the ringing of a restored image, pass silently.
+    """
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinite values; expected finite floats on the 0-1 scale")
+    if consequence is None or x.size == 0:
+        return
+    lo, hi = float(x.min()), float(x.max())
+    if lo < OFF_SCALE[0] or hi > OFF_SCALE[1]:
+        warnings.warn(
+            f"{name} is a float image with values in [{lo:.3g}, {hi:.3g}]; pnp expects float images on the "
+            f"0-1 scale{consequence}. Divide by the white level first (e.g. 255).",
+            UserWarning, stacklevel=stacklevel + 1,
+        )
+
+
 def to_internal(image, name="y", allowed_channels=(1, 3)):
     """Validate a public image and convert it to the internal layout.
 
@@ -99,14 +143,7 @@ def to_internal(image, name="y", allowed_channels=(1, 3)):
             "in the last axis (H, W, C). Drop an alpha channel with image[..., :3]."
         )
     x = image.astype(np.float64) / scale
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    if scale == 1.0 and (x.max() > 1.5 or x.min() < -0.5):
-        warnings.warn(
-            f"{name} is a float image with values in [{x.min():.3g}, {x.max():.3g}]; pnp expects float "
-            "images on the 0-1 scale (noise levels and priors assume it). Divide by the white level first.",
-            stacklevel=3,
-        )
+    check_float_image(x, name, " (noise levels and priors assume it)" if scale == 1.0 else None, stacklevel=3)
     layout = ImageLayout(ndim=image.ndim, dtype=image.dtype, scale=scale)
     return public_to_chw(x), layout
 

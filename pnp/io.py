@@ -27,13 +27,12 @@ import hashlib
 import os
 import stat
 import struct
-import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ._layout import native_with_scale
+from ._layout import check_float_image, native_with_scale
 
 __all__ = ["IMAGE_SUFFIXES", "KERNEL_SUFFIXES", "read_image", "write_image", "read_kernel", "to_uint", "file_sha256"]
 
@@ -264,27 +263,6 @@ def _read_tiff(path):
     return img, orientation
 
 
-def _check_unit_floats(x, name, stacklevel):
-    """Check a float image ``x`` that is about to be clipped to 0-1.
-
-    NaN or infinity raises ``ValueError``. Values far outside the 0-1 scale
-    (below -0.5 or above 1.5, the limits :func:`pnp._layout.to_internal` uses)
-    give a ``UserWarning``, as they mean the image is on another scale (e.g.
-    0-255); small overshoots, such as the ringing of a restored image, are
-    clipped silently. ``stacklevel`` is that of the warning, counted from the
-    caller of this function.
-    """
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or infinite values; expected finite floats on the 0-1 scale")
-    lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
-    if hi > 1.5 or lo < -0.5:
-        warnings.warn(
-            f"{name} is a float image with values in [{lo:.3g}, {hi:.3g}]; pnp expects float images on the "
-            "0-1 scale, so values outside 0-1 are clipped. Divide by the white level first (e.g. 255).",
-            UserWarning, stacklevel=stacklevel + 1,
-        )
-
-
 def _to_uint(image, dtype, name, stacklevel):
     """:func:`to_uint` with the argument name and warning stack level of the public caller."""
     dtype = np.dtype(dtype)
@@ -297,7 +275,7 @@ def _to_uint(image, dtype, name, stacklevel):
     if scale != 1.0:  # uint8 or uint16
         x = image.astype(np.float64) / scale
     else:
-        _check_unit_floats(image, name, stacklevel + 1)
+        check_float_image(image, name, ", so values outside 0-1 are clipped", stacklevel + 1)
         x = np.clip(image.astype(np.float64), 0, 1)
     return np.rint(x * top).astype(dtype)
 
@@ -508,8 +486,7 @@ def write_image(path, image):
         image = _to_uint(image, np.uint8, "image", stacklevel=2)
     elif scale == 1.0:  # floats
         if tiff:
-            if not np.all(np.isfinite(image)):
-                raise ValueError("image contains NaN or infinite values; expected finite floats on the 0-1 scale")
+            check_float_image(image, "image")  # finite; kept as it is, also outside 0-1
             if image.dtype.itemsize != 4:
                 image = image.astype(np.float32 if image.dtype.itemsize < 4 else np.float64)
         else:
