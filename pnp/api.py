@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
 
@@ -22,6 +23,24 @@ PERIODIC_WRAP_RATIO = 1.5
 
 def _is_operator(obj):
     return all(hasattr(obj, a) for a in ("forward", "adjoint", "data_step"))
+
+
+def run_estimator(estimator, frames, noise_level=None):
+    """``estimator.estimate(*frames)``, with ``noise_level=`` when it is known and the method takes it.
+
+    The estimators of :mod:`pnp.estimate` then use the known level instead of
+    estimating it; other estimators (user-written ones, those without the
+    keyword) are called as before. Used by :func:`make_operator` (one image)
+    and :func:`pnp.frames.build_operator` (the frames of a sequence).
+    """
+    if noise_level is not None:
+        try:
+            param = inspect.signature(estimator.estimate).parameters.get("noise_level")
+        except (TypeError, ValueError):  # no signature (a builtin): it does not take one
+            param = None
+        if param is not None and param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD):
+            return estimator.estimate(*frames, noise_level=noise_level)
+    return estimator.estimate(*frames)
 
 
 def make_operator(y, kernel, scale=1, noise_level=None):
@@ -65,8 +84,6 @@ def make_operator(y, kernel, scale=1, noise_level=None):
         it estimates belongs to the low-resolution grid of ``y``, not to the
         high-resolution grid the super-resolution model needs.
     """
-    import inspect
-
     estimator = None
     if noise_level is not None:
         noise_level = _check_noise_level(noise_level)
@@ -84,18 +101,7 @@ def make_operator(y, kernel, scale=1, noise_level=None):
     if hasattr(kernel, "estimate") and not _is_operator(kernel):
         estimator = kernel
         name = type(estimator).__name__
-        takes_noise_level = False
-        if noise_level is not None:
-            try:
-                param = inspect.signature(estimator.estimate).parameters.get("noise_level")
-            except (TypeError, ValueError):  # no signature (a builtin): it does not take one
-                param = None
-            takes_noise_level = param is not None and param.kind in (param.KEYWORD_ONLY,
-                                                                     param.POSITIONAL_OR_KEYWORD)
-        if takes_noise_level:
-            kernel = estimator.estimate(y, noise_level=noise_level)
-        else:
-            kernel = estimator.estimate(y)
+        kernel = run_estimator(estimator, [y], noise_level)
         if not _is_operator(kernel):
             if np.ndim(kernel) != 2:
                 if isinstance(kernel, (numbers.Real, np.number)):

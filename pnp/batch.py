@@ -394,7 +394,8 @@ def deblur_batch(inputs, output_dir, kernel, prior="default", *, prior_kwargs=No
     if first is None:
         raise RuntimeError(f"none of the {len(items)} frames could be read; first error: {first_error!r}") \
             from first_error
-    operator, _ = build_operator(kernel, [first], scale=solve_kwargs.get("scale", 1), precision=precision)
+    operator, _ = build_operator(kernel, [first], scale=solve_kwargs.get("scale", 1), precision=precision,
+                                 noise_level=solve_kwargs.get("noise_level"))
     from .settings_record import OutputRecord, input_identity
 
     settings = dict(operator=operator, prior=_prior_settings(prior, prior_kwargs), solve=solve_kwargs,

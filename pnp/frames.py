@@ -353,7 +353,7 @@ def _accepts_several(estimate):
         sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params) > 1
 
 
-def build_operator(kernel, frames, scale=1, precision="double"):
+def build_operator(kernel, frames, scale=1, precision="double", noise_level=None):
     """The one forward operator used for a whole sequence.
 
     Parameters
@@ -371,13 +371,16 @@ def build_operator(kernel, frames, scale=1, precision="double"):
         (exact masked data step at padded borders); ``"single"`` wraps it in
         :class:`pnp.datasteps.fft.ClosedFormBlur`, the large-image mode
         (one-pass float32 FFT step: less time and memory).
+    noise_level : float, optional
+        Known noise level of the frames (0-1 scale), handed to an estimator
+        that takes it (see :func:`pnp.api.run_estimator`).
 
     Returns
     -------
     operator : object
     estimator : object or None
     """
-    from .api import make_operator
+    from .api import make_operator, run_estimator
 
     if not frames:
         raise ValueError("build_operator needs at least one frame")
@@ -390,8 +393,8 @@ def build_operator(kernel, frames, scale=1, precision="double"):
         kernel = default_estimator(scale=scale)
     if hasattr(kernel, "estimate") and not hasattr(kernel, "data_step"):
         estimator = kernel
-        kernel = estimator.estimate(*frames) if _accepts_several(estimator.estimate) else \
-            estimator.estimate(frames[0])
+        kernel = run_estimator(estimator, frames if _accepts_several(estimator.estimate) else frames[:1],
+                               noise_level)
     operator, _ = make_operator(frames[0], kernel, scale)
     if precision != "double":
         from .datasteps.fft import ClosedFormBlur
@@ -510,7 +513,7 @@ def deblur_frames(source, output, kernel, prior="default", *, estimate_frames=5,
                 if operator is None:
                     operator, estimator = build_operator(
                         kernel, [f for _, f in head] or [frame], scale=solve_kwargs.get("scale", 1),
-                        precision=precision)
+                        precision=precision, noise_level=solve_kwargs.get("noise_level"))
                     if not writer.is_video:
                         settings = dict(operator=operator, prior=prior_obj, solve=solve_kwargs,
                                         suffix=writer.suffix, precision=precision)

@@ -276,3 +276,30 @@ def test_video_outputs_that_cannot_be_written_are_refused_up_front(tmp_path, sce
             w.write("a", blurred[0])
             w.write("b", blurred[1])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.webm"]
+
+
+class _RecordingEstimator:
+    """Returns a fixed kernel and remembers the noise level it was given."""
+
+    def __init__(self):
+        self.got = "not called"
+
+    def estimate(self, y, *, noise_level=None):
+        self.got = noise_level
+        return np.ones((3, 3)) / 9
+
+
+def test_a_known_noise_level_reaches_the_estimator_of_a_sequence(tmp_path, scene):
+    """As in pnp.solve: the estimators use a given noise level instead of estimating it."""
+    from pnp.batch import deblur_batch
+
+    _, blurred, _ = scene
+    est = _RecordingEstimator()
+    deblur_frames(blurred[:2], tmp_path / "a", est, progress=False, **SOLVE)
+    assert est.got == SOLVE["noise_level"]
+    est = _RecordingEstimator()
+    deblur_batch(blurred[:2], tmp_path / "b", est, prior="tv", iters=2, noise_level=0.02, progress=False)
+    assert est.got == 0.02
+    est = _RecordingEstimator()
+    deblur_frames(blurred[:1], tmp_path / "c", est, prior="tv", iters=2, progress=False)
+    assert est.got is None  # unknown: the estimator estimates it
