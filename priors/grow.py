@@ -1,4 +1,4 @@
-"""Grow a trained attention U-Net into a wider or deeper one that computes the same function.
+"""Grow a trained attention U-Net or DRUNet into a wider (or deeper) one that computes the same function.
 
 Training a larger network from scratch costs more than a short GPU session gives. Growing keeps
 what the trained network knows and adds capacity that starts switched off, so training continues
@@ -11,11 +11,17 @@ from the small network's PSNR instead of from zero:
   but nothing reads them yet; their gradient is not zero, so training switches them on.
 - **More residual blocks per stage** (``blocks``). A new block ``x + conv2(relu(conv1(x)))`` has
   ``conv2`` zeroed, so it starts as the identity.
+- **A wider DRUNet** (:func:`grow_drunet`, deepinv's layers, plain or residual form): the four
+  stage widths ``nc`` grow by the same rule. DRUNet has no normalisation layers and adds its skips,
+  so every stage can grow, the deepest one included.
 
 Command line (writes ``OUT.pt`` and its ``OUT.json`` sidecar, the exported format that
 ``python -m priors.train --init-weights`` starts from)::
 
     python -m priors.grow priors/weights/attention_unet_small_gray.pt --widths 48 96 160 128 --out grown_gray.pt
+    python -m priors.grow priors/weights/drunet_small_color.pt --widths 24 48 96 192 --out drunet_grown_color.pt
+
+The architecture is read from the ``.json`` sidecar (``widths``: attention U-Net; ``nc``: DRUNet).
 
 (The shipped grown network was made this way from the file then shipped as
 ``attention_unet_gray.pt``, now ``attention_unet_small_gray.pt``; ``attention_unet_{gray,color}.pt``
@@ -124,14 +130,78 @@ def grow_attention_unet(
     return grown.eval()
 
 
+def grow_drunet(model: nn.Module, nc, seed: int = 0) -> nn.Module:
+    """A wider DRUNet with the same outputs as ``model``.
+
+    Parameters
+    ----------
+    model : deepinv.models.DRUNet or priors.residual_drunet.ResidualDRUNet
+        The trained network (left unchanged), as built by :func:`load_drunet_weights`.
+    nc : sequence of 4 int
+        New widths of the four stages (full, 1/2, 1/4 and 1/8 resolution), each at least the old one.
+    seed : int
+        Seed of the random initialisation of the new weights.
+
+    Returns
+    -------
+    torch.nn.Module
+        The grown network (same class) in eval mode, on the CPU, float32, with its constructor
+        keyword arguments in ``.config`` (the ``.json`` sidecar). Its output equals ``model``'s up
+        to float rounding.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` has no ``.config`` or a width would shrink.
+    """
+    from priors.residual_drunet import build_drunet
+
+    cfg = getattr(model, "config", None)
+    if not isinstance(cfg, dict) or "nc" not in cfg:
+        raise ValueError("model must carry its constructor kwargs in .config (use load_drunet_weights)")
+    old_nc = [int(c) for c in cfg["nc"]]
+    new_nc = [int(c) for c in nc]
+    if len(new_nc) != 4:
+        raise ValueError(f"nc must list 4 channel counts, got {list(new_nc)}")
+    if any(n < o for n, o in zip(new_nc, old_nc)):
+        raise ValueError(f"nc can only grow: the network has {old_nc}, asked for {new_nc}")
+    cfg = dict(cfg, nc=new_nc)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        grown = build_drunet(**cfg)
+    grown.config = cfg
+    old_modules = dict(model.named_modules())
+    with torch.no_grad():
+        for name, mod in grown.named_modules():
+            if isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d)):
+                _grow_conv(mod, old_modules[name])
+        left = {k for k in model.state_dict() if not k.endswith((".weight", ".bias"))}
+        if left:  # deepinv's DRUNet has only convolutions; anything else would be copied wrongly
+            raise ValueError(f"cannot grow DRUNet buffers {sorted(left)}")
+    return grown.eval()
+
+
+def load_drunet_weights(path) -> nn.Module:
+    """A DRUNet from exported weights ``NAME.pt`` and its ``NAME.json`` sidecar (kwargs in ``.config``)."""
+    from priors.residual_drunet import build_drunet
+
+    path = Path(path)
+    cfg = json.loads(path.with_suffix(".json").read_text())
+    net = build_drunet(**cfg)
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    net.config = cfg
+    return net.eval()
+
+
 def main(argv=None) -> None:
     """Command line: grow exported weights and write ``OUT.pt`` + ``OUT.json``."""
     from pnp.io import _atomic_target
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("weights", help="exported NAME.pt with NAME.json beside it")
-    p.add_argument("--widths", type=int, nargs=4, default=None, help="new stage widths (4 ints)")
-    p.add_argument("--blocks", type=int, default=None, help="residual blocks per stage")
+    p.add_argument("--widths", type=int, nargs=4, default=None,
+                   help="new stage widths (4 ints; DRUNet: its nc)")
+    p.add_argument("--blocks", type=int, default=None, help="attention U-Net: residual blocks per stage")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output NAME.pt (its NAME.json is written beside it)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -147,12 +217,27 @@ def main(argv=None) -> None:
     src = Path(args.weights)
     if not src.is_file() or not src.with_suffix(".json").is_file():
         p.error(f"{src}: expected exported weights NAME.pt with NAME.json beside it")
-    old = load_attention_unet(src)
     try:
-        grown = grow_attention_unet(old, args.widths, args.blocks, args.seed)
+        sidecar_cfg = json.loads(src.with_suffix(".json").read_text())
+    except (OSError, ValueError) as err:
+        p.error(f"{src.with_suffix('.json')}: not a readable JSON sidecar ({err})")
+    is_drunet = isinstance(sidecar_cfg, dict) and "nc" in sidecar_cfg
+    if is_drunet and args.blocks is not None:
+        p.error("--blocks grows the attention U-Net only; for a DRUNet give --widths (its nc)")
+    if is_drunet and args.widths is None:
+        p.error("nothing to grow: give --widths (the DRUNet's new nc)")
+    try:
+        if is_drunet:
+            old = load_drunet_weights(src)
+            grown = grow_drunet(old, args.widths, args.seed)
+            channels = int(old.config.get("in_channels", 3))
+        else:
+            old = load_attention_unet(src)
+            grown = grow_attention_unet(old, args.widths, args.blocks, args.seed)
+            channels = old.channels
     except ValueError as err:
         p.error(str(err))
-    x = torch.rand(1, old.channels, 40, 56, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(1, channels, 40, 56, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         err = (grown(x, 0.1) - old(x, 0.1)).abs().max().item()
     if not err < 1e-4:  # float rounding gives about 1e-7 on 0-1 images

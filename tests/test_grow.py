@@ -1,4 +1,4 @@
-"""priors.grow: a grown attention U-Net computes the same function and can learn."""
+"""priors.grow: a grown attention U-Net or DRUNet computes the same function and can learn."""
 
 import json
 import re
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from priors.attention_unet import AttentionUNet, load_attention_unet
-from priors.grow import grow_attention_unet, main
+from priors.grow import grow_attention_unet, grow_drunet, load_drunet_weights, main
 
 
 def _trained_like(channels, seed=0):
@@ -101,3 +101,73 @@ def test_growing_leaves_the_global_random_generator_alone():
     torch.manual_seed(123)
     grow_attention_unet(net, blocks=2, seed=7)
     assert torch.equal(torch.rand(3), expected)
+
+
+def _drunet_like(channels, residual=True, seed=0):
+    """A small DRUNet (deepinv's layers) with non-zero weights everywhere, kwargs in .config."""
+    from priors.residual_drunet import build_drunet
+
+    cfg = dict(nc=[4, 8, 12, 16], nb=1, act_mode="R", downsample_mode="strideconv",
+               upsample_mode="convtranspose", in_channels=channels, out_channels=channels, residual=residual)
+    torch.manual_seed(seed)
+    net = build_drunet(**cfg)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    net.config = cfg
+    return net.eval()
+
+
+@pytest.mark.parametrize("channels, residual", [(1, True), (3, True), (3, False)])
+def test_grown_drunet_has_the_same_outputs_and_its_new_channels_learn(channels, residual):
+    old = _drunet_like(channels, residual)
+    grown = grow_drunet(old, (6, 8, 20, 32))
+    assert grown.config["nc"] == [6, 8, 20, 32] and grown.config["residual"] is residual
+    assert type(grown) is type(old)
+    x = torch.rand(2, channels, 40, 56, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref, out = old(x, 0.1), grown(x, 0.1)
+    assert (ref - x).abs().max() > 1e-2  # the old network does something
+    assert (out - ref).abs().max() < 1e-5
+    grown.train()
+    (grown(x, 0.1) - x).abs().mean().backward()
+    w = grown.m_down1[-1].weight  # stride-2 conv 6 -> 8 channels: new inputs into old outputs are zero
+    assert w[:8, 4:].abs().max() == 0 and w.grad[:8, 4:].abs().max() > 0
+
+
+def test_grow_drunet_refuses_shrinking_and_unknown_models():
+    old = _drunet_like(1)
+    with pytest.raises(ValueError, match="can only grow"):
+        grow_drunet(old, (2, 8, 12, 16))
+    with pytest.raises(ValueError, match="4 channel counts"):
+        grow_drunet(old, (4, 8, 12))
+    del old.config
+    with pytest.raises(ValueError, match="config"):
+        grow_drunet(old, (4, 8, 12, 16))
+
+
+def test_command_line_grows_a_drunet(tmp_path, capsys):
+    old = _drunet_like(3)
+    src = tmp_path / "drunet.pt"
+    torch.save(old.state_dict(), src)
+    src.with_suffix(".json").write_text(json.dumps(old.config))
+    out = tmp_path / "wide.pt"
+    main([str(src), "--widths", "8", "8", "16", "24", "--out", str(out)])
+    assert "max output change" in capsys.readouterr().out
+    grown = load_drunet_weights(out)
+    assert grown.config["nc"] == [8, 8, 16, 24]
+    x = torch.rand(1, 3, 24, 32)
+    with torch.no_grad():
+        assert (grown(x, 0.1) - old(x, 0.1)).abs().max() < 1e-5
+    from priors.train import load_exported  # the format that --init-weights and --measure read
+
+    with torch.no_grad():
+        assert (load_exported("drunet", out)(x, 0.1) - grown(x, 0.1)).abs().max() < 1e-6
+    for argv, message in (
+        (["--blocks", "2", "--widths", "8", "8", "16", "24", "--out", str(tmp_path / "b.pt")], "attention U-Net only"),
+        (["--out", str(tmp_path / "n.pt")], "nothing to grow"),
+        (["--widths", "2", "8", "16", "24", "--out", str(tmp_path / "s.pt")], "can only grow"),
+    ):
+        with pytest.raises(SystemExit):
+            main([str(src), *argv])
+        assert re.search(message, capsys.readouterr().err)
