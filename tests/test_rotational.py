@@ -379,3 +379,31 @@ def test_forward_refuses_an_hwc_image_instead_of_blurring_the_wrong_axes():
     with pytest.raises(ValueError, match=r"looks like an \(H, W, C\) image"):
         op.adjoint(x)
     assert op.forward(x.transpose(2, 0, 1)).shape == (3, 32, 32)  # the (C, H, W) layout works
+
+
+def test_user_mask_reaching_the_border_solves_on_an_fft_friendly_padded_grid():
+    # regression: solve() enlarges the bottom/right pads to an FFT-friendly size; the padded mask
+    # must follow (it was padded by the same margin on every side: "mask has shape (84, 84), the
+    # image is 90x90")
+    x = _image(64)
+    x = x.mean(axis=2) if x.ndim == 3 else x
+    mask = np.zeros((64, 64))
+    mask[:, 20:] = 1.0  # reaches the top, bottom and right borders
+    op = RotationalBlur((40.0, 30.0), np.deg2rad(8), mask=mask)
+    y = op.forward(x[None])[0]
+    out = pnp.solve(y, op, prior="tv", noise_level=1 / 255, iters=3)
+    assert out.shape == x.shape
+    assert pnp.psnr(out, x) > pnp.psnr(y, x) + 1.0
+    pad = (3, 5, 2, 7)
+    big = op.padded(pad)
+    assert big.mask.shape == (64 + 8, 64 + 9) and big.center == (42.0, 33.0)
+    assert op.padded(pad) is big and op.padded((0, 0, 0, 0)) is op
+    # the padded operator agrees with the original away from the border (arcs <= 7 px at 8 deg here)
+    xp = np.pad(x, ((3, 5), (2, 7)))
+    assert op.max_displacement((64, 64)) < 10
+    np.testing.assert_allclose(big.forward(xp[None])[0, 13:-15, 12:-17], op.forward(x[None])[0, 10:-10, 10:-10],
+                               atol=1e-12)
+    with pytest.raises(ValueError, match="top, bottom, left, right"):
+        op.padded((1, 2))
+    with pytest.raises(ValueError, match=">= 0"):
+        op.padded((1, -2, 0, 0))

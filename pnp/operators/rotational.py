@@ -564,20 +564,32 @@ class RotationalBlur:
         return int(np.ceil(self.max_displacement((H, W)))) + 2
 
     def padded(self, pad):
-        """The same blur on a frame padded by ``pad`` pixels on every side (the centre moves by ``pad``).
+        """The same blur on a padded frame (the centre moves by the top and left pads).
+
+        Parameters
+        ----------
+        pad : int or tuple of 4 int
+            Pixels added on every side, or ``(top, bottom, left, right)``: :func:`pnp.solve`
+            enlarges the bottom and right pads to an FFT-friendly size.
 
         A user mask is extended by repeating its border values, so a rotating
         region that touches the frame border continues into the pad.
         """
-        pad = int(pad)
-        if pad < 0:
-            raise ValueError(f"pad must be >= 0, got {pad}")
-        if pad == 0:
+        if np.ndim(pad) == 0:
+            pads = (int(pad),) * 4
+        else:
+            pads = tuple(int(q) for q in pad)
+            if len(pads) != 4:
+                raise ValueError(f"pad must be an int or (top, bottom, left, right), got {pad!r}")
+        if min(pads) < 0:
+            raise ValueError(f"pad must be >= 0, got {pad!r}")
+        if not any(pads):
             return self
-        if pad not in self._padded:
+        if pads not in self._padded:
+            top, bottom, left, right = pads
             cx, cy = self.center
-            mask = None if self.mask is None else np.pad(self.mask, pad, mode="edge")
-            self._padded[pad] = RotationalBlur((cx + pad, cy + pad), self.angle, weights=self.weights, mask=mask,
-                                               radius=self.radius, spacing=self.spacing,
-                                               ring_width=self.ring_width)
-        return self._padded[pad]
+            mask = None if self.mask is None else np.pad(self.mask, ((top, bottom), (left, right)), mode="edge")
+            self._padded[pads] = RotationalBlur((cx + left, cy + top), self.angle, weights=self.weights, mask=mask,
+                                                radius=self.radius, spacing=self.spacing,
+                                                ring_width=self.ring_width)
+        return self._padded[pads]
