@@ -125,7 +125,11 @@ def to_internal(image, name="y", allowed_channels=(1, 3)):
         If the dtype is not uint8, uint16 or floating point.
     ValueError
         If the array is empty, has the wrong number of dimensions or channels,
-        or contains NaN or infinity.
+        or contains NaN or infinity. A channels-first array (``(3, H, W)``,
+        ``(1, H, W)``: a first axis of 1-4 in front of a last axis longer than
+        4) is named as such, with the fix (``np.moveaxis(image, 0, -1)``).
+        Shapes that are valid ``(H, W, C)`` images, such as ``(3, 64, 3)``,
+        are accepted as they are.
     """
     if not isinstance(image, np.ndarray):
         if hasattr(image, "__array__") or isinstance(image, (list, tuple)):
@@ -135,17 +139,39 @@ def to_internal(image, name="y", allowed_channels=(1, 3)):
     image, scale = native_with_scale(image, name)
     if image.ndim not in (2, 3):
         raise ValueError(f"{name} must have shape (H, W) or (H, W, C), got shape {image.shape}")
-    if image.size == 0 or min(image.shape[:2]) < 2:
-        raise ValueError(f"{name} is empty or degenerate: shape {image.shape}; expected at least 2x2 pixels")
+    if image.size == 0:
+        raise ValueError(f"{name} is empty: shape {image.shape}; expected at least 2x2 pixels")
     if image.ndim == 3 and image.shape[2] not in allowed_channels:
-        raise ValueError(
-            f"{name} has {image.shape[2]} channels (shape {image.shape}); expected one of {allowed_channels} "
-            "in the last axis (H, W, C). Drop an alpha channel with image[..., :3]."
-        )
+        raise ValueError(_channels_message(image.shape, name, allowed_channels))
+    if min(image.shape[:2]) < 2:
+        raise ValueError(f"{name} is empty or degenerate: shape {image.shape}; expected at least 2x2 pixels")
     x = image.astype(np.float64) / scale
     check_float_image(x, name, " (noise levels and priors assume it)" if scale == 1.0 else None, stacklevel=3)
     layout = ImageLayout(ndim=image.ndim, dtype=image.dtype, scale=scale)
     return public_to_chw(x), layout
+
+
+#: Channel counts of images (gray, gray + alpha, RGB, RGBA): a first axis of this size in front of a
+#: longer last axis is taken for a channels-first ``(C, H, W)`` array.
+_CHANNEL_COUNTS = (1, 2, 3, 4)
+
+
+def _channels_message(shape, name, allowed_channels):
+    """The error for a 3-D ``shape`` whose last axis is not an accepted channel count, with the right hint."""
+    c_first, c_last = shape[0], shape[2]
+    if c_first in _CHANNEL_COUNTS and c_last not in _CHANNEL_COUNTS:
+        # (3, 64, 64) or (1, 64, 64): a torch-style CHW array, not an image 3 pixels high with 64 channels
+        hint = f"move the channels last with np.moveaxis({name}, 0, -1)"
+        if c_first in (2, 4) and c_first - 1 in allowed_channels:
+            hint += f", then drop the alpha channel with [..., :{c_first - 1}]"
+        return (f"{name} has shape {shape}, which looks channels-first (C, H, W) with C={c_first}; pnp expects "
+                f"(H, W) or (H, W, C) with C in {allowed_channels}: {hint}.")
+    msg = (f"{name} has {c_last} channels (shape {shape}); expected one of {allowed_channels} "
+           "in the last axis (H, W, C).")
+    if c_last in (2, 4) and c_last - 1 in allowed_channels:
+        what = "gray + alpha" if c_last == 2 else "RGBA"
+        msg += f" This looks like {what}: drop the alpha channel with {name}[..., :{c_last - 1}]."
+    return msg
 
 
 def public_to_chw(x):

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import numbers
 import warnings
 
 import numpy as np
 
-from ._layout import chw_to_public, from_internal, public_to_chw, to_internal
+from ._layout import OFF_SCALE, chw_to_public, from_internal, public_to_chw, to_internal
 from .boundary import BOUNDARIES, pad_observation, wrap_ratio
 from .operators.blur import Blur, check_scale
 from .psf import validate_kernel
-from .schedules import resolve_schedule
+from .schedules import check_schedule, resolve_schedule
 
 __all__ = ["solve", "make_operator"]
 
@@ -54,7 +55,9 @@ def make_operator(y, kernel, scale=1, noise_level=None):
         A 2-D blur kernel; an operator with ``forward``/``adjoint``/``data_step``
         (e.g. :class:`pnp.RotationalBlur`); an object (an instance, not the
         class) with ``estimate(y)`` returning either; or ``"estimate"`` for the
-        default kernel estimator.
+        default kernel estimator. A kernel, whether an array, returned by an
+        estimator or inside a :class:`pnp.Blur`, may not be larger than ``y``
+        times the operator's scale in either axis.
     scale : int
         Downsampling factor for a kernel given as an array.
     noise_level : float, optional
@@ -79,6 +82,9 @@ def make_operator(y, kernel, scale=1, noise_level=None):
     TypeError, ValueError
         If ``noise_level`` is not None and not a number in [0, 1]
         (:func:`pnp.noise.check_noise_level`).
+    ValueError
+        If the kernel (an array, an estimated one or that of a :class:`pnp.Blur`)
+        is larger than ``y`` on the high-resolution grid.
     NotImplementedError
         If an estimator returns a kernel array and ``scale != 1``: the kernel
         it estimates belongs to the low-resolution grid of ``y``, not to the
@@ -122,12 +128,27 @@ def make_operator(y, kernel, scale=1, noise_level=None):
         op_scale = getattr(kernel, "scale", 1)
         if scale != 1 and op_scale != scale:
             raise ValueError(f"scale={scale} conflicts with the operator's scale {op_scale}")
+        _check_blur_fits(kernel, y)
         return kernel, estimator
     if kernel is None:
         raise TypeError("kernel is required: a 2-D array, an operator, an estimator or 'estimate'")
     shape = np.shape(y)[:2]
     k = validate_kernel(kernel, image_shape=(shape[0] * scale, shape[1] * scale))
     return Blur(k, scale=scale), estimator
+
+
+def _check_blur_fits(operator, y):
+    """Refuse a :class:`Blur` (or a wrapper of one) whose kernel is larger than ``y`` on the fine grid.
+
+    The rule of a kernel given as an array (:func:`pnp.psf.validate_kernel` with
+    ``image_shape``), applied to the same kernel given as ``Blur(kernel)``, so that
+    the form does not change what is accepted (see ``kernel`` in :func:`solve`).
+    """
+    op = operator if isinstance(operator, Blur) else getattr(operator, "operator", None)  # ClosedFormBlur wraps one
+    if not isinstance(op, Blur):
+        return
+    h, w = np.shape(y)[:2]
+    validate_kernel(op.kernel, image_shape=(h * op.scale, w * op.scale))
 
 
 def _check_noise_level(noise_level):
@@ -158,15 +179,22 @@ def solve(
     Parameters
     ----------
     y : ndarray, shape (H, W) or (H, W, C)
-        Observation, uint8, uint16 or float (0-1 scale); ``C`` is 1 or 3.
+        Observation, uint8, uint16 or float (0-1 scale); ``C`` is 1 or 3,
+        channels last (a channels-first ``(C, H, W)`` array is refused with
+        the fix, ``np.moveaxis(y, 0, -1)``).
     kernel : ndarray, operator, estimator or ``"estimate"``
-        A 2-D blur kernel (any size up to the image size; normalised to unit
-        sum; origin at ``(kh // 2, kw // 2)``, see :mod:`pnp.psf`), a forward
-        operator such as :class:`pnp.RotationalBlur`, an estimator object with
-        ``estimate(y)``, or ``"estimate"``.
+        A 2-D blur kernel (normalised to unit sum; origin at
+        ``(kh // 2, kw // 2)``, see :mod:`pnp.psf`), a forward operator such
+        as :class:`pnp.Blur` or :class:`pnp.RotationalBlur`, an estimator
+        object with ``estimate(y)``, or ``"estimate"``. A kernel may be of any
+        size up to that of the output (``y`` times ``scale``) in each axis; a
+        larger one is refused with every ``boundary``, whether it is given as
+        an array, wrapped in :class:`pnp.Blur` or estimated.
     prior : str or callable
         A registered prior name (``priors.available_priors()``), ``"default"``
-        (the best prior shipped with the package), or any ``prior(x, sigma)``.
+        (the best prior shipped with the package), or any ``prior(x, sigma)``
+        (its signature is checked before any work: it must take two
+        positional arguments).
     solver : {"hqs", "admm"} or callable
         The splitting scheme (see :mod:`solvers`).
     noise_level : float, optional
@@ -174,6 +202,8 @@ def solve(
         level found by a kernel estimator (when ``kernel`` is one), else
         estimates it from ``y`` with :class:`pnp.estimate.NoiseEstimator`
         (PCA of weak-texture patches; for colour, the mean of the channels).
+        An estimated level above 1 means that ``y`` is not on the 0-1 scale
+        (a float image on the 0-255 scale): an error that says so.
     iters : int
         Number of iterations ``K``.
     scale : int
@@ -181,7 +211,8 @@ def solve(
         larger than ``y``.
     schedule : callable or sequence, optional
         ``(alpha_k, sigma_k)`` per iteration (see :mod:`pnp.schedules`);
-        default :class:`pnp.schedules.DPIRSchedule`. A schedule with a
+        default :class:`pnp.schedules.DPIRSchedule`. An instance, not the
+        class (a class is refused before any work). A schedule with a
         ``for_operator(operator, shape)`` method (e.g. a
         :class:`pnp.learned_schedule.LearnedSchedule` trained with blur
         descriptors) is first specialised to the blur of this call.
@@ -196,11 +227,16 @@ def solve(
         padded size is enlarged to an FFT-friendly one.
     callback : callable, optional
         ``callback(k, x, alpha_k, sigma_k)`` after each iteration, ``x`` the
-        current estimate as a float array in the output layout.
+        current estimate as a float array in the output layout. Its signature
+        is checked before any work: it must take four positional arguments.
     x_true : ndarray, optional
         Ground truth (output shape) to track PSNR per iteration in the info.
     init : ndarray, optional
-        Starting estimate (output shape); default from the operator.
+        Starting estimate (output shape); default from the operator. The
+        shapes of ``x_true`` and ``init`` are checked before the operator is
+        built or a kernel estimated, except for an estimator of another
+        package (which may return an operator of another scale): then right
+        after the estimation.
     progress : bool, optional
         Show a progress bar (default: only on a terminal).
     device : str, optional
@@ -222,6 +258,23 @@ def solve(
         with ``scale=s``).
     info : dict
         Only with ``return_info=True``.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type: ``y`` (see
+        :func:`pnp._layout.to_internal`), ``scale``, ``prior``, ``callback``
+        or ``kernel`` / ``schedule`` given as a class instead of an instance;
+        or if ``callback`` or a callable ``prior`` cannot take its positional
+        arguments.
+    ValueError
+        If an argument has a wrong value: ``y`` of another shape than
+        ``(H, W)`` or ``(H, W, C)`` (a channels-first ``(C, H, W)`` array is
+        named as such), NaN or infinite values, a ``scale`` that is not a
+        finite integer >= 1, a kernel larger than the output, ``x_true`` or
+        ``init`` not of the output shape, a ``noise_level`` off the 0-1 scale
+        or, with ``noise_level=None``, a ``y`` whose estimated noise level
+        shows that it is not on the 0-1 scale.
 
     Examples
     --------
@@ -245,24 +298,46 @@ def solve(
     boundary = "taper" if default_boundary else boundary
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
+    check_schedule(schedule)  # a class (e.g. LearnedSchedule) before hasattr(schedule, "for_operator") below
+    if callback is not None:
+        if not callable(callback):
+            raise TypeError(f"callback must be callable as callback(k, x, alpha_k, sigma_k), "
+                            f"got {type(callback).__name__}")
+        _check_arity(callback, 4, "callback", "callback(k, x, alpha_k, sigma_k)")
+    # x_true and init: converted once (one scale warning each), checked against the output shape
+    # before the operator is built or a kernel estimated when that shape is already known
+    xt = None if x_true is None else to_internal(x_true, "x_true")[0]
+    xi = None if init is None else to_internal(init, "init")[0]
+    _check_output_shapes(xt, xi, x_true, init, _known_output_shape(kernel, y_int.shape, scale), layout.ndim)
     solver_fn = get_solver(solver)
     prior_fn = get_prior(prior)
+    if not isinstance(prior, str):  # a user's callable: its signature, before any work
+        if device is None:
+            _check_arity(prior_fn, 2, "prior", "prior(x, sigma)")
+        elif hasattr(prior_fn, "denoise_tensor"):
+            _check_arity(prior_fn.denoise_tensor, 2, "prior.denoise_tensor", "prior.denoise_tensor(x, sigma)")
 
-    operator, estimator = make_operator(y, kernel, scale, noise_level=noise_level)
+    with _no_repeated_scale_warning(y_int, layout):  # estimators convert y again: its scale warning was given above
+        operator, estimator = make_operator(y, kernel, scale, noise_level=noise_level)
+    out_shape = tuple(operator.input_shape(y_int.shape))
+    _check_output_shapes(xt, xi, x_true, init, out_shape, layout.ndim)  # the definitive check
     s = getattr(operator, "scale", 1)
     if noise_level is None:
         noise_level = getattr(estimator, "noise_level_", None)
+        source = f"{type(estimator).__name__}.noise_level_"
         if noise_level is None:
             from .estimate.noise import NoiseEstimator
 
+            source = "NoiseEstimator"
             try:
-                noise_level = NoiseEstimator().estimate(y)
+                with _no_repeated_scale_warning(y_int, layout):
+                    noise_level = NoiseEstimator().estimate(y)
             except ValueError as exc:  # too small or mostly saturated: say which argument avoids it
                 raise ValueError(f"noise_level=None, but the noise level of y cannot be estimated: {exc}; "
                                  "pass noise_level (0-1 scale)") from exc
+        _check_estimated_noise_level(noise_level, y_int, source)
     noise_level = _check_noise_level(noise_level)
     C, h, w = y_int.shape
-    out_shape = operator.input_shape(y_int.shape)
     H, W = out_shape[-2:]
     if hasattr(schedule, "for_operator"):  # e.g. a learned schedule that reads a blur descriptor
         schedule = schedule.for_operator(operator, (H, W))
@@ -302,24 +377,12 @@ def solve(
     def view(x):
         return chw_to_public(crop(x), layout.ndim)
 
-    x_true_f = None
-    if x_true is not None:
-        xt, _ = to_internal(x_true, "x_true")
-        if xt.shape != tuple(out_shape):
-            raise ValueError(f"x_true has shape {np.shape(x_true)}, expected the output shape "
-                             f"{chw_to_public(np.empty(out_shape), layout.ndim).shape}")
-        x_true_f = chw_to_public(xt, layout.ndim)
+    x_true_f = None if xt is None else chw_to_public(xt, layout.ndim)
 
     if device is None:
         data_step = op_work.data_step(y_work) if observed is None else op_work.data_step(y_work, observed=observed)
-    if init is None:
-        x0 = op_work.initial(y_work)
-    else:
-        xi, _ = to_internal(init, "init")
-        if xi.shape != tuple(out_shape):
-            raise ValueError(f"init has shape {np.shape(init)}, expected the output shape "
-                             f"{chw_to_public(np.empty(out_shape), layout.ndim).shape}")
-        x0 = op_work.initial(y_work)
+    x0 = op_work.initial(y_work)
+    if xi is not None:
         x0[:, r0:r0 + H, c0:c0 + W] = xi
 
     def prior_chw(x, sigma):
@@ -359,6 +422,91 @@ def solve(
     info = dict(operator=operator, estimator=estimator, noise_level=noise_level,
                 alphas=alphas, sigmas=sigmas, history=monitor.history)
     return result, info
+
+
+def _check_arity(fn, n, name, call):
+    """Raise TypeError unless ``fn`` can be called with ``n`` positional arguments.
+
+    Uses :func:`inspect.signature`; ``*args`` and defaults count. Callables whose
+    signature cannot be read (some builtins and extension objects) are not
+    checked: they fail, if at all, when first called.
+    """
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    try:
+        sig.bind(*range(n))
+    except TypeError as exc:
+        what = getattr(fn, "__name__", None) or type(fn).__name__
+        raise TypeError(f"{name} must accept {n} positional arguments, as {call}; "
+                        f"{what}{sig} cannot be called that way ({exc})") from None
+
+
+def _known_output_shape(kernel, y_shape, scale):
+    """The internal output shape ``(C, H, W)`` of :func:`solve` if known before the operator is built, else None.
+
+    ``scale`` times ``y`` for a kernel array; ``y``'s for ``"estimate"`` and
+    the estimators of :mod:`pnp.estimate` with ``scale=1`` (their kernels and
+    operators keep the size); ``input_shape`` of an operator instance. None
+    for an estimator of another package (it may return an operator of any
+    scale), for estimation with ``scale > 1`` and for what
+    :func:`make_operator` refuses: it says what is wrong first.
+    """
+    if kernel is None or isinstance(kernel, type):
+        return None
+    if _is_operator(kernel):
+        if not hasattr(kernel, "input_shape") or (scale != 1 and getattr(kernel, "scale", 1) != scale):
+            return None
+        return tuple(kernel.input_shape(y_shape))
+    if isinstance(kernel, str) or hasattr(kernel, "estimate"):
+        if scale != 1 or (isinstance(kernel, str) and kernel != "estimate"):
+            return None
+        if not isinstance(kernel, str) and not type(kernel).__module__.startswith("pnp.estimate"):
+            return None
+    C, h, w = y_shape
+    return (C, h * scale, w * scale)
+
+
+def _check_output_shapes(xt, xi, x_true, init, out_shape, ndim):
+    """Refuse ``x_true`` / ``init`` (internal ``xt`` / ``xi``) not of the output shape; None: not known yet."""
+    if out_shape is None:
+        return
+    expected = tuple(out_shape[1:]) if ndim == 2 else (*out_shape[1:], out_shape[0])
+    for name, internal, public in (("x_true", xt, x_true), ("init", xi, init)):
+        if internal is not None and internal.shape != tuple(out_shape):
+            raise ValueError(f"{name} has shape {np.shape(public)}, expected the output shape {expected}")
+
+
+def _check_estimated_noise_level(value, y_int, source):
+    """Refuse an estimated noise level above 1 as what it means: ``y`` is not on the 0-1 scale."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value) > 1:
+        lo, hi = float(y_int.min()), float(y_int.max())
+        raise ValueError(
+            f"y is not on the 0-1 intensity scale: its values lie in [{lo:.3g}, {hi:.3g}] and the noise level "
+            f"estimated from it ({source}, with noise_level=None) is {float(value):.3g}. Divide a float y by "
+            "its white level (e.g. 255), or pass noise_level on the 0-1 scale."
+        )
+
+
+@contextlib.contextmanager
+def _no_repeated_scale_warning(y_int, layout):
+    """Silence a second "y is a float image with values in [...]" warning inside the block.
+
+    Estimators convert the public ``y`` again and would repeat the warning that
+    :func:`solve` gave when it converted ``y``. The filter is only installed
+    when ``y`` is such an image: :func:`warnings.catch_warnings` changes
+    process-wide state, shared with threads running other solves
+    (:func:`pnp.batch.deblur_batch`).
+    """
+    off_scale = layout.scale == 1.0 and y_int.size > 0 and not (
+        OFF_SCALE[0] <= float(y_int.min()) and float(y_int.max()) <= OFF_SCALE[1])
+    if not off_scale:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"y is a float image with values in ", category=UserWarning)
+        yield
 
 
 def _torch_pieces(operator, prior, y, observed, x0, device):

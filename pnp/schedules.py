@@ -133,6 +133,29 @@ class GeometricSchedule(_Schedule):
         return alphas, sigmas
 
 
+def check_schedule(schedule):
+    """Refuse a schedule class passed instead of an instance, before any work.
+
+    :func:`pnp.solve` calls it first (before building the operator or estimating
+    a kernel), so ``schedule=LearnedSchedule`` (the class) gets this message and
+    not the error of calling its unbound ``for_operator``.
+
+    Parameters
+    ----------
+    schedule : object
+        ``None``, a schedule object or callable, or a sequence of pairs.
+
+    Raises
+    ------
+    TypeError
+        If ``schedule`` is a class (any class, e.g. :class:`DPIRSchedule` or
+        :class:`pnp.learned_schedule.LearnedSchedule`) instead of an instance.
+    """
+    if isinstance(schedule, type):
+        raise TypeError(f"schedule must be a schedule object, got the class {schedule.__name__}: "
+                        f"pass an instance, e.g. schedule={schedule.__name__}()")
+
+
 def resolve_schedule(schedule, noise_level, iters, scale=1):
     """Turn a schedule object, callable or list of pairs into two float arrays.
 
@@ -142,6 +165,8 @@ def resolve_schedule(schedule, noise_level, iters, scale=1):
 
     Raises
     ------
+    TypeError
+        If ``schedule`` is a class instead of an instance (:func:`check_schedule`).
     ValueError
         If the schedule does not give ``iters`` pairs of finite numbers with
         ``alpha_k > 0`` and ``0 <= sigma_k <= 1``: a ``sigma_k`` above 1 is taken
@@ -149,9 +174,7 @@ def resolve_schedule(schedule, noise_level, iters, scale=1):
     """
     if schedule is None:
         schedule = DPIRSchedule()
-    if isinstance(schedule, type):
-        raise TypeError(f"schedule must be a schedule object, got the class {schedule.__name__}: "
-                        f"pass an instance, e.g. schedule={schedule.__name__}()")
+    check_schedule(schedule)
     if callable(schedule):
         pairs = schedule(noise_level, iters, scale=scale) if _takes_scale(schedule) else schedule(noise_level, iters)
     else:

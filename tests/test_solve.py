@@ -341,3 +341,155 @@ def test_sharpening_kernels_are_refused():
     small_lobes = K5.copy()  # a few tiny negative entries, as estimation leaves them: still a blur
     small_lobes[0, :2] -= 0.05  # negative mass 2 % of the positive mass
     np.testing.assert_allclose(validate_kernel(small_lobes), small_lobes / small_lobes.sum())
+
+
+# -- early and accurate validation (audit of pnp.solve) --------------------------------------
+class _SpyEstimator:
+    """A user's kernel estimator that records its calls: validation must come before it runs."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def estimate(self, y):
+        self.calls += 1
+        return K5
+
+
+@pytest.mark.parametrize("cls", ["DPIRSchedule", "GeometricSchedule", "LearnedSchedule"])
+def test_every_schedule_class_is_refused_first_with_the_instance_hint(small, cls):
+    x, y = small
+    schedule = getattr(pnp, cls)
+    spy = _SpyEstimator()
+    with pytest.raises(TypeError, match=rf"got the class {cls}: pass an instance, e.g. schedule={cls}\(\)"):
+        _solve(y, kernel=spy, schedule=schedule)
+    assert spy.calls == 0  # refused before the kernel estimation
+
+
+class _NoiseReadingEstimator:
+    """A kernel estimator that converts ``y`` again (and so would repeat its scale warning)."""
+
+    def estimate(self, y):
+        self.noise_level_ = pnp.estimate_noise(y)
+        return K5
+
+
+@pytest.mark.parametrize("kernel", ["array", "estimator"])
+def test_a_float_image_on_the_255_scale_is_named_once_as_such(small, kernel):
+    import warnings
+
+    x, y = small
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match=r"y is not on the 0-1 intensity scale: its values lie in") as info:
+            _solve(y * 255, noise_level=None, kernel=K5 if kernel == "array" else _NoiseReadingEstimator())
+    msg = str(info.value)
+    assert "Divide a float y by its white level" in msg and "noise_level=None" in msg
+    assert "is on the wrong scale" not in msg  # the old message blamed noise_level, which was not passed
+    scale_warnings = [w for w in caught if "y is a float image with values in" in str(w.message)]
+    assert len(scale_warnings) == 1
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan"), np.float64("inf")])
+def test_non_finite_scales_are_a_value_error_naming_scale(bad):
+    with pytest.raises(ValueError, match="scale must be an integer >= 1"):
+        _solve(np.zeros((32, 32)), scale=bad)
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 32, 32), (4, 32, 40)])
+def test_channels_first_images_are_named_with_the_fix(shape):
+    with pytest.raises(ValueError, match=r"looks channels-first \(C, H, W\).*np\.moveaxis\(y, 0, -1\)") as info:
+        _solve(np.zeros(shape))
+    msg = str(info.value)
+    assert "degenerate" not in msg
+    if shape[0] != 4:
+        assert "alpha" not in msg  # the old hint image[..., :3] turned (3, H, W) into a garbage (3, H, 3)
+    else:
+        assert "then drop the alpha channel with [..., :3]" in msg
+
+
+@pytest.mark.parametrize("shape, hint", [((32, 32, 4), r"RGBA: drop the alpha channel with y\[\.\.\., :3\]"),
+                                         ((32, 32, 2), r"gray \+ alpha: drop the alpha channel with y\[\.\.\., :1\]"),
+                                         ((32, 32, 5), r"channels \(shape \(32, 32, 5\)\); expected one of \(1, 3\)")])
+def test_the_alpha_hint_is_given_only_where_it_is_right(shape, hint):
+    with pytest.raises(ValueError, match=hint) as info:
+        _solve(np.zeros(shape))
+    if shape[2] == 5:
+        assert "alpha" not in str(info.value) and "channels-first" not in str(info.value)
+
+
+@pytest.mark.filterwarnings("ignore:y looks periodic")
+def test_a_narrow_colour_image_is_still_an_image(rng):
+    y = rng.random((3, 32, 3))  # 3 pixels high, 32 wide, RGB: ambiguous-looking but legal
+    out = _solve(y, kernel=np.ones((3, 3)) / 9, iters=1)
+    assert out.shape == (3, 32, 3)
+
+
+@pytest.mark.parametrize("name", ["x_true", "init"])
+def test_output_shaped_arguments_are_checked_before_kernel_estimation(small, monkeypatch, name):
+    from pnp.estimate.shake import CameraShakeEstimator
+
+    def not_now(self, y, noise_level=None):
+        raise AssertionError("the kernel was estimated before the arguments were checked")
+
+    monkeypatch.setattr(CameraShakeEstimator, "estimate", not_now)
+    x, y = small
+    with pytest.raises(ValueError, match=rf"{name} has shape \(5, 64\), expected the output shape \(64, 64\)"):
+        _solve(y, kernel="estimate", **{name: x[:5]})
+    with pytest.raises(ValueError, match=rf"{name} has shape \(64, 64\), expected the output shape \(128, 128\)"):
+        _solve(y, scale=2, **{name: x})  # kernel array with scale 2: the output is 2x the input
+
+
+def test_a_users_estimator_gets_its_shape_check_after_estimation(small):
+    x, y = small  # a user's estimator may return an operator of another scale: checked once it is known
+    spy = _SpyEstimator()
+    with pytest.raises(ValueError, match=r"x_true has shape \(5, 64\)"):
+        _solve(y, kernel=spy, x_true=x[:5])
+    assert spy.calls == 1
+
+
+def test_callback_and_prior_arity_are_checked_before_any_work(small):
+    x, y = small
+    spy = _SpyEstimator()
+    with pytest.raises(TypeError, match=r"callback must accept 4 positional arguments, as "
+                                        r"callback\(k, x, alpha_k, sigma_k\); <lambda>\(x\) cannot"):
+        _solve(y, kernel=spy, callback=lambda x: None)
+    with pytest.raises(TypeError, match=r"prior must accept 2 positional arguments, as prior\(x, sigma\)"):
+        _solve(y, kernel=spy, prior=lambda img: img)
+    with pytest.raises(TypeError, match=r"prior must accept 2 positional arguments"):
+        _solve(y, kernel=spy, prior=lambda img, sigma, strength: img)
+    assert spy.calls == 0
+
+
+def test_callbacks_and_priors_of_other_valid_signatures_still_run(small):
+    x, y = small
+    seen = []
+
+    class Opaque:  # inspect.signature cannot read it: not checked, called as usual
+        __signature__ = "unreadable"
+
+        def __call__(self, k, x, alpha, sigma):
+            seen.append(("opaque", k))
+
+    def prior_with_options(img, sigma, *, extra=None):
+        return img
+
+    _solve(y, iters=2, callback=lambda *args: seen.append(("args", args[0])))
+    _solve(y, iters=2, callback=Opaque(), prior=prior_with_options)
+    _solve(y, iters=1, callback=lambda k, xk, a, s, extra=None: seen.append(("default", k)))
+    assert seen == [("args", 0), ("args", 1), ("opaque", 0), ("opaque", 1), ("default", 0)]
+
+
+@pytest.mark.filterwarnings("ignore:y looks periodic")
+@pytest.mark.parametrize("boundary", [None, "reflect", "circular"])
+@pytest.mark.parametrize("form", ["array", "Blur"])
+def test_a_kernel_larger_than_the_image_gets_one_rule_whatever_its_form(form, boundary):
+    k = np.ones((9, 9))
+    kernel = k if form == "array" else pnp.Blur(k)
+    with pytest.raises(ValueError, match=r"kernel of shape \(9, 9\) is larger than the image \(8x8\); crop"):
+        _solve(np.full((8, 8), 0.5), kernel=kernel, boundary=boundary)
+    with pytest.raises(ValueError, match=r"larger than the image \(8x8\)"):  # the fine grid of a 4x4 at scale 2
+        _solve(np.full((4, 4), 0.5), kernel=pnp.Blur(k, scale=2), boundary=boundary)
+    same = np.ones((8, 8))  # the size of the image: accepted in both forms
+    a = _solve(np.full((8, 8), 0.5), kernel=same, boundary=boundary, iters=1)
+    b = _solve(np.full((8, 8), 0.5), kernel=pnp.Blur(same), boundary=boundary, iters=1)
+    np.testing.assert_allclose(a, b)

@@ -216,3 +216,22 @@ def test_network_priors_refuse_arrays_of_other_dimensions():
     for bad in (np.zeros((1, 16, 16, 3)), np.zeros(16)):
         with pytest.raises(ValueError, match=r"x must have shape \(H, W\) or \(H, W, C\)"):
             p(bad, 0.05)
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), np.float32("inf")])
+def test_blur_refuses_non_finite_scales_with_a_value_error(bad):
+    from pnp.operators.blur import check_scale
+
+    with pytest.raises(ValueError, match="scale must be an integer >= 1"):
+        pnp.Blur(np.ones((3, 3)), scale=bad)
+    with pytest.raises(ValueError, match="scale must be an integer >= 1"):
+        check_scale(bad)
+    assert check_scale(2.0) == 2 and check_scale(np.int64(3)) == 3 and check_scale(10**30) == 10**30
+
+
+def test_channels_first_arrays_are_named_by_every_public_image_function():
+    chw = np.random.default_rng(0).random((3, 32, 32))
+    for call in (pnp.estimate_noise, lambda a: pnp.add_noise(a, 0.01, seed=0)):
+        with pytest.raises(ValueError, match=r"looks channels-first.*np\.moveaxis\(y, 0, -1\)"):
+            call(chw)
+    assert pnp.estimate_noise(np.moveaxis(chw, 0, -1)) > 0  # the fix the message gives works

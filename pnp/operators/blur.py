@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import ndimage
 
@@ -12,12 +14,35 @@ __all__ = ["Blur", "check_scale"]
 
 
 def check_scale(scale):
-    """Validate a downsampling factor and return it as an int >= 1."""
+    """Validate a downsampling factor and return it as an int >= 1.
+
+    Parameters
+    ----------
+    scale : int or float
+        An integer, or a float with an integer value (``2.0``).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError
+        If ``scale`` is not a real number (``bool`` and strings included).
+    ValueError
+        If it is NaN or infinite, not a whole number, or below 1.
+    """
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer, float, np.floating)):
         raise TypeError(f"scale must be a positive integer, got {scale!r}")
-    if float(scale) != int(scale) or int(scale) < 1:
+    if isinstance(scale, (int, np.integer)):
+        value = int(scale)  # not through float: a huge int would overflow it
+    else:
+        # finiteness first: int(inf) raises OverflowError and int(nan) a ValueError about conversion
+        f = float(scale)
+        value = int(f) if math.isfinite(f) and f.is_integer() else 0
+    if value < 1:
         raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
-    return int(scale)
+    return value
 
 
 class Blur:
@@ -31,7 +56,9 @@ class Blur:
     Parameters
     ----------
     kernel : array_like, shape (kh, kw)
-        Blur kernel of any odd or even size; normalised to unit sum.
+        Blur kernel of any odd or even size; normalised to unit sum. It may not
+        be larger than the (high-resolution) image it blurs: :func:`pnp.solve`
+        refuses a larger one, as it refuses the same kernel given as an array.
     scale : int
         Downsampling factor ``s >= 1``.
     threads : int, optional
