@@ -19,11 +19,12 @@ from __future__ import annotations
 import copy
 import json
 import math
+import numbers
 from pathlib import Path
 
 import numpy as np
 
-from .schedules import DPIRSchedule
+from .schedules import DPIRSchedule, check_iters
 
 __all__ = ["HyperNet", "LearnedSchedule", "kernel_descriptor", "blur_descriptor", "SHIPPED_SCHEDULE"]
 
@@ -108,13 +109,22 @@ def _build_hypernet_class():
         Parameters
         ----------
         iters : int
-            K, the number of unfolded iterations.
+            K, the number of unfolded iterations (an integer >= 1).
         descriptor_dim : int
             Length of the optional blur descriptor (0 for none).
         width : int
-            Hidden channels of the three 1x1 convolutions.
+            Hidden channels of the three 1x1 convolutions (>= 1).
         base : DPIRSchedule
             The schedule the network's multiplicative corrections apply to.
+
+        Raises
+        ------
+        TypeError
+            If ``iters``, ``descriptor_dim`` or ``width`` is not an integer
+            (``2.5`` is refused, not truncated; so is ``8.9`` read from a
+            schedule's ``.json``).
+        ValueError
+            If ``iters`` or ``width`` is below 1 or ``descriptor_dim`` below 0.
 
         Notes
         -----
@@ -125,9 +135,14 @@ def _build_hypernet_class():
 
         def __init__(self, iters=8, descriptor_dim=0, width=64, base=None):
             super().__init__()
-            self.iters = int(iters)
+            self.iters = check_iters(iters)
+            if isinstance(descriptor_dim, (bool, np.bool_)) or not isinstance(descriptor_dim, numbers.Integral):
+                raise TypeError(f"descriptor_dim must be an integer >= 0, got {descriptor_dim!r}")
+            if descriptor_dim < 0:
+                raise ValueError(f"descriptor_dim must be an integer >= 0, got {descriptor_dim!r}")
             self.descriptor_dim = int(descriptor_dim)
-            self.width = int(width)
+            self.width = check_iters(width, "width")
+            width = self.width
             self.base = base or DPIRSchedule()
             c_in = 2 + self.descriptor_dim
             self.layers = nn.Sequential(
@@ -302,16 +317,20 @@ class LearnedSchedule:
         Raises
         ------
         TypeError
-            If ``noise_level`` is not a number.
+            If ``noise_level`` is not a number, or ``iters`` not an integer
+            (:func:`pnp.schedules.check_iters`: ``2.7``, ``True`` and ``"8"`` are refused).
         ValueError
             If ``noise_level`` is not a finite number in [0, 1] (0-1 intensity
             scale) or ``iters`` is below 1.
         """
         from .noise import check_noise_level
 
+        from .operators.blur import check_scale
+
         noise_level = check_noise_level(noise_level)
-        if iters is not None and int(iters) < 1:
-            raise ValueError(f"iters must be >= 1, got {iters!r}")
+        if iters is not None:
+            iters = check_iters(iters)
+        scale = check_scale(scale)
         torch = _torch()
         with torch.no_grad():
             d = None
@@ -323,7 +342,7 @@ class LearnedSchedule:
             a, s = net(torch.tensor([float(noise_level)], dtype=torch.float64),
                        torch.tensor([float(scale)], dtype=torch.float64), d)
         a, s = a[0].numpy(), s[0].numpy()
-        iters = self.iters if iters is None else int(iters)
+        iters = self.iters if iters is None else iters
         if iters != len(a):
             src = np.linspace(0, 1, len(a))
             dst = np.linspace(0, 1, iters)

@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["DPIRSchedule", "ConstantSchedule", "GeometricSchedule", "resolve_schedule"]
+__all__ = ["DPIRSchedule", "ConstantSchedule", "GeometricSchedule", "resolve_schedule", "check_iters"]
 
 
 def _number(value, name, allow_zero=False):
@@ -27,12 +27,72 @@ def _number(value, name, allow_zero=False):
     return v
 
 
+def _sigma(value, name, allow_zero=False):
+    """A prior noise level of a schedule: :func:`_number`, and at most 1 (the 0-1 intensity scale)."""
+    v = _number(value, name, allow_zero)
+    if v > 1:
+        raise ValueError(f"{name}={v:g} is on the wrong scale: prior noise levels are on the 0-1 intensity "
+                         f"scale, in {'[0, 1]' if allow_zero else '(0, 1]'} (e.g. 49/255, not 49)")
+    return v
+
+
+def check_iters(iters, name="iters"):
+    """The number of iterations of a schedule, checked: an integer >= 1.
+
+    Parameters
+    ----------
+    iters : int
+        Number of ``(alpha_k, sigma_k)`` pairs asked for.
+    name : str
+        Argument name used in the messages.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError
+        If ``iters`` is not an integer: ``bool``, ``float`` (``2.7`` would be
+        truncated) and strings (``"8"``) are refused.
+    ValueError
+        If ``iters`` is below 1.
+    """
+    if isinstance(iters, (bool, np.bool_)) or not isinstance(iters, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 1 (the number of iterations), got {iters!r}")
+    if iters < 1:
+        raise ValueError(f"{name} must be an integer >= 1 (the number of iterations), got {iters!r}")
+    return int(iters)
+
+
+def _check_noise_level(noise_level):
+    from .noise import check_noise_level
+
+    return check_noise_level(noise_level)
+
+
+def _check_scale(scale):
+    from .operators.blur import check_scale
+
+    return check_scale(scale)
+
+
 class _Schedule:
     def params(self, noise_level, iters, scale=1):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def __call__(self, noise_level, iters, scale=1):
-        """Return a list of ``iters`` pairs ``(alpha_k, sigma_k)``."""
+        """Return a list of ``iters`` pairs ``(alpha_k, sigma_k)``.
+
+        Raises
+        ------
+        TypeError
+            If ``noise_level`` is not a number or ``iters`` not an integer (:func:`check_iters`).
+        ValueError
+            If ``noise_level`` is negative, not finite or above 1 (the 0-1 intensity
+            scale; :func:`pnp.noise.check_noise_level`), ``iters`` is below 1, or
+            ``scale`` is not an integer >= 1 (:func:`pnp.operators.blur.check_scale`).
+        """
         alphas, sigmas = self.params(noise_level, iters, scale)
         return list(zip(alphas.tolist(), sigmas.tolist()))
 
@@ -62,31 +122,62 @@ class DPIRSchedule(_Schedule):
         noiseless inputs keep a finite schedule (0.255/255 by default). For
         super-resolution DPIR ends at ``scale/255`` at least, which is applied
         when ``scale > 1``.
+
+    Raises
+    ------
+    TypeError
+        If a value is not a real number.
+    ValueError
+        If a value is not finite and > 0, or ``sigma_max`` or ``floor`` is
+        above 1 (a noise level on the 0-255 scale).
     """
 
     def __init__(self, sigma_max=49 / 255, lam=0.23, floor=0.255 / 255):
-        self.sigma_max = _number(sigma_max, "sigma_max")
+        self.sigma_max = _sigma(sigma_max, "sigma_max")
         self.lam = _number(lam, "lam")
-        self.floor = _number(floor, "floor")
+        self.floor = _sigma(floor, "floor")
 
     def params(self, noise_level, iters, scale=1):
-        noise = max(float(noise_level), self.floor)
+        """``alphas, sigmas``: two float arrays of length ``iters`` (see :meth:`__call__` for the errors)."""
+        noise = max(_check_noise_level(noise_level), self.floor)
+        iters = check_iters(iters)
+        scale = _check_scale(scale)
         end = max(noise, scale / 255.0) if scale > 1 else noise
         end = min(end, self.sigma_max)
-        sigmas = np.logspace(np.log10(self.sigma_max), np.log10(end), int(iters))
+        sigmas = np.logspace(np.log10(self.sigma_max), np.log10(end), iters)
         alphas = self.lam * noise**2 / sigmas**2
         return alphas, sigmas
 
 
 class ConstantSchedule(_Schedule):
-    """The same ``(alpha, sigma)`` at every iteration."""
+    """The same ``(alpha, sigma)`` at every iteration.
+
+    Parameters
+    ----------
+    alpha : float
+        Penalty, finite and > 0.
+    sigma : float
+        Prior noise level, 0-1 intensity scale, in [0, 1].
+
+    Raises
+    ------
+    TypeError
+        If a value is not a real number.
+    ValueError
+        If ``alpha`` is not finite and > 0, or ``sigma`` not in [0, 1] (a value
+        above 1 is a noise level on the 0-255 scale).
+    """
 
     def __init__(self, alpha, sigma):
         self.alpha = _number(alpha, "alpha")
-        self.sigma = _number(sigma, "sigma", allow_zero=True)
+        self.sigma = _sigma(sigma, "sigma", allow_zero=True)
 
     def params(self, noise_level, iters, scale=1):
-        return np.full(int(iters), self.alpha), np.full(int(iters), self.sigma)
+        """``alphas, sigmas``: two float arrays of length ``iters``; ``noise_level`` is checked, not used."""
+        _check_noise_level(noise_level)
+        iters = check_iters(iters)
+        _check_scale(scale)
+        return np.full(iters, self.alpha), np.full(iters, self.sigma)
 
 
 class GeometricSchedule(_Schedule):
@@ -105,8 +196,10 @@ class GeometricSchedule(_Schedule):
     Raises
     ------
     ValueError
-        If only one of ``alpha_start`` and ``alpha_end`` is given, or a value
-        is not finite and > 0 (a geometric sequence cannot reach 0).
+        If only one of ``alpha_start`` and ``alpha_end`` is given, a value is
+        not finite and > 0 (a geometric sequence cannot reach 0), or
+        ``sigma_start`` or ``sigma_end`` is above 1 (a noise level on the 0-255
+        scale).
     TypeError
         If a value is not a real number.
     """
@@ -116,20 +209,23 @@ class GeometricSchedule(_Schedule):
             given = "alpha_start" if alpha_end is None else "alpha_end"
             raise ValueError(f"give both alpha_start and alpha_end or neither (the default penalties), "
                              f"got only {given}")
-        self.sigma_start = _number(sigma_start, "sigma_start")
-        self.sigma_end = None if sigma_end is None else _number(sigma_end, "sigma_end")
+        self.sigma_start = _sigma(sigma_start, "sigma_start")
+        self.sigma_end = None if sigma_end is None else _sigma(sigma_end, "sigma_end")
         self.alpha_start = None if alpha_start is None else _number(alpha_start, "alpha_start")
         self.alpha_end = None if alpha_end is None else _number(alpha_end, "alpha_end")
         self.lam = _number(lam, "lam")
 
     def params(self, noise_level, iters, scale=1):
-        noise = max(float(noise_level), 0.255 / 255)
+        """``alphas, sigmas``: two float arrays of length ``iters`` (see :meth:`__call__` for the errors)."""
+        noise = max(_check_noise_level(noise_level), 0.255 / 255)
+        iters = check_iters(iters)
+        _check_scale(scale)
         end = noise if self.sigma_end is None else float(self.sigma_end)
-        sigmas = np.geomspace(self.sigma_start, end, int(iters))
+        sigmas = np.geomspace(self.sigma_start, end, iters)
         if self.alpha_start is None:
             alphas = self.lam * noise**2 / sigmas**2
         else:
-            alphas = np.geomspace(float(self.alpha_start), float(self.alpha_end), int(iters))
+            alphas = np.geomspace(float(self.alpha_start), float(self.alpha_end), iters)
         return alphas, sigmas
 
 

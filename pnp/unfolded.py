@@ -85,18 +85,70 @@ class UnfoldedHQS(nn.Module):
         xp, (H, W) = pad_to_multiple(x, self.multiple)
         return self.prior(xp, sigma)[..., :H, :W]
 
+    def _dtype(self):
+        """The floating dtype of the prior's weights (float32 when it has none)."""
+        param = next(self.prior.parameters(), None)
+        return param.dtype if param is not None and param.is_floating_point() else torch.float32
+
+    def _check_inputs(self, y, kernel, noise, scale, step):
+        """Validated ``(y, kernel, noise, scale)``: tensors in the network's dtype, ``noise`` of shape (B,)."""
+        from .operators.blur import check_scale
+
+        if not isinstance(y, torch.Tensor):
+            raise TypeError(f"y must be a torch tensor of shape (B, C, h, w), got {type(y).__name__}")
+        if y.ndim != 4 or 0 in y.shape:
+            raise ValueError(f"y must have shape (B, C, h, w), got {tuple(y.shape)}")
+        if not y.is_floating_point():
+            raise TypeError(f"y must be a float tensor (0-1 scale), got dtype {y.dtype}")
+        dtype = self._dtype()
+        y = y.to(dtype)  # e.g. float64 data for a float32 network: computed in the network's dtype
+        B = y.shape[0]
+        s = check_scale(scale)
+        if step is None:
+            if not isinstance(kernel, torch.Tensor):
+                raise TypeError(f"kernel must be a torch tensor of shape (B, kh, kw) or (kh, kw) (or give step), "
+                                f"got {type(kernel).__name__}")
+            if kernel.ndim not in (2, 3) or (kernel.ndim == 3 and kernel.shape[0] != B) or 0 in kernel.shape:
+                raise ValueError(f"kernel must have shape (B, kh, kw) with B={B}, or (kh, kw), got "
+                                 f"{tuple(kernel.shape)}")
+            if not kernel.is_floating_point():
+                raise TypeError(f"kernel must be a float tensor, got dtype {kernel.dtype}")
+            kernel = kernel.to(device=y.device, dtype=dtype)
+        if isinstance(noise, torch.Tensor):
+            if noise.ndim == 0:
+                noise = noise.expand(B)
+            if noise.shape != (B,):
+                raise ValueError(f"noise must be a number or a tensor of shape (B,) = ({B},), got shape "
+                                 f"{tuple(noise.shape)}")
+            if not noise.is_floating_point():
+                raise TypeError(f"noise must be a float tensor (0-1 scale), got dtype {noise.dtype}")
+            noise = noise.to(device=y.device, dtype=dtype)
+        else:
+            from .noise import check_noise_level
+
+            noise = torch.full((B,), check_noise_level(noise, "noise"), dtype=dtype, device=y.device)
+        values = noise.detach()
+        if not bool(torch.isfinite(values).all()) or bool((values < 0).any()):
+            raise ValueError(f"noise must hold finite noise levels >= 0 (0-1 scale), got {values.tolist()}")
+        if bool((values > 1).any()):
+            raise ValueError(f"noise={values.max().item():g} is on the wrong scale: give the noise levels on the "
+                             "0-1 intensity scale (e.g. 2.55/255 for sigma 2.55 of 8-bit values)")
+        return y, kernel, noise, s
+
     def forward(self, y, kernel, noise, scale=1, descriptor=None, return_all=False, step=None):
         """Restore a batch.
 
         Parameters
         ----------
         y : Tensor, shape (B, C, h, w)
-            Observations (0-1 scale).
-        kernel : Tensor, shape (B, kh, kw), or None
-            Blur kernels (unit sum, origin at (kh//2, kw//2)); None when
-            ``step`` is given.
-        noise : Tensor, shape (B,)
-            Noise standard deviations (0-1 scale).
+            Observations (0-1 scale), any float dtype: computed in the dtype
+            of the prior's weights, returned in that of ``y``.
+        kernel : Tensor, shape (B, kh, kw) or (kh, kw), or None
+            Blur kernels (unit sum, origin at (kh//2, kw//2)); one for all
+            samples when 2-D; None when ``step`` is given.
+        noise : float or Tensor, shape (B,)
+            Noise standard deviations (0-1 scale); a number (or a 0-d tensor)
+            is used for every sample.
         scale : int
             Common downsampling factor of the batch.
         descriptor : Tensor, shape (B, D), optional
@@ -111,11 +163,21 @@ class UnfoldedHQS(nn.Module):
         Returns
         -------
         Tensor, shape (B, C, h*scale, w*scale)
+
+        Raises
+        ------
+        TypeError
+            If ``y``, ``kernel`` or ``noise`` is not a float tensor (``noise``: or a number).
+        ValueError
+            If ``y`` is not 4-D, ``kernel`` has another batch size than ``y``,
+            ``noise`` is not of shape (B,), negative, not finite or above 1 (a
+            noise level on the 0-255 scale), or ``scale`` is not an integer >= 1.
         """
-        s = int(scale)
+        out_dtype = y.dtype if isinstance(y, torch.Tensor) else None
+        y, kernel, noise, s = self._check_inputs(y, kernel, noise, scale, step)
         B = y.shape[0]
         scale_t = torch.full((B,), float(s), dtype=y.dtype, device=y.device)
-        alphas, sigmas = self.hypernet(noise.to(y.dtype), scale_t, descriptor)
+        alphas, sigmas = self.hypernet(noise, scale_t, descriptor)
         if step is None:
             step = TorchFFTDataStep(kernel, y, scale=s)
         x = y if s == 1 else aligned_upsample(y, s)
@@ -123,5 +185,6 @@ class UnfoldedHQS(nn.Module):
         for k in range(self.iters):
             z = step(x, alphas[:, k])
             x = self.denoise(z, sigmas[:, k])
-            iterates.append(x)
+            iterates.append(x.to(out_dtype))
+        x = x.to(out_dtype)
         return (x, iterates) if return_all else x

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .torch_adapter import TorchDenoiser
+from .torch_adapter import TorchDenoiser, WeightsChannelsError
 
 __all__ = ["AttentionUNetPrior", "UNFOLDED_WEIGHTS", "unfolded_attention_unet"]
 
@@ -83,7 +83,7 @@ class AttentionUNetPrior(TorchDenoiser):
             raise FileNotFoundError(f"no attention U-Net weights for {channels}-channel images at {path}")
         net = load_attention_unet(path)
         if net.channels != channels:
-            raise ValueError(f"weights {path} are for {net.channels}-channel images, got {channels}")
+            raise WeightsChannelsError(path, net.channels, channels)
         return net
 
 
@@ -96,8 +96,8 @@ def unfolded_attention_unet(**kwargs):
     better than those step-16800 weights, but 1.23 / 0.94 dB below the current default
     prior on DPIR's protocol (32.00 / 28.21 against 33.23 / 29.15 dB at noise
     2.55 / 7.65); as a plain denoiser it is worse (model card
-    ``priors/weights/attention_unet_unfolded.md``). Colour images only: a gray image
-    raises ``ValueError``.
+    ``priors/weights/attention_unet_unfolded.md``). Colour images only: a gray image,
+    or one of another channel count (RGBA), raises ``ValueError``.
 
     Parameters
     ----------

@@ -339,6 +339,9 @@ def load_attention_unet(path, map_location="cpu") -> AttentionUNet:
     ------
     FileNotFoundError
         If the weights or the sidecar are missing; the message says how to make them.
+    ValueError
+        If the sidecar is not an attention U-Net configuration, the weights are
+        not a readable state dict, or the two do not fit (e.g. DRUNet weights).
     """
     import json
     from pathlib import Path
@@ -350,6 +353,22 @@ def load_attention_unet(path, map_location="cpu") -> AttentionUNet:
             f"attention U-Net weights {path} (and {sidecar.name}) not found; train and export them "
             "with `python -m priors.train --arch attention-unet --channels 1|3 ... --export`"
         )
-    net = AttentionUNet(**json.loads(sidecar.read_text()))
-    net.load_state_dict(torch.load(path, map_location=map_location, weights_only=True))
+    try:
+        cfg = json.loads(sidecar.read_text())
+        if not isinstance(cfg, dict):
+            raise TypeError(f"expected a JSON object, got {type(cfg).__name__}")
+        net = AttentionUNet(**cfg)
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"weights={path}: {sidecar} is not an attention U-Net architecture "
+                         f"({type(exc).__name__}: {exc})") from None
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # unpickling errors come in many types
+        raise ValueError(f"weights={path} is not a readable state dict ({type(exc).__name__})") from None
+    try:
+        net.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError, ValueError) as exc:
+        first = (str(exc).splitlines()[1:] or [str(exc)])[0].strip()[:200]
+        raise ValueError(f"weights={path} do not fit the architecture of {sidecar} (e.g. {first}); the "
+                         "weights and the architecture come from different networks") from None
     return net.eval()

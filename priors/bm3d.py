@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import check_sigma
+from .base import check_image, check_sigma
 
 __all__ = ["BM3D", "MIN_SIZE"]
 
@@ -50,15 +50,16 @@ class BM3D:
         crashes the process on some 8-pixel ones). A colour image whose
         opponent colour channels are flat (a gray image stored as RGB, a
         constant image), for which CBM3D returns NaN, is denoised channel by
-        channel.
+        channel. The result has the shape and float dtype of ``x``; ``x`` is
+        checked by :func:`priors.base.check_image` (channels-first, NaN and
+        non-float images raise).
         """
         import bm3d
 
         sigma = max(check_sigma(sigma), 1e-4)
         stage = bm3d.BM3DStages.ALL_STAGES if self.stages == "all" else bm3d.BM3DStages.HARD_THRESHOLDING
+        dtype = check_image(x).dtype
         x = np.asarray(x, dtype=np.float64)
-        if x.ndim not in (2, 3):
-            raise ValueError(f"x must have shape (H, W) or (H, W, C), got {x.shape}")
         H, W = x.shape[:2]
         pad = ((0, max(MIN_SIZE - H, 0)), (0, max(MIN_SIZE - W, 0))) + ((0, 0),) * (x.ndim - 2)
         if pad[0][1] or pad[1][1]:
@@ -76,4 +77,4 @@ class BM3D:
             out = np.stack([gray(x[..., c]) for c in range(x.shape[2])], -1)
         else:
             out = gray(x)
-        return out[:H, :W]
+        return out[:H, :W].astype(dtype, copy=False)

@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
-from .torch_adapter import TorchDenoiser
+from .torch_adapter import TorchDenoiser, WeightsChannelsError
 
-__all__ = ["DRUNet", "WEIGHTS_DIR", "official_weights_path"]
+__all__ = ["DRUNet", "WEIGHTS_DIR", "official_weights_path", "read_sidecar", "DOWNLOAD_TIMEOUT"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -20,6 +20,18 @@ _OFFICIAL = {
 _OFFICIAL_URL = "https://huggingface.co/deepinv/drunet/resolve/main/{}?download=true"
 _OFFICIAL_ARCH = dict(nc=[64, 128, 256, 512], nb=4, act_mode="R",
                       downsample_mode="strideconv", upsample_mode="convtranspose")
+
+
+#: Seconds a download of the official weights may wait for the server (to connect, and for each
+#: read): a network that accepts the connection and never answers gives an error, not a hang.
+DOWNLOAD_TIMEOUT = 30.0
+
+#: Named weights (anything else is a path).
+NAMED_WEIGHTS = ("ours", "official")
+
+#: Keys of a DRUNet ``.json`` sidecar: deepinv's constructor arguments and ``residual``.
+SIDECAR_KEYS = ("nc", "nb", "act_mode", "downsample_mode", "upsample_mode", "in_channels", "out_channels",
+                "residual")
 
 
 def cache_dir():
@@ -36,7 +48,39 @@ def _ours_path(channels):
     return WEIGHTS_DIR / f"drunet_small_{'gray' if channels == 1 else 'color'}.pt"
 
 
-def _fetch_official(channels, allow_download):
+def _download(url, path, timeout):
+    """Stream ``url`` to ``path``: a temporary file beside it, renamed when complete (removed on failure)."""
+    import shutil
+    import tempfile
+    import urllib.request
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as response:
+            shutil.copyfileobj(response, f, 1 << 20)
+            expected = response.headers.get("Content-Length")
+            if expected is not None and f.tell() != int(expected):
+                raise OSError(f"incomplete download: {f.tell()} of {expected} bytes")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _fetch_official(channels, allow_download, timeout=None):
+    """Path of the official weights for ``channels``, downloaded first when missing and allowed.
+
+    The download waits at most ``timeout`` seconds (default :data:`DOWNLOAD_TIMEOUT`) for each
+    network operation; a partial file is never left behind.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is missing and ``allow_download`` is False.
+    OSError
+        If the download fails or times out; the message says where to put the file.
+    """
     path = official_weights_path(channels)
     if path.is_file():
         return path
@@ -45,17 +89,109 @@ def _fetch_official(channels, allow_download):
             f"and place the file at {path} (or set PNP_CACHE to the folder holding it)")
     if not allow_download:
         raise FileNotFoundError(hint)
-    import torch.hub
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
+    timeout = DOWNLOAD_TIMEOUT if timeout is None else timeout
     try:
-        torch.hub.download_url_to_file(url, str(tmp), progress=True)
+        _download(url, path, timeout)
     except Exception as exc:  # network errors come in many types
-        tmp.unlink(missing_ok=True)
-        raise OSError(f"download failed ({type(exc).__name__}: {exc}); {hint}") from exc
-    tmp.rename(path)
+        what = f"no answer within {timeout:g} s" if _is_timeout(exc) else f"{type(exc).__name__}: {exc}"
+        raise OSError(f"download failed ({what}); {hint}") from exc
     return path
+
+
+def _is_timeout(exc):
+    import socket
+
+    return isinstance(exc, (socket.timeout, TimeoutError)) or isinstance(getattr(exc, "reason", None),
+                                                                        (socket.timeout, TimeoutError))
+
+
+def _drunet_weights_hint():
+    return (f"weights is one of {', '.join(repr(n) for n in NAMED_WEIGHTS)} or the path of a .pt state dict "
+            "with its architecture in the .json file of the same name")
+
+
+def read_sidecar(path):
+    """The architecture of DRUNet weights ``path``: its ``.json`` sidecar, checked.
+
+    Parameters
+    ----------
+    path : Path
+        The ``.pt`` state dict.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :func:`priors.residual_drunet.build_drunet` (``residual``
+        included; ``in_channels`` / ``out_channels`` as written).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the sidecar is missing.
+    ValueError
+        If it is not a JSON object of :data:`SIDECAR_KEYS` with ``"residual"`` (true or
+        false) and sensible values; the message names ``weights`` and the file.
+    """
+    sidecar = path.with_suffix(".json")
+    if not sidecar.is_file():
+        raise FileNotFoundError(
+            f"weights={path}: its architecture file {sidecar} is missing. Write it beside the weights: "
+            f"the DRUNet constructor arguments ({', '.join(SIDECAR_KEYS[:5])}, in_channels) and \"residual\": "
+            "true for weights trained by this project (priors.train --arch drunet exports both files), "
+            f"false for deepinv's DRUNet; the official architecture is {json.dumps(dict(_OFFICIAL_ARCH))}"
+        )
+    bad = f"weights={path}: its architecture file {sidecar}"
+    try:
+        arch = json.loads(sidecar.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{bad} is not valid JSON ({exc})") from None
+    if not isinstance(arch, dict):
+        raise ValueError(f"{bad} must hold a JSON object of DRUNet arguments, got {type(arch).__name__}")
+    unknown = sorted(set(arch) - set(SIDECAR_KEYS))
+    if unknown:
+        hint = (" These look like attention U-Net weights: use prior='attention-unet' with them."
+                if {"widths", "channels"} & set(unknown) else "")
+        raise ValueError(f"{bad} has keys that are not DRUNet arguments: {', '.join(unknown)} (allowed: "
+                         f"{', '.join(SIDECAR_KEYS)}).{hint}")
+    if "residual" not in arch:
+        raise ValueError(f"{bad} lacks the key 'residual': add \"residual\": true for weights trained by this "
+                         "project (the network predicts the noise, priors.residual_drunet) or \"residual\": false "
+                         "for deepinv's DRUNet (it predicts the clean image); run with the wrong form, the "
+                         "prior returns the noise instead of the image")
+    if not isinstance(arch["residual"], bool):
+        raise ValueError(f"{bad}: 'residual' must be true or false, got {arch['residual']!r}")
+    for key in ("in_channels", "out_channels"):
+        if key in arch and (isinstance(arch[key], bool) or arch[key] not in (1, 3)):
+            raise ValueError(f"{bad}: {key!r} must be 1 or 3, got {arch[key]!r}")
+    if arch.get("in_channels", arch.get("out_channels")) != arch.get("out_channels", arch.get("in_channels")):
+        raise ValueError(f"{bad}: in_channels and out_channels differ ({arch['in_channels']}, "
+                         f"{arch['out_channels']}); a denoiser returns the channels it is given")
+    nc = arch.get("nc", _OFFICIAL_ARCH["nc"])
+    if (not isinstance(nc, list) or len(nc) != 4
+            or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in nc)):
+        raise ValueError(f"{bad}: 'nc' must be a list of 4 positive integers, got {nc!r}")
+    nb = arch.get("nb", _OFFICIAL_ARCH["nb"])
+    if isinstance(nb, bool) or not isinstance(nb, int) or nb < 1:
+        raise ValueError(f"{bad}: 'nb' must be a positive integer, got {nb!r}")
+    return arch
+
+
+def _load_state(net, path, arch_source):
+    """Load the state dict ``path`` into ``net``; errors become a ValueError naming both files."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors come in many types
+        raise ValueError(f"weights={path} is not a readable state dict ({type(exc).__name__}; expected a .pt "
+                         "file written by torch.save(model.state_dict(), ...))") from None
+    try:
+        net.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, AttributeError, ValueError) as exc:
+        details = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [str(exc)]
+        first = details[0] if len(details[0]) <= 200 else details[0][:200] + "..."
+        raise ValueError(f"weights={path} do not fit the architecture of {arch_source} (e.g. {first}); the "
+                         "weights and the architecture come from different networks") from None
 
 
 class DRUNet(TorchDenoiser):
@@ -66,12 +202,13 @@ class DRUNet(TorchDenoiser):
     weights : {"ours", "official"} or path
         ``"ours"`` (default): the small DRUNet trained by this project, shipped
         in ``priors/weights/`` (works offline). ``"official"``: deepinv's
-        full-size weights, looked up in :func:`cache_dir` and downloaded there
-        when the network allows. A path: a ``state_dict`` file; a JSON file of
-        the same name with suffix ``.json`` gives the architecture (``nc``,
-        ``nb``, ..., and ``"residual": true`` for weights of
-        :class:`priors.residual_drunet.ResidualDRUNet`, as ours are), else the
-        official architecture is assumed.
+        full-size weights with the official architecture, looked up in
+        :func:`cache_dir` and downloaded there when the network allows. A
+        path: a ``state_dict`` file whose ``.json`` file of the same name
+        gives the architecture (:func:`read_sidecar`: ``nc``, ``nb``, ...,
+        ``in_channels``, and ``"residual"``, required: true for weights of
+        :class:`priors.residual_drunet.ResidualDRUNet`, as ours are, false
+        for deepinv's DRUNet); the sidecar is checked here.
     device : str
         Torch device.
     allow_download : bool
@@ -80,26 +217,38 @@ class DRUNet(TorchDenoiser):
         Torch CPU threads.
     tile, overlap, memory_budget_mb : optional
         Tiled inference for large images (see :class:`priors.torch_adapter.TorchDenoiser`).
+
+    Raises
+    ------
+    TypeError
+        If ``weights`` is neither a name nor a path.
+    FileNotFoundError
+        If the weights file or its ``.json`` is missing (the message lists the
+        names), or ``"ours"`` are missing for both gray and colour.
+    ValueError
+        If ``weights`` is the ``.json`` itself, or the ``.json`` is not a valid
+        DRUNet architecture (:func:`read_sidecar`). Weights that do not load
+        into that architecture raise ``ValueError`` naming both files at the
+        first call; a failed download of ``"official"`` raises ``OSError``
+        saying where to put the file.
     """
 
     def __init__(self, weights="ours", device="cpu", allow_download=True, threads=None,
                  tile="auto", overlap=32, memory_budget_mb=256):
         self.weights = weights
         self.allow_download = allow_download
-        if isinstance(weights, str) and weights in ("ours", "official"):
+        if isinstance(weights, str) and weights in NAMED_WEIGHTS:
             pass
         elif isinstance(weights, (str, os.PathLike)):
-            if not Path(weights).is_file():
-                raise FileNotFoundError(f"DRUNet weights file not found: {weights}")
+            path = Path(weights)
+            if not path.is_file():
+                raise FileNotFoundError(f"DRUNet weights file not found: {weights} ({_drunet_weights_hint()})")
+            if path.suffix == ".json":
+                raise ValueError(f"weights={path} is the architecture file: pass the .pt state dict beside it "
+                                 f"({_drunet_weights_hint()})")
+            read_sidecar(path)  # checked now; read again when the network loads
         else:
             raise TypeError(f"weights must be 'ours', 'official' or a path, got {weights!r}")
-        if weights == "ours":
-            missing = [str(_ours_path(c)) for c in (1, 3) if not _ours_path(c).is_file()]
-            if len(missing) == 2:
-                raise FileNotFoundError(
-                    "the project's DRUNet weights are missing (" + ", ".join(missing) + "); "
-                    "train them with `python -m priors.train --arch drunet` or use weights='official'"
-                )
         super().__init__(self._load, device=device, multiple=8, min_size=32, threads=threads,
                          name=f"DRUNet[{weights}]", tile=tile, overlap=overlap,
                          memory_budget_mb=memory_budget_mb)
@@ -115,23 +264,31 @@ class DRUNet(TorchDenoiser):
         return [f for p in paths for f in (p, p.with_suffix(".json"))]
 
     def _load(self, channels):
-        import torch
-
         from .residual_drunet import build_drunet
 
         if self.weights == "official":
             path, arch = _fetch_official(channels, self.allow_download), dict(_OFFICIAL_ARCH)
+            source = (f"the official DRUNet (if the file is damaged, delete it and download "
+                      f"{_OFFICIAL_URL.format(_OFFICIAL[channels])} again)")
         else:
-            path = _ours_path(channels) if self.weights == "ours" else Path(self.weights)
-            if not path.is_file():
-                raise FileNotFoundError(f"no DRUNet weights for {channels}-channel images at {path}")
-            sidecar = path.with_suffix(".json")
-            arch = json.loads(sidecar.read_text()) if sidecar.is_file() else dict(_OFFICIAL_ARCH)
-            arch_channels = arch.pop("in_channels", channels)
+            if self.weights == "ours":
+                path = _ours_path(channels)
+                if not path.is_file():
+                    raise FileNotFoundError(f"no DRUNet weights for {channels}-channel images at {path}")
+                arch = read_sidecar(path)
+            else:
+                path = Path(self.weights)
+                arch = read_sidecar(path)
+            arch = dict(arch)
+            source = str(path.with_suffix(".json"))
+            arch_channels = arch.pop("in_channels", arch.get("out_channels", channels))
             arch.pop("out_channels", None)
             if arch_channels != channels:
-                raise ValueError(f"weights {path} are for {arch_channels}-channel images, got {channels}")
-        net = build_drunet(in_channels=channels, out_channels=channels, **arch)
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        net.load_state_dict(state, strict=True)
+                raise WeightsChannelsError(path, arch_channels, channels)
+        try:
+            net = build_drunet(in_channels=channels, out_channels=channels, **arch)
+        except Exception as exc:  # deepinv's checks of its arguments
+            raise ValueError(f"weights={path}: {source} is not a DRUNet architecture "
+                             f"({type(exc).__name__}: {exc})") from None
+        _load_state(net, path, source)
         return net

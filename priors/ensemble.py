@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import check_prior
+from .base import check_image, check_prior
 
 __all__ = ["SelfEnsemble", "dihedral", "dihedral_inverse", "torch_self_ensemble"]
 
@@ -116,16 +116,28 @@ class SelfEnsemble:
         """The ensemble on a ``(B, C, H, W)`` torch tensor (the wrapped prior's ``denoise_tensor``)."""
         return _torch_average(self.prior.denoise_tensor, x, sigma, _transforms(self.n))
 
+    def weight_files(self):
+        """The wrapped prior's ``weight_files()`` (an empty list if it has none).
+
+        :meth:`pnp.learned_schedule.LearnedSchedule.check_prior` and
+        :mod:`pnp.settings_record` read it: the ensemble of a prior uses that prior's weights.
+        """
+        inner = getattr(self.prior, "weight_files", None)
+        return list(inner()) if callable(inner) else []
+
     def __call__(self, x, sigma):
-        """Denoise ``x`` (``(H, W)`` or ``(H, W, C)``) at noise level ``sigma`` (0-1 scale)."""
-        x = np.asarray(x)
-        if x.ndim not in (2, 3):
-            raise ValueError(f"x must have shape (H, W) or (H, W, C), got {x.shape}")
+        """Denoise ``x`` (``(H, W)`` or ``(H, W, C)``) at noise level ``sigma`` (0-1 scale).
+
+        Returns the average in the shape and float dtype of ``x``. ``x`` is
+        checked once, before the first transform (:func:`priors.base.check_image`):
+        a channels-first array would otherwise be turned about the wrong axes.
+        """
+        x = check_image(x)
         acc = np.zeros(x.shape, dtype=np.float64)
         for k in _transforms(self.n):
             out = np.asarray(self.prior(np.ascontiguousarray(dihedral(x, k)), sigma))
             acc += dihedral_inverse(out, k)
-        return acc / self.n
+        return (acc / self.n).astype(x.dtype, copy=False)
 
 
 def torch_self_ensemble(model, n=8):

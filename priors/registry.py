@@ -23,10 +23,20 @@ _FACTORIES = {
 DEFAULT_PRIOR = "attention-unet"
 
 
-def register_prior(name, factory):
+def register_prior(name, factory, replace=False):
     """Make ``factory(**kwargs)`` (a class or function returning a prior) available by ``name``.
 
-    ``factory`` may be a callable or a ``"module:attribute"`` string.
+    Parameters
+    ----------
+    name : str
+        The name (case-insensitive) used as ``pnp.solve(..., prior=name)``.
+    factory : callable or str
+        A callable or a ``"module:attribute"`` string.
+    replace : bool
+        Replace a prior already registered under ``name`` (a built-in one such
+        as ``"drunet"`` included) for the rest of the process. By default an
+        existing name is an error: a silent replacement would change what the
+        name means everywhere else in the process.
 
     Raises
     ------
@@ -36,7 +46,8 @@ def register_prior(name, factory):
     ValueError
         If ``name`` is ``"default"`` (it always means :data:`DEFAULT_PRIOR`)
         or ends in a self-ensemble suffix (``+x2``, ``+x4``, ``+x8``), which
-        :func:`get_prior` reads as an ensemble of the rest of the name.
+        :func:`get_prior` reads as an ensemble of the rest of the name, or if
+        ``name`` is registered already and ``replace`` is False.
     """
     if not isinstance(name, str) or not name:
         raise TypeError("prior name must be a non-empty string")
@@ -49,6 +60,11 @@ def register_prior(name, factory):
     if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
         raise TypeError(f"factory must be callable (a class or function returning a prior) or a "
                         f"'module:attribute' string, got {factory!r}")
+    if not isinstance(replace, bool):
+        raise TypeError(f"replace must be True or False, got {replace!r}")
+    if name.lower() in _FACTORIES and not replace:
+        raise ValueError(f"a prior named {name.lower()!r} is registered already ({_FACTORIES[name.lower()]!r}); "
+                         "choose another name, or pass replace=True to replace it for the whole process")
     _FACTORIES[name.lower()] = factory
 
 

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-from .base import check_sigma
+from .base import check_image, check_sigma
 from .tiling import auto_tile_size, blend_tiles, check_tile_args
 
-__all__ = ["TorchDenoiser", "PIXEL_BYTES_PER_WIDTH"]
+__all__ = ["TorchDenoiser", "PIXEL_BYTES_PER_WIDTH", "WeightsChannelsError"]
+
+
+class WeightsChannelsError(ValueError):
+    """A network prior's weights are for another number of channels than asked for (a ValueError).
+
+    Raised by the loaders of :class:`TorchDenoiser` subclasses; :meth:`TorchDenoiser.__call__`
+    turns it into a message about the image it was given.
+
+    Parameters
+    ----------
+    path : path-like
+        The weights file.
+    channels : int
+        The channel count the weights are for.
+    wanted : int
+        The channel count asked for.
+    """
+
+    def __init__(self, path, channels, wanted):
+        super().__init__(f"weights {path} are for {channels}-channel images, got {wanted}")
+        self.path, self.channels, self.wanted = path, channels, wanted
 
 #: Peak activation memory of a U-Net denoiser per input pixel, in units of its first
 #: layer's width (channels): measured for deepinv's DRUNet on CPU (float32, no grad),
@@ -47,7 +70,7 @@ class TorchDenoiser:
         raised-cosine window over this width (see :mod:`priors.tiling`).
     memory_budget_mb : float
         Activation memory allowed for one network call (MiB), used by
-        ``tile="auto"``. The default, 256 MiB, gives tiles of about 700x700
+        ``tile="auto"``: a real number > 0 (``bool`` is refused). The default, 256 MiB, gives tiles of about 700x700
         pixels for the project's small DRUNet (about 1.1x the work of an
         untiled call from the overlaps).
     pixel_bytes : float, optional
@@ -72,8 +95,10 @@ class TorchDenoiser:
             tile, overlap = check_tile_args(tile, overlap, self.multiple)
         self.tile = tile
         self.overlap = int(overlap)
-        if not (isinstance(memory_budget_mb, (int, float)) and memory_budget_mb > 0):
-            raise ValueError(f"memory_budget_mb must be a positive number, got {memory_budget_mb!r}")
+        if isinstance(memory_budget_mb, bool) or not isinstance(memory_budget_mb, numbers.Real):
+            raise TypeError(f"memory_budget_mb must be a positive number (MiB), got {memory_budget_mb!r}")
+        if not (np.isfinite(float(memory_budget_mb)) and memory_budget_mb > 0):
+            raise ValueError(f"memory_budget_mb must be a positive number (MiB), got {memory_budget_mb!r}")
         self.memory_budget_mb = float(memory_budget_mb)
         if pixel_bytes is not None and not pixel_bytes > 0:
             raise ValueError(f"pixel_bytes must be > 0, got {pixel_bytes!r}")
@@ -170,32 +195,61 @@ class TorchDenoiser:
         t = torch.from_numpy(np.ascontiguousarray(chw, dtype=np.float32))[None].to(self.device)
         return self.denoise_tensor(t, sigma)[0].cpu().numpy()
 
+    def _check_channels(self, x, C):
+        """Load the network for ``C`` channels; a :class:`WeightsChannelsError` is explained in terms of ``x``."""
+        from pnp._layout import _channels_message
+
+        try:
+            self.model(C)
+        except WeightsChannelsError as exc:
+            what = f"{self.name}: its weights {exc.path} are for {exc.channels}-channel images only"
+            if x.ndim == 2:
+                raise ValueError(f"x is a gray image (shape {x.shape}); {what}") from None
+            if x.shape[2] != C:  # run channel by channel through the gray network, which it lacks
+                what += (f", and it runs images of {x.shape[2]} channels channel by channel through a gray "
+                         "(1-channel) network")
+            raise ValueError(f"{what}. {_channels_message(x.shape, 'x', (exc.channels,))}") from None
+
     def __call__(self, x, sigma):
         """Denoise ``x`` (``(H, W)`` or ``(H, W, C)``, 0-1 scale) at noise level ``sigma`` (0-1 scale).
 
+        Images with 1 or 3 channels go through the network of that channel
+        count; others (2, 4, ...) channel by channel through the gray network.
+
+        Returns
+        -------
+        ndarray
+            The denoised image, with the shape and the float dtype of ``x``
+            (the network runs in float32).
+
         Raises
         ------
+        TypeError
+            If ``x`` is not a float array (:func:`priors.base.check_image`).
         ValueError
             If ``sigma`` is not a finite noise level in [0, 1] (:func:`priors.base.check_sigma`),
-            or ``x`` is not 2-D or 3-D.
+            ``x`` is not ``(H, W)`` or ``(H, W, C)``, looks channels-first
+            (``(3, H, W)``), contains NaN or infinity, or has a channel count
+            the weights cannot denoise (e.g. RGBA for colour-only weights).
         """
         sigma = check_sigma(sigma)
-        x = np.asarray(x)
-        if x.ndim not in (2, 3):
-            raise ValueError(f"x must have shape (H, W) or (H, W, C), got {x.shape}")
+        x = check_image(x)
         chw = x[None] if x.ndim == 2 else np.moveaxis(x, -1, 0)
         C = chw.shape[0]
         if C not in (1, 3):
             # run channel by channel through the gray network
+            self._check_channels(x, 1)
             return np.stack([self(x[..., c], sigma) for c in range(C)], axis=-1)
+        self._check_channels(x, C)
         tile = self.tile_size(chw.shape)
         if tile is None:
             out = self._denoise_chw(chw, sigma)
             out = out[0] if x.ndim == 2 else np.moveaxis(out, 0, -1)
-            return out.astype(np.float64)
-        # tiles are blended straight into the float64 result (in the public layout): no
-        # float32 full-size copy on top of it
-        result = np.empty((*chw.shape[1:], C), dtype=np.float64)
+            return out.astype(x.dtype)
+        # tiles are blended straight into the result (in the public layout): no full-size
+        # float32 copy on top of it
+        result = np.empty((*chw.shape[1:], C), dtype=np.promote_types(x.dtype, np.float32))
         blend_tiles(lambda part: self._denoise_chw(part, sigma), chw, tile, self.overlap,
                     multiple=self.multiple, out=np.moveaxis(result, -1, 0))
-        return result[..., 0] if x.ndim == 2 else result
+        result = result[..., 0] if x.ndim == 2 else result
+        return result.astype(x.dtype, copy=False)

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from .base import check_sigma
+from .base import check_image, check_sigma
 
 __all__ = ["TV"]
 
@@ -46,13 +46,19 @@ class TV:
         return f"TV(strength={self.strength})"
 
     def __call__(self, x, sigma):
-        """TV-denoise ``x`` with weight ``strength * sigma``; ``sigma`` on the 0-1 scale, in [0, 1]."""
+        """TV-denoise ``x`` with weight ``strength * sigma``; ``sigma`` on the 0-1 scale, in [0, 1].
+
+        Returns the image with the shape and float dtype of ``x``. Raises as
+        :func:`priors.base.check_image` and :func:`priors.base.check_sigma`.
+        """
         from skimage.restoration import denoise_tv_chambolle
 
         sigma = check_sigma(sigma)
+        x = check_image(x)
         if sigma == 0:
-            return np.array(x, dtype=np.float64)
+            return x.copy()
         channel_axis = -1 if x.ndim == 3 else None
-        return denoise_tv_chambolle(
+        out = denoise_tv_chambolle(
             x, weight=self.strength * float(sigma), max_num_iter=self.max_num_iter, channel_axis=channel_axis
         )
+        return out.astype(x.dtype, copy=False)

@@ -128,3 +128,38 @@ def test_ensemble_on_the_torch_path():
     assert b.shape == a.shape
     assert abs(pnp.psnr(np.clip(a, 0, 1), x) - pnp.psnr(np.clip(b, 0, 1), x)) < 0.05
     assert pnp.psnr(np.clip(b, 0, 1), x) > pnp.psnr(np.clip(y, 0, 1), x) + 1.0
+
+
+def test_ensemble_forwards_weight_files_so_its_prior_is_recognised():
+    """A learned schedule trained with a prior does not warn for that prior's +x8 ensemble."""
+    import torch
+
+    from pnp.io import file_sha256
+    from pnp.learned_schedule import HyperNet, LearnedSchedule
+    from priors.drunet import WEIGHTS_DIR
+
+    torch.manual_seed(0)
+    base = get_prior("attention-unet")
+    ens = get_prior("attention-unet+x8")
+    assert ens.weight_files() == base.weight_files() and ens.weight_files()
+    assert SelfEnsemble(lambda x, sigma: x, n=2).weight_files() == []  # a prior without weights
+    sha = file_sha256(WEIGHTS_DIR / "attention_unet_color.pt")
+    sched = LearnedSchedule(HyperNet(4), trained_with={"prior_sha256": sha})
+    assert sched.check_prior(base) is None
+    assert sched.check_prior(ens) is None
+    assert sched.check_prior(get_prior("attention-unet+x8", weights="small")) is not None  # other weights
+
+
+def test_ensemble_checks_the_image_before_turning_it():
+    """A channels-first array would be turned about the wrong axes: refused before the first transform."""
+    calls = []
+    ens = SelfEnsemble(lambda x, sigma: calls.append(x.shape) or x, n=8)
+    with pytest.raises(ValueError, match=r"looks channels-first.*np\.moveaxis\(x, 0, -1\)"):
+        ens(np.zeros((3, 16, 20)), 0.1)
+    x = np.zeros((4, 4))
+    x[1, 1] = np.nan
+    with pytest.raises(ValueError, match="x contains NaN"):
+        ens(x, 0.1)
+    assert calls == []
+    out = ens(np.ones((16, 20, 3), dtype=np.float32), 0.1)
+    assert out.dtype == np.float32 and out.shape == (16, 20, 3) and len(calls) == 8

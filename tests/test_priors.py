@@ -83,19 +83,70 @@ def test_drunet_official_offline_error(tmp_path, monkeypatch):
         prior(np.zeros((32, 32)), 0.1)
 
 
+def _no_proxy(monkeypatch):
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
 def test_drunet_download_failure_says_where_to_put_file(tmp_path, monkeypatch):
-    import torch.hub
+    """A refused connection (a local port nobody listens on: no network used) gives the hint."""
+    import socket
 
-    from priors.drunet import DRUNet
+    import priors.drunet as drunet
 
-    def no_network(url, dst, progress=True):
-        raise ConnectionError("network unreachable")
-
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: connection refused
+    _no_proxy(monkeypatch)
     monkeypatch.setenv("PNP_CACHE", str(tmp_path))
-    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    monkeypatch.setattr(drunet, "_OFFICIAL_URL", f"http://127.0.0.1:{port}/{{}}")
     with pytest.raises(OSError, match="place the file at"):
-        DRUNet(weights="official")(np.zeros((32, 32, 3)), 0.1)
+        drunet.DRUNet(weights="official")(np.zeros((32, 32, 3)), 0.1)
     assert not list(tmp_path.iterdir())  # no partial file left behind
+
+
+def test_drunet_download_times_out_on_a_silent_server(tmp_path, monkeypatch):
+    """A server that accepts the connection and never answers: an OSError after the timeout, not a hang."""
+    import socket
+    import threading
+    import time
+
+    import priors.drunet as drunet
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    held, stop = [], threading.Event()
+
+    def accept_and_sleep():
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])  # accepted, never answered
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept_and_sleep, daemon=True)
+    thread.start()
+    try:
+        _no_proxy(monkeypatch)
+        monkeypatch.setenv("PNP_CACHE", str(tmp_path / "cache"))
+        monkeypatch.setattr(drunet, "_OFFICIAL_URL", f"http://127.0.0.1:{server.getsockname()[1]}/{{}}")
+        monkeypatch.setattr(drunet, "DOWNLOAD_TIMEOUT", 0.5)
+        t0 = time.monotonic()
+        with pytest.raises(OSError, match=r"no answer within 0.5 s.*place the file at .*drunet_deepinv_gray"):
+            drunet.DRUNet(weights="official")(np.zeros((32, 32)), 0.1)
+        assert time.monotonic() - t0 < 10
+        assert held  # the request did reach the server
+        cache = tmp_path / "cache"
+        assert not cache.exists() or not list(cache.iterdir())  # no partial file left behind
+    finally:
+        stop.set()
+        thread.join(5)
+        for c in held:
+            c.close()
+        server.close()
 
 
 def test_drunet_missing_path():
@@ -141,7 +192,7 @@ def test_drunet_from_state_dict_file(tmp_path):
     net = Net(in_channels=1, out_channels=1, pretrained=None, **arch)
     path = tmp_path / "tiny.pt"
     torch.save(net.state_dict(), path)
-    (tmp_path / "tiny.json").write_text(json.dumps(dict(arch, in_channels=1, out_channels=1)))
+    (tmp_path / "tiny.json").write_text(json.dumps(dict(arch, in_channels=1, out_channels=1, residual=False)))
     prior = DRUNet(weights=path)
     x = np.random.default_rng(0).random((37, 45))
     out = prior(x, 0.1)
@@ -183,7 +234,7 @@ def test_ffdnet_optional_prior(noisy):
 
 
 BAD_SIGMAS = [(25.0, "wrong scale"), (-0.1, ">= 0"), (float("nan"), "finite"), (float("inf"), "finite"),
-              ("x", "single number")]
+              (np.array([0.1, 0.2]), "single number")]
 
 
 @pytest.mark.parametrize("sigma, message", BAD_SIGMAS)
@@ -212,7 +263,7 @@ def test_torch_priors_refuse_a_bad_sigma(tmp_path, sigma, message):
 
     arch = dict(nc=[8, 16, 32, 64], nb=1)
     torch.save(Net(in_channels=1, out_channels=1, pretrained=None, **arch).state_dict(), tmp_path / "t.pt")
-    (tmp_path / "t.json").write_text(json.dumps(dict(arch, in_channels=1, out_channels=1)))
+    (tmp_path / "t.json").write_text(json.dumps(dict(arch, in_channels=1, out_channels=1, residual=False)))
     prior = DRUNet(weights=tmp_path / "t.pt")
     with pytest.raises(ValueError, match=message):
         prior(np.zeros((32, 32)), sigma)

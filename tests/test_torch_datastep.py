@@ -96,7 +96,7 @@ def test_solve_on_torch_device_matches_numpy_path(tmp_path):
     arch = dict(nc=[8, 16, 32, 64], nb=1)
     net = Net(in_channels=1, out_channels=1, pretrained=None, **arch)
     torch.save(net.state_dict(), tmp_path / "tiny.pt")
-    (tmp_path / "tiny.json").write_text(json.dumps(dict(arch, in_channels=1, out_channels=1)))
+    (tmp_path / "tiny.json").write_text(json.dumps(dict(arch, in_channels=1, out_channels=1, residual=False)))
     x = data.camera()[200:264, 200:264] / 255.0
     k = np.ones((5, 5)) / 25
     y = pnp.add_noise(pnp.blur(x, k, boundary="reflect"), 0.01, seed=0)

@@ -290,7 +290,7 @@ def test_schedule_inputs_are_validated():
     for bad in (-0.01, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="noise_level must be a finite number >= 0"):
             sched.params(bad, 4)
-    with pytest.raises(ValueError, match="iters must be >= 1"):
+    with pytest.raises(ValueError, match="iters must be an integer >= 1"):
         sched.params(0.01, 0)
     with pytest.raises(ValueError, match="on the wrong scale"):  # the same check as pnp.solve's
         sched.params(2.55, 4)
@@ -383,3 +383,92 @@ def test_solve_warns_when_a_schedule_meets_another_prior_than_it_was_trained_wit
         pnp.solve(y, np.ones((3, 3)) / 9, prior="tv", **dict(opts, schedule=LearnedSchedule(HyperNet(4))))
     with pytest.raises(TypeError, match="trained_with must be a dict"):
         LearnedSchedule(HyperNet(4), trained_with="ours.pt")
+
+
+@pytest.mark.parametrize("iters, exc", [(2.7, TypeError), (True, TypeError), ("8", TypeError), (0, ValueError),
+                                        (-1, ValueError)])
+def test_learned_schedule_refuses_non_integer_iters(iters, exc):
+    """2.7 gave 2 pairs (truncated); now an error, as for the hand schedules."""
+    sched = LearnedSchedule(HyperNet(4))
+    with pytest.raises(exc, match="iters must be an integer >= 1"):
+        sched(0.01, iters)
+    assert len(sched(0.01, np.int64(3))) == 3 and len(sched.params(0.01)[0]) == 4
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(iters=2.5), TypeError, "iters must be an integer"),
+    (dict(iters=0), ValueError, "iters must be an integer >= 1"),
+    (dict(iters=True), TypeError, "iters must be an integer"),
+    (dict(iters=4, descriptor_dim=1.5), TypeError, "descriptor_dim must be an integer"),
+    (dict(iters=4, descriptor_dim=-1), ValueError, "descriptor_dim must be an integer >= 0"),
+    (dict(iters=4, width=0), ValueError, "width must be an integer >= 1"),
+])
+def test_hypernet_refuses_bad_sizes(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        HyperNet(**kwargs)
+
+
+def test_schedule_json_with_fractional_iters_is_refused(tmp_path):
+    import json
+
+    LearnedSchedule(HyperNet(8)).save(tmp_path / "s.pt")
+    cfg = json.loads((tmp_path / "s.json").read_text())
+    cfg["iters"] = 8.9
+    (tmp_path / "s.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="s.json is not a schedule configuration.*iters must be an integer"):
+        LearnedSchedule.load(tmp_path / "s.pt")
+    cfg["iters"], cfg["base"]["sigma_max"] = 8, 49  # a base schedule on the 0-255 scale
+    (tmp_path / "s.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="sigma_max=49 is on the wrong scale"):
+        LearnedSchedule.load(tmp_path / "s.pt")
+
+
+def _unfolded_batch(B=2):
+    torch.manual_seed(0)
+    model = UnfoldedHQS(TinyDenoiser(), HyperNet(3))
+    y = torch.rand(B, 1, 20, 20)
+    k = torch.rand(B, 5, 5)
+    return model, y, k / k.sum(dim=(1, 2), keepdim=True)
+
+
+def test_unfolded_forward_takes_a_float_noise_and_float64_data():
+    model, y, k = _unfolded_batch()
+    with torch.no_grad():
+        ref = model(y, k, torch.full((2,), 0.02))
+        assert torch.equal(model(y, k, 0.02), ref)  # a number is used for every sample
+        assert torch.equal(model(y, k, torch.tensor(0.02)), ref)
+        out = model(y.double(), k.double(), torch.full((2,), 0.02, dtype=torch.float64))
+    assert out.dtype == torch.float64  # computed in the network's float32, returned as given
+    torch.testing.assert_close(out.float(), ref)
+
+
+@pytest.mark.parametrize("noise, exc, match", [
+    (2.55, ValueError, "noise=2.55 is on the wrong scale"),
+    (torch.full((2,), 2.55), ValueError, "noise=2.55 is on the wrong scale"),
+    (torch.tensor([0.01]), ValueError, r"noise must be a number or a tensor of shape \(B,\) = \(2,\)"),
+    (torch.full((2, 1), 0.01), ValueError, r"shape \(B,\)"),
+    (torch.tensor([0.01, float("nan")]), ValueError, "finite noise levels >= 0"),
+    (-0.01, ValueError, "finite number >= 0"),
+    ("0.01", TypeError, "noise must be a number"),
+    (torch.tensor([1, 2]), TypeError, "noise must be a float tensor"),
+])
+def test_unfolded_forward_checks_the_noise(noise, exc, match):
+    model, y, k = _unfolded_batch()
+    with pytest.raises(exc, match=match):
+        model(y, k, noise)
+
+
+def test_unfolded_forward_checks_y_and_the_kernel():
+    model, y, k = _unfolded_batch()
+    noise = torch.full((2,), 0.01)
+    with pytest.raises(ValueError, match=r"kernel must have shape \(B, kh, kw\) with B=2"):
+        model(y, k[:1].expand(3, -1, -1), noise)
+    with pytest.raises(TypeError, match="kernel must be a torch tensor"):
+        model(y, k.numpy(), noise)
+    with pytest.raises(TypeError, match="y must be a float tensor"):
+        model((y * 255).to(torch.uint8), k, noise)
+    with pytest.raises(ValueError, match=r"y must have shape \(B, C, h, w\)"):
+        model(y[0], k, noise)
+    with pytest.raises(ValueError, match="scale must be an integer >= 1"):
+        model(y, k, noise, scale=0)
+    assert model(y, k[0], noise).shape == y.shape  # one kernel for the batch
