@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from ._layout import chw_to_public, to_internal
-from .operators.rotational import RotationalBlur, rotation_sample_angles
+from .operators.rotational import RotationalBlur, check_center, rotation_sample_angles
 
 __all__ = ["SyntheticRotation", "synthesize_rotational_blur", "rotating_disk_scene", "rotate"]
 
@@ -94,8 +94,10 @@ def synthesize_rotational_blur(image, center, angle, noise_level=2.55 / 255, sub
         Standard deviation of the white Gaussian noise (0-1 scale; finite,
         >= 0).
     substeps : int, optional
-        Rotations averaged over the exposure; at least 64, by default enough for
-        steps of at most 0.5 pixel (one fine pixel) at the largest radius.
+        Rotations averaged over the exposure (an integer >= 1, at most
+        20000); values below 64 are raised to 64. By default enough for steps
+        of at most 0.5 pixel (one fine pixel) at the largest radius, and at
+        least 64.
     supersample : int
         Factor of the fine grid (an integer >= 1; 2 by default).
     weights : array_like, optional
@@ -121,12 +123,13 @@ def synthesize_rotational_blur(image, center, angle, noise_level=2.55 / 255, sub
     Raises
     ------
     TypeError
-        If ``noise_level`` is not a number.
+        If ``noise_level`` is not a number, or ``substeps`` is not an integer
+        (a float such as 2.7 or NaN, a string).
     ValueError
         If ``noise_level`` is not a finite number in [0, 1] (0-1 intensity
         scale: 2.55 instead of 2.55/255 is refused), ``supersample`` is
-        not an integer >= 1, ``order`` is not 1 or 3, or ``substeps`` is too
-        large.
+        not an integer >= 1, ``order`` is not 1 or 3, or ``substeps`` is
+        below 1 or too large (more than 20000, given or by default).
     """
     from tqdm.auto import tqdm
 
@@ -135,6 +138,11 @@ def synthesize_rotational_blur(image, center, angle, noise_level=2.55 / 255, sub
     noise_level = check_noise_level(noise_level)
     if isinstance(supersample, bool) or not isinstance(supersample, numbers.Integral) or supersample < 1:
         raise ValueError(f"supersample must be an integer >= 1, got {supersample!r}")
+    if substeps is not None:
+        if isinstance(substeps, (bool, np.bool_)) or not isinstance(substeps, numbers.Integral):
+            raise TypeError(f"substeps must be an integer >= 1 (values below 64 are raised to 64), got {substeps!r}")
+        if substeps < 1:
+            raise ValueError(f"substeps must be an integer >= 1 (values below 64 are raised to 64), got {substeps!r}")
     x, layout = to_internal(image, "image")
     C, H, W = x.shape
     s = int(supersample)
@@ -200,7 +208,8 @@ def rotating_disk_scene(size=256, radius=None, center=None, seed=0):
     radius : float, optional
         Disk radius in pixels (default ``0.4 * size``).
     center : (float, float), optional
-        Disk centre ``(x, y)`` (default: slightly off the image centre).
+        Disk centre ``(x, y)`` in pixels, two finite numbers (default:
+        slightly off the image centre).
     seed : int
         Seed of the random texture details.
 
@@ -212,8 +221,11 @@ def rotating_disk_scene(size=256, radius=None, center=None, seed=0):
 
     Raises
     ------
+    TypeError
+        If ``center`` is not numeric.
     ValueError
-        If ``size`` is below 32 or ``radius`` is not a finite number > 0.
+        If ``size`` is below 32, ``radius`` is not a finite number > 0, or
+        ``center`` is not two finite numbers.
     """
     from skimage import data, transform
 
@@ -224,7 +236,7 @@ def rotating_disk_scene(size=256, radius=None, center=None, seed=0):
                                or not np.isfinite(radius) or radius <= 0):
         raise ValueError(f"radius must be a finite number of pixels > 0, got {radius!r}")
     radius = 0.4 * size if radius is None else float(radius)
-    center = (0.52 * size, 0.48 * size) if center is None else tuple(float(c) for c in center)
+    center = (0.52 * size, 0.48 * size) if center is None else check_center(center)
     bg = transform.resize(data.brick() / 255.0, (size, size), anti_aliasing=True)
     bg = np.stack([0.55 * bg + 0.25, 0.5 * bg + 0.2, 0.45 * bg + 0.15], axis=-1)
     tex = transform.resize(data.astronaut() / 255.0, (size, size, 3), anti_aliasing=True)

@@ -65,7 +65,8 @@ class TorchCGDataStep:
         CG iterations per call, started from ``v`` (unrolled: fixed count,
         differentiable with respect to ``v``, ``y`` and ``alpha``).
     observed : Tensor of bool, shape (h, w), optional
-        Really observed pixels (False in a padding band); see ``masked``.
+        Really observed pixels (False in a padding band); see ``masked``. An
+        array is converted to a tensor on ``y``'s device.
     masked : {"exact", "refill"}
         With ``observed``: ``"exact"`` (default) iterates on the masked normal
         equations :math:`(A^T M A + \alpha I) z = A^T M y + \alpha v`;
@@ -77,6 +78,14 @@ class TorchCGDataStep:
         ``(A, A^T)`` from :func:`torch_matrix_pair`, with ``y``'s dtype and
         device, instead of ``matrix`` (pass ``matrix=None``): skips the
         transposition and the copy to the device.
+
+    Raises
+    ------
+    ValueError
+        If both or neither of ``matrix`` and ``prepared`` are given, a list
+        of matrices does not match the batch, ``prepared`` has another dtype
+        or device than ``y``, ``masked`` is unknown, or ``observed`` is not of
+        shape ``(h, w)`` (the last two dimensions of ``y``).
     """
 
     def __init__(self, matrix, y, iters=30, observed=None, input_shape=None, masked="exact", prepared=None):
@@ -101,6 +110,11 @@ class TorchCGDataStep:
         if masked not in ("exact", "refill"):
             raise ValueError(f"masked must be 'exact' or 'refill', got {masked!r}")
         self.masked = masked
+        if observed is not None:
+            observed = torch.as_tensor(observed, device=y.device)
+            if tuple(observed.shape) != tuple(y.shape[-2:]):
+                raise ValueError(f"observed must be an (h, w) = {tuple(y.shape[-2:])} mask like the last two "
+                                 f"dimensions of y, got shape {tuple(observed.shape)}")
         self.observed = observed
         self.shape = tuple(y.shape[:2]) + tuple(input_shape or y.shape[-2:])
 
