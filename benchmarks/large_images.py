@@ -6,11 +6,13 @@ images are the astronaut photo resized to ``n x n`` (colour), blurred with the
 27x27 camera-shake sample kernel and 1 % Gaussian noise, prepared by the parent
 process and handed over as uint8 ``.npy`` files.
 
-The prior is deepinv's DRUNet with the project's small configuration
-(``nc=[16, 32, 64, 128]``, ``nb=2``): ``--weights PATH`` (a state_dict ``.pt``
-with a ``.json`` sidecar), by default ``priors/weights/drunet_small_color.pt``
-when it exists, else random weights of that architecture (memory and time do
-not depend on the weight values; quality figures then mean nothing).
+The prior is deepinv's DRUNet in the project's residual form: ``--weights PATH``
+(a state_dict ``.pt`` with a ``.json`` sidecar), by default
+``priors/weights/drunet_small_color.pt`` when it exists (``nc=[24, 48, 96, 192]``,
+``nb=2`` since 2026-11-27; the figures of ``docs/benchmarks_scale.md`` were
+measured with the earlier ``nc=[16, 32, 64, 128]``), else random weights of the
+``nc=[16, 32, 64, 128]`` architecture (memory and time do not depend on the
+weight values; quality figures then mean nothing).
 
 Usage::
 
@@ -76,7 +78,7 @@ def random_drunet_weights(folder):
     net = DRUNet(in_channels=3, out_channels=3, pretrained=None, **arch)
     path = Path(folder) / "drunet_random_color.pt"
     torch.save(net.state_dict(), path)
-    path.with_suffix(".json").write_text(json.dumps(dict(arch, in_channels=3, out_channels=3)))
+    path.with_suffix(".json").write_text(json.dumps(dict(arch, in_channels=3, out_channels=3, residual=False)))
     return path
 
 
