@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import numbers
 from pathlib import Path
 
 import numpy as np
@@ -135,14 +134,11 @@ def _build_hypernet_class():
 
         def __init__(self, iters=8, descriptor_dim=0, width=64, base=None):
             super().__init__()
+            from .estimate._checks import check_int
+
             self.iters = check_iters(iters)
-            if isinstance(descriptor_dim, (bool, np.bool_)) or not isinstance(descriptor_dim, numbers.Integral):
-                raise TypeError(f"descriptor_dim must be an integer >= 0, got {descriptor_dim!r}")
-            if descriptor_dim < 0:
-                raise ValueError(f"descriptor_dim must be an integer >= 0, got {descriptor_dim!r}")
-            self.descriptor_dim = int(descriptor_dim)
-            self.width = check_iters(width, "width")
-            width = self.width
+            self.descriptor_dim = check_int(descriptor_dim, "descriptor_dim", 0)
+            self.width = width = check_int(width, "width", 1)
             self.base = base or DPIRSchedule()
             c_in = 2 + self.descriptor_dim
             self.layers = nn.Sequential(

@@ -9,8 +9,6 @@ plain list of pairs is accepted by :func:`pnp.solve` as well.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 __all__ = ["DPIRSchedule", "ConstantSchedule", "GeometricSchedule", "resolve_schedule", "check_iters"]
@@ -18,13 +16,9 @@ __all__ = ["DPIRSchedule", "ConstantSchedule", "GeometricSchedule", "resolve_sch
 
 def _number(value, name, allow_zero=False):
     """``value`` as a float: a finite real number > 0 (>= 0 with ``allow_zero``), else a clear error."""
-    what = f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'} (0-1 scale for noise levels)"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{what}, got {value!r}")
-    v = float(value)
-    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{what}, got {value!r}")
-    return v
+    from .estimate._checks import check_real
+
+    return check_real(value, name, 0, low_open=not allow_zero)
 
 
 def _sigma(value, name, allow_zero=False):
@@ -58,11 +52,9 @@ def check_iters(iters, name="iters"):
     ValueError
         If ``iters`` is below 1.
     """
-    if isinstance(iters, (bool, np.bool_)) or not isinstance(iters, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= 1 (the number of iterations), got {iters!r}")
-    if iters < 1:
-        raise ValueError(f"{name} must be an integer >= 1 (the number of iterations), got {iters!r}")
-    return int(iters)
+    from .estimate._checks import check_int
+
+    return check_int(iters, name, 1)
 
 
 def _check_noise_level(noise_level):

@@ -68,12 +68,14 @@ def check_bool(value, name):
     return bool(value)
 
 
-def check_pair(value, name, low, high, high_text=None):
+def check_pair(value, name, low, high, high_text=None, low_open=True):
     """``(lo, hi)``, checked: two finite numbers with ``low < lo < hi <= high`` (the message names the rule).
 
-    ``high_text`` (optional) writes ``high`` in the message (e.g. ``"pi/2"``).
+    ``high_text`` (optional) writes ``high`` in the message (e.g. ``"pi/2"``); ``low_open=False``
+    allows ``lo == low``.
     """
-    what = f"{name} must be (low, high) with {low:g} < low < high <= {high_text or format(high, 'g')}"
+    first = "<" if low_open else "<="
+    what = f"{name} must be (low, high) with {low:g} {first} low < high <= {high_text or format(high, 'g')}"
     try:
         lo, hi = value
     except (TypeError, ValueError):
@@ -82,7 +84,7 @@ def check_pair(value, name, low, high, high_text=None):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
             raise TypeError(f"{what}, got {value!r}")
     lo, hi = float(lo), float(hi)
-    if not low < lo < hi <= high:  # NaN fails too
+    if not ((low < lo) if low_open else (low <= lo)) or not lo < hi <= high:  # NaN fails too
         raise ValueError(f"{what}, got {value!r}")
     return lo, hi
 

@@ -193,17 +193,7 @@ def angle_autocorrelation(image, center, n_angles=None, r_range=(0.15, 1.0), max
     max_lag = check_real(max_lag, "max_lag (radians)", 0, low_open=True)
     if n_angles is not None:
         n_angles = check_int(n_angles, "n_angles", 8)
-    what = "r_range must be (low, high) fractions of the largest radius with 0 <= low < high <= 1"
-    try:
-        r_lo, r_hi = r_range
-    except (TypeError, ValueError):
-        raise TypeError(f"{what}, got {r_range!r}") from None
-    for v in (r_lo, r_hi):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
-            raise TypeError(f"{what}, got {r_range!r}")
-    if not 0 <= float(r_lo) < float(r_hi) <= 1:  # NaN fails too
-        raise ValueError(f"{what}, got {r_range!r}")
-    r_range = (float(r_lo), float(r_hi))
+    r_range = check_pair(r_range, "r_range (fractions of the largest radius)", 0, 1, low_open=False)
     return _angle_autocorrelation(img, center, n_angles=n_angles, r_range=r_range, max_lag=max_lag,
                                   ring_step=ring_step, arc_spacing=arc_spacing, min_inside=min_inside)
 
