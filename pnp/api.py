@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from ._checks import check_callable
 from ._layout import OFF_SCALE, chw_to_public, from_internal, public_to_chw, to_internal
 from .boundary import BOUNDARIES, pad_observation, wrap_ratio
 from .operators.blur import Blur, check_scale
@@ -299,10 +300,8 @@ def solve(
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
     check_schedule(schedule)  # a class (e.g. LearnedSchedule) before hasattr(schedule, "for_operator") below
+    check_callable(callback, "callback", signature="callback(k, x, alpha_k, sigma_k)")
     if callback is not None:
-        if not callable(callback):
-            raise TypeError(f"callback must be callable as callback(k, x, alpha_k, sigma_k), "
-                            f"got {type(callback).__name__}")
         _check_arity(callback, 4, "callback", "callback(k, x, alpha_k, sigma_k)")
     # x_true and init: converted once (one scale warning each), checked against the output shape
     # before the operator is built or a kernel estimated when that shape is already known

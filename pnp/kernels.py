@@ -24,6 +24,8 @@ import numbers
 import numpy as np
 from scipy.special import erf
 
+from ._checks import check_int, check_real
+
 __all__ = [
     "gaussian_kernel",
     "anisotropic_gaussian_kernel",
@@ -37,13 +39,8 @@ __all__ = [
 
 # -- validation helpers -----------------------------------------------------------------
 def _positive(value, name, allow_zero=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {bound}, got {value}")
-    return value
+    """``value`` as a float: a finite real number > 0 (>= 0 with ``allow_zero``), else a clear error."""
+    return check_real(value, name, 0, low_open=not allow_zero)
 
 
 def _is_int(value):
@@ -52,20 +49,12 @@ def _is_int(value):
 
 def _count(value, name, minimum=1):
     """``value`` as an int, after checking that it is an integer (not a bool or a float) >= ``minimum``."""
-    if not _is_int(value):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return check_int(value, name, minimum)
 
 
 def _angle(angle):
     """``angle`` (degrees) as a float, after checking that it is a finite real number."""
-    if isinstance(angle, bool) or not isinstance(angle, numbers.Real):
-        raise TypeError(f"angle must be a finite real number of degrees, got {angle!r}")
-    if not np.isfinite(angle):
-        raise ValueError(f"angle must be a finite real number of degrees, got {angle!r}")
-    return float(angle)
+    return check_real(angle, "angle", expected="a finite real number of degrees")
 
 
 def _size(size, default, name="size"):
@@ -396,10 +385,7 @@ def random_shake_trajectory(length=60, n_samples=2000, anxiety=0.003, impulse_pr
     length = _positive(length, "length")
     n = _count(n_samples, "n_samples", minimum=2)
     anxiety = _positive(anxiety, "anxiety", allow_zero=True)
-    if isinstance(impulse_prob, bool) or not isinstance(impulse_prob, numbers.Real):
-        raise TypeError(f"impulse_prob must be a real number in [0, 1], got {impulse_prob!r}")
-    if not 0 <= impulse_prob <= 1:
-        raise ValueError(f"impulse_prob must be in [0, 1], got {impulse_prob}")
+    impulse_prob = check_real(impulse_prob, "impulse_prob", 0, 1)
     rng = np.random.default_rng(seed)
     # positions in units of the total length (speed 1 over unit time), rescaled at the end
     centripetal = 3.0 * rng.uniform()  # pull towards the start, per unit time

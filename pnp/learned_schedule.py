@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import check_int
 from .schedules import DPIRSchedule, check_iters
 
 __all__ = ["HyperNet", "LearnedSchedule", "kernel_descriptor", "blur_descriptor", "SHIPPED_SCHEDULE"]
@@ -134,8 +135,6 @@ def _build_hypernet_class():
 
         def __init__(self, iters=8, descriptor_dim=0, width=64, base=None):
             super().__init__()
-            from .estimate._checks import check_int
-
             self.iters = check_iters(iters)
             self.descriptor_dim = check_int(descriptor_dim, "descriptor_dim", 0)
             self.width = width = check_int(width, "width", 1)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_int, check_real
+
 __all__ = ["DPIRSchedule", "ConstantSchedule", "GeometricSchedule", "resolve_schedule", "check_iters"]
 
 
 def _number(value, name, allow_zero=False):
     """``value`` as a float: a finite real number > 0 (>= 0 with ``allow_zero``), else a clear error."""
-    from .estimate._checks import check_real
-
     return check_real(value, name, 0, low_open=not allow_zero)
 
 
@@ -52,8 +52,6 @@ def check_iters(iters, name="iters"):
     ValueError
         If ``iters`` is below 1.
     """
-    from .estimate._checks import check_int
-
     return check_int(iters, name, 1)
 
 

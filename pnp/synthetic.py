@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ._checks import check_int
 from ._layout import chw_to_public, to_internal
 from .operators.rotational import RotationalBlur, check_center, rotation_sample_angles
 
@@ -139,10 +140,7 @@ def synthesize_rotational_blur(image, center, angle, noise_level=2.55 / 255, sub
     if isinstance(supersample, bool) or not isinstance(supersample, numbers.Integral) or supersample < 1:
         raise ValueError(f"supersample must be an integer >= 1, got {supersample!r}")
     if substeps is not None:
-        if isinstance(substeps, (bool, np.bool_)) or not isinstance(substeps, numbers.Integral):
-            raise TypeError(f"substeps must be an integer >= 1 (values below 64 are raised to 64), got {substeps!r}")
-        if substeps < 1:
-            raise ValueError(f"substeps must be an integer >= 1 (values below 64 are raised to 64), got {substeps!r}")
+        check_int(substeps, "substeps", 1, expected="an integer >= 1 (values below 64 are raised to 64)")
     x, layout = to_internal(image, "image")
     C, H, W = x.shape
     s = int(supersample)

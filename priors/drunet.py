@@ -167,13 +167,28 @@ def read_sidecar(path):
         raise ValueError(f"{bad}: in_channels and out_channels differ ({arch['in_channels']}, "
                          f"{arch['out_channels']}); a denoiser returns the channels it is given")
     nc = arch.get("nc", _OFFICIAL_ARCH["nc"])
-    if (not isinstance(nc, list) or len(nc) != 4
-            or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in nc)):
+    if not (isinstance(nc, list) and len(nc) == 4 and all(_is_positive_int(c) for c in nc)):
         raise ValueError(f"{bad}: 'nc' must be a list of 4 positive integers, got {nc!r}")
     nb = arch.get("nb", _OFFICIAL_ARCH["nb"])
-    if isinstance(nb, bool) or not isinstance(nb, int) or nb < 1:
+    if not _is_positive_int(nb):
         raise ValueError(f"{bad}: 'nb' must be a positive integer, got {nb!r}")
     return arch
+
+
+def _is_positive_int(value):
+    """Whether ``value`` is an integer >= 1 (not a bool or a float), as :func:`pnp._checks.check_int` rules.
+
+    A bad value in a sidecar is a ``ValueError`` naming the file, whatever its
+    type, so the sidecar checks ask this rather than letting ``check_int``'s
+    ``TypeError`` through.
+    """
+    from pnp._checks import check_int  # not at the top: import pnp loads pyfftw, which training does without
+
+    try:
+        check_int(value, "value", 1)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _load_state(net, path, arch_source):

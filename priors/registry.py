@@ -41,14 +41,17 @@ def register_prior(name, factory, replace=False):
     Raises
     ------
     TypeError
-        If ``name`` is not a non-empty string, or ``factory`` is neither
-        callable nor a ``"module:attribute"`` string.
+        If ``name`` is not a non-empty string, ``factory`` is neither
+        callable nor a ``"module:attribute"`` string, or ``replace`` is not
+        True or False.
     ValueError
         If ``name`` is ``"default"`` (it always means :data:`DEFAULT_PRIOR`)
         or ends in a self-ensemble suffix (``+x2``, ``+x4``, ``+x8``), which
         :func:`get_prior` reads as an ensemble of the rest of the name, or if
         ``name`` is registered already and ``replace`` is False.
     """
+    from pnp._checks import check_bool  # not at the top: import pnp loads pyfftw, which training does without
+
     if not isinstance(name, str) or not name:
         raise TypeError("prior name must be a non-empty string")
     if name.lower() == "default":
@@ -60,8 +63,7 @@ def register_prior(name, factory, replace=False):
     if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
         raise TypeError(f"factory must be callable (a class or function returning a prior) or a "
                         f"'module:attribute' string, got {factory!r}")
-    if not isinstance(replace, bool):
-        raise TypeError(f"replace must be True or False, got {replace!r}")
+    replace = check_bool(replace, "replace")
     if name.lower() in _FACTORIES and not replace:
         raise ValueError(f"a prior named {name.lower()!r} is registered already ({_FACTORIES[name.lower()]!r}); "
                          "choose another name, or pass replace=True to replace it for the whole process")

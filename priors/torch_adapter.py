@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .base import check_image, check_sigma
@@ -81,6 +79,8 @@ class TorchDenoiser:
 
     def __init__(self, loader, device="cpu", multiple=8, min_size=32, threads=None, name="TorchDenoiser",
                  tile="auto", overlap=32, memory_budget_mb=256, pixel_bytes=None):
+        from pnp._checks import check_real  # not at the top: import pnp loads pyfftw, which training does without
+
         self.loader = loader
         self.device = device
         self.multiple = int(multiple)
@@ -95,11 +95,8 @@ class TorchDenoiser:
             tile, overlap = check_tile_args(tile, overlap, self.multiple)
         self.tile = tile
         self.overlap = int(overlap)
-        if isinstance(memory_budget_mb, bool) or not isinstance(memory_budget_mb, numbers.Real):
-            raise TypeError(f"memory_budget_mb must be a positive number (MiB), got {memory_budget_mb!r}")
-        if not (np.isfinite(float(memory_budget_mb)) and memory_budget_mb > 0):
-            raise ValueError(f"memory_budget_mb must be a positive number (MiB), got {memory_budget_mb!r}")
-        self.memory_budget_mb = float(memory_budget_mb)
+        self.memory_budget_mb = check_real(memory_budget_mb, "memory_budget_mb", 0, low_open=True,
+                                           expected="a positive number (MiB)")
         if pixel_bytes is not None and not pixel_bytes > 0:
             raise ValueError(f"pixel_bytes must be > 0, got {pixel_bytes!r}")
         self._pixel_bytes = pixel_bytes

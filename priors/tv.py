@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
-
-import numpy as np
-
 from .base import check_image, check_sigma
 
 __all__ = ["TV"]
@@ -31,16 +27,10 @@ class TV:
     """
 
     def __init__(self, strength=1.0, max_num_iter=100):
-        if isinstance(strength, bool) or not isinstance(strength, numbers.Real):
-            raise TypeError(f"strength must be a finite number >= 0, got {strength!r}")
-        if not np.isfinite(strength) or strength < 0:
-            raise ValueError(f"strength must be a finite number >= 0, got {strength!r}")
-        if isinstance(max_num_iter, bool) or not isinstance(max_num_iter, numbers.Integral):
-            raise TypeError(f"max_num_iter must be an integer >= 1, got {max_num_iter!r}")
-        if max_num_iter < 1:
-            raise ValueError(f"max_num_iter must be an integer >= 1, got {max_num_iter!r}")
-        self.strength = float(strength)
-        self.max_num_iter = int(max_num_iter)
+        from pnp._checks import check_int, check_real  # not at the top: import pnp loads pyfftw
+
+        self.strength = check_real(strength, "strength", 0)
+        self.max_num_iter = check_int(max_num_iter, "max_num_iter", 1)
 
     def __repr__(self):
         return f"TV(strength={self.strength})"

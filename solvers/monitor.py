@@ -39,13 +39,19 @@ class Monitor:
         [0, 1] on the 0-1 scale. :func:`pnp.solve` returns a float result
         unclipped and an integer one rounded, so ``pnp.psnr`` of the result
         can differ from the last value by a few hundredths of a dB.
+
+    Raises
+    ------
+    TypeError
+        If ``callback`` is neither None nor callable.
     """
 
     def __init__(self, iters, view=None, x_true=None, callback=None, progress=None, desc="pnp"):
         from tqdm.auto import tqdm
 
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callback must be callable as callback(k, x, alpha, sigma), got {type(callback).__name__}")
+        from pnp._checks import check_callable  # not at the top: import pnp loads pyfftw
+
+        check_callable(callback, "callback", signature="callback(k, x, alpha, sigma)")
         self.view = view or (lambda x: x)
         self.x_true = x_true
         self.callback = callback

@@ -45,8 +45,9 @@ from scipy import fft as sfft
 from scipy import ndimage
 from scipy.special import j1
 
+from .._checks import check_grid, check_real
 from ..kernels import disk_kernel, gaussian_kernel
-from ._checks import check_grid, check_noise_estimator, check_real
+from ._checks import check_noise_estimator
 from .noise import luminance_and_noise
 
 __all__ = ["GaussianBlurEstimator", "edge_width", "spectral_weight", "periodic_component", "power_spectrum", "radial_profile"]

@@ -32,8 +32,9 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
+from .._checks import check_grid, check_pair, check_real
 from ..kernels import motion_kernel
-from ._checks import check_grid, check_noise_estimator, check_pair, check_real
+from ._checks import check_noise_estimator
 from .gaussian import power_spectrum
 from .noise import luminance_and_noise
 

@@ -27,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .._checks import check_int, check_real
 from .._layout import to_internal
 from ..noise import check_noise_level
-from ._checks import check_int, check_real
 
 __all__ = ["NoiseEstimator", "luminance"]
 

@@ -60,8 +60,8 @@ import numpy as np
 from scipy import ndimage, optimize
 from scipy import fft as sfft
 
+from .._checks import check_bool, check_int, check_pair, check_real
 from ..operators.rotational import RotationalBlur, check_center
-from ._checks import check_bool, check_int, check_pair, check_real
 from .noise import luminance
 
 __all__ = ["RotationalBlurEstimator", "angle_autocorrelation"]

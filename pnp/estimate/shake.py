@@ -46,10 +46,11 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
+from .._checks import check_int, check_real
 from ..boundary import pad_observation
 from ..noise import check_noise_level
 from ..psf import kernel_origin, psf2otf
-from ._checks import check_int, check_noise_estimator, check_real
+from ._checks import check_noise_estimator
 from .noise import NoiseEstimator, luminance
 
 __all__ = ["CameraShakeEstimator", "project_kernel", "center_kernel"]

@@ -42,23 +42,14 @@ the model at the frame border.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy import sparse
+
+from .._checks import check_real
 
 __all__ = ["RotationalBlur", "rotation_sample_angles", "interpolation_matrix", "check_center"]
 
 _CHUNK_ENTRIES = 3_000_000  # sparse entries assembled per batch (bounds temporary memory)
-
-
-def _check_real(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
 
 
 def check_center(center, name="center"):
@@ -267,7 +258,7 @@ class RotationalBlur:
 
     def __init__(self, center, angle, weights=None, mask=None, radius=None, spacing=0.5, ring_width=8.0):
         self.center = check_center(center)
-        self.angle = _check_real(angle, "angle")
+        self.angle = check_real(angle, "angle (radians)")
         if abs(self.angle) > 2 * np.pi + 1e-9:
             raise ValueError(f"angle must be in radians with |angle| <= 2 pi, got {self.angle}")
         if weights is not None:
@@ -306,10 +297,8 @@ class RotationalBlur:
                 raise ValueError(f"radius must be r1 > 0 or a pair (r0, r1) with 0 <= r0 < r1, got {radius!r}")
             radius = (float(r[0]), float(r[1]))
         self.radius = radius
-        self.spacing = _check_real(spacing, "spacing")
-        self.ring_width = _check_real(ring_width, "ring_width")
-        if self.spacing <= 0 or self.ring_width <= 0:
-            raise ValueError("spacing and ring_width must be > 0")
+        self.spacing = check_real(spacing, "spacing", 0, low_open=True)
+        self.ring_width = check_real(ring_width, "ring_width", 0, low_open=True)
         self._cache = {}
         self._torch_cache = {}  # (shape, device, dtype) -> (A, A^T) torch tensors for torch_data_step
         self._padded = {}  # pad -> padded operator, so repeated solves reuse its cached matrix
@@ -358,8 +347,8 @@ class RotationalBlur:
         >>> round(float(np.rad2deg(op.angle)), 6)
         7.2
         """
-        rpm = _check_real(rpm, "rpm")
-        exposure_s = _check_real(exposure_s, "exposure_s")
+        rpm = check_real(rpm, "rpm")
+        exposure_s = check_real(exposure_s, "exposure_s")
         if exposure_s < 0:
             raise ValueError(f"exposure_s must be >= 0 seconds, got {exposure_s}")
         angle = 2 * np.pi * rpm * exposure_s / 60.0
