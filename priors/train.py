@@ -168,6 +168,18 @@ def lr_factor(step: int, total: int, warmup: int, floor: float) -> float:
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
+def lr_problem(option: str, value: float, allow_zero: bool = False) -> str | None:
+    """What is wrong with learning rate ``value`` of command-line ``option``, or None.
+
+    A rate must be finite (``inf`` or ``nan`` fill the weights with non-finite values at the
+    first step) and positive, or ``>= 0`` with ``allow_zero`` (a run that moves no weight).
+    Shared by the command lines of ``priors.train`` and ``priors.train_unfolded``.
+    """
+    if math.isfinite(value) and (value >= 0 if allow_zero else value > 0):
+        return None
+    return f"{option} must be {'>= 0' if allow_zero else 'positive'} and finite, got {value}"
+
+
 SIGMA_DISTS = ("uniform", "mixed")
 MIXED_LOG_MIN = 0.5  # smallest sigma (0-255) of the log-uniform half of "mixed"
 
@@ -557,8 +569,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--steps must be >= 0 and --batch >= 1")
     if not 0 < args.sigma_max <= 255:
         p.error(f"--sigma-max must be in (0, 255] (0-255 scale), got {args.sigma_max}")
-    if not args.lr >= 0:
-        p.error(f"--lr must be >= 0, got {args.lr}")
+    if problem := lr_problem("--lr", args.lr, allow_zero=True):
+        p.error(problem)
     if not 0 < args.lr_floor <= 1:
         p.error(f"--lr-floor must be in (0, 1] (a fraction of --lr), got {args.lr_floor}")
     if args.warmup < 0:

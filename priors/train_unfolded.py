@@ -71,7 +71,9 @@ settings differ from the checkpoint's. ``--iters``, ``--channels``, ``--descript
 ``--freeze-schedule`` and ``--finetune-prior`` must be those of the checkpoint, and
 the log is cut back to the checkpoint's step (an interrupted run logged past it).
 A new run (no ``--resume``) refuses a folder that holds a ``ckpt.pt``, and a run in
-which no step ran writes no checkpoint.
+which no step ran writes no checkpoint. A step whose loss or trained weights come out
+non-finite (NaN or inf: too large a ``--lr`` or ``--prior-lr``) stops the run with an error
+and writes no checkpoint: the last one written, if any, is kept.
 """
 
 from __future__ import annotations
@@ -91,7 +93,14 @@ from pnp import kernels as kgen
 from pnp.learned_schedule import HyperNet, LearnedSchedule, blur_descriptor, kernel_descriptor, pair_target_problem
 from pnp.unfolded import UnfoldedHQS
 from priors.datasets import PatchSampler, load_training_images
-from priors.train import _torch_threads_restored, _truncate_log, config_channels, lr_factor, note_changed_settings
+from priors.train import (
+    _torch_threads_restored,
+    _truncate_log,
+    config_channels,
+    lr_factor,
+    lr_problem,
+    note_changed_settings,
+)
 
 __all__ = ["random_kernel", "Batch", "make_batch", "restore_batch", "train", "export_checkpoint", "main"]
 
@@ -99,6 +108,10 @@ KSIZE = 25
 #: Extra pixels on each side of a patch for ``--borders real`` (a multiple of every scale 1-4).
 BORDER = 12
 BORDERS = ("circular", "real")
+#: Smallest rotational blur angle of the training batches (degrees); ``--rot-max-angle`` is the largest.
+ROT_MIN_ANGLE = 2.0
+#: Largest ``--rot-max-angle`` (degrees): a full turn, the most :class:`~pnp.operators.rotational.RotationalBlur` takes.
+ROT_MAX_ANGLE_LIMIT = 360.0
 
 
 def _embed(k, size=KSIZE):
@@ -143,7 +156,7 @@ def rotational_batch(x, rng, max_angle_deg=20.0):
     mats, out, desc = [], [], []
     for b in range(B):
         centre = rng.uniform(-0.5 * P, 1.5 * P, size=2)
-        op = RotationalBlur(tuple(centre), np.deg2rad(rng.uniform(2.0, max_angle_deg)))
+        op = RotationalBlur(tuple(centre), np.deg2rad(rng.uniform(ROT_MIN_ANGLE, max_angle_deg)))
         M = op.matrix((P, P))
         mats.append(M)
         out.append(op.forward(x[b].double().numpy()))
@@ -441,14 +454,38 @@ def lr_at(step, args):
     return args.lr * lr_factor(step - args.decay_from, args.steps - args.decay_from, 0, args.lr_floor)
 
 
-def _device(name):
-    """``--device``: the torch device (default: CUDA when present, else the CPU)."""
+def _device(name, available=True):
+    """``--device``: the torch device (default: CUDA when present, else the CPU).
+
+    Raises SystemExit with a clear message when torch does not read ``name`` as a device
+    (``gpu``, ``cuda:x``) and, with ``available``, when it names a CUDA device this machine
+    does not have.
+    """
     if name is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"--device {name}: torch sees no CUDA device on this machine")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise SystemExit(f"--device {name}: not a torch device (e.g. cpu, cuda or cuda:1)") from None
+    if available and device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit(f"--device {name}: torch sees no CUDA device on this machine")
+        n = torch.cuda.device_count()
+        if device.index is not None and device.index >= n:
+            raise SystemExit(f"--device {name}: torch sees {n} CUDA device(s) here (cuda:0 to cuda:{n - 1})")
     return device
+
+
+def _first_nonfinite(named_params):
+    """The name of the first tensor of ``named_params`` (name, tensor pairs) holding a NaN or an
+    inf, or None (one device synchronisation, whatever the number of tensors)."""
+    named_params = list(named_params)
+    if not named_params:
+        return None
+    finite = torch.stack([torch.isfinite(p.detach()).all() for _, p in named_params]).cpu()
+    if bool(finite.all()):
+        return None
+    return named_params[int((~finite).nonzero()[0])][0]
 
 
 #: Settings worth a note when a resumed run changes them (the others must match the checkpoint).
@@ -509,7 +546,6 @@ def _train(args):
     if blob is not None:
         _check_resumable(blob, ckpt, args)
     torch.set_num_threads(args.threads) if args.threads else None
-    out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
     device = _device(args.device)
@@ -569,7 +605,12 @@ def _train(args):
     if args.ema > 0 and ema is None:  # start the average at the current weights
         ema = {k: v.detach().clone() for k, v in model.hypernet.state_dict().items()}
     images = load_training_images(args.channels)
-    sampler = PatchSampler(images, args.patch + (2 * BORDER if args.borders == "real" else 0), rng)
+    try:
+        sampler = PatchSampler(images, args.patch + (2 * BORDER if args.borders == "real" else 0), rng)
+    except ValueError as err:  # no training image is as large as the patch
+        raise SystemExit(f"--patch {args.patch}" + (f" (+ 2 x {BORDER} with --borders real)"
+                                                      if args.borders == "real" else "") + f": {err}") from None
+    out.mkdir(parents=True, exist_ok=True)
     stop = {"now": False}
     from tqdm.auto import tqdm
 
@@ -581,6 +622,9 @@ def _train(args):
         signal.signal(sig, lambda *a: stop.update(now=True))
     bar = tqdm(total=end, initial=step, desc="unfolded", disable=None)
     t_save = time.time()
+    saved = step if blob is not None else None  # the step the checkpoint on disk holds
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    bad = None  # what came out non-finite, which stops the run without a checkpoint
     model.train()
     model.prior.eval()
     while step < end and not stop["now"]:
@@ -588,6 +632,9 @@ def _train(args):
                                     args.rot_prob, args.rot_max_angle, args.borders), device)
         outx = restore_batch(model, batch, args.descriptor, args.cg_iters)
         loss = unfolded_loss(outx, batch.x, args.loss)
+        if not torch.isfinite(loss.detach()):
+            bad = f"the loss of step {step + 1} is {loss.item()}"
+            break
         s = batch.scale
         lr = lr_at(step, args)
         for group in opt.param_groups:  # the prior's rate follows the same decay
@@ -596,6 +643,9 @@ def _train(args):
         loss.backward()
         opt.step()
         step += 1
+        if (name := _first_nonfinite(trained)) is not None:
+            bad = f"step {step} left non-finite values (NaN or inf) in the weights ({name})"
+            break
         if ema is not None:
             _ema_update(ema, model.hypernet.state_dict(), args.ema)
         bar.update(1)
@@ -606,8 +656,15 @@ def _train(args):
         if time.time() - t_save > 60 * args.ckpt_minutes:
             _save(ckpt, model, opt, step, rng, dict(vars(args), **fingerprint), ema)
             t_save = time.time()
+            saved = step
     bar.close()
     log.close()
+    if bad is not None:
+        rates = "--lr" + (" or --prior-lr" if args.finetune_prior else "")
+        kept = (f"{ckpt} is left as it was, at step {saved}" if saved is not None
+                else f"no checkpoint was written in {out}")
+        raise SystemExit(f"training stopped: {bad}. No checkpoint was written for it ({kept}); "
+                         f"a smaller {rates} may help")
     if step > start:  # only when a step ran: otherwise a checkpoint is left as it was
         _save(ckpt, model, opt, step, rng, dict(vars(args), **fingerprint), ema)
     if not ckpt.exists():
@@ -635,7 +692,9 @@ def main(argv=None):
     ap.add_argument("--scales", type=int, nargs="+", default=[1, 2, 3, 4])
     ap.add_argument("--noise-max", type=float, default=25.0, help="max noise sigma (/255)")
     ap.add_argument("--rot-prob", type=float, default=0.2, help="fraction of batches with rotational blur")
-    ap.add_argument("--rot-max-angle", type=float, default=20.0, help="largest rotational blur (degrees)")
+    ap.add_argument("--rot-max-angle", type=float, default=20.0,
+                    help=f"largest rotational blur, in degrees ({ROT_MIN_ANGLE:g} to {ROT_MAX_ANGLE_LIMIT:g}; "
+                         f"the angles are drawn from {ROT_MIN_ANGLE:g} up to it)")
     ap.add_argument("--borders", default="circular", choices=BORDERS,
                     help="kernel batches: circular blur of the patch (exact FFT data step), or 'real': "
                          "valid convolution of a larger patch, padded and masked as pnp.solve does "
@@ -670,7 +729,7 @@ def main(argv=None):
                     help="torch device, e.g. cuda or cpu (default: cuda when present). The batches are made "
                          "on the CPU with the same random numbers on every device")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--ckpt-minutes", type=float, default=5.0)
+    ap.add_argument("--ckpt-minutes", type=float, default=5.0, help="checkpoint period (minutes, > 0)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--export", default=None, help="write the learned schedule here (.pt + .json)")
@@ -690,8 +749,17 @@ def main(argv=None):
         ap.error(f"--noise-max must be in [0, 255] (0-255 scale), got {args.noise_max}")
     if not 0 <= args.rot_prob <= 1:
         ap.error(f"--rot-prob must be in [0, 1] (a fraction of the batches), got {args.rot_prob}")
-    if not args.lr > 0:
-        ap.error(f"--lr must be positive, got {args.lr}")
+    if not ROT_MIN_ANGLE <= args.rot_max_angle <= ROT_MAX_ANGLE_LIMIT:
+        ap.error(f"--rot-max-angle must be in [{ROT_MIN_ANGLE:g}, {ROT_MAX_ANGLE_LIMIT:g}] degrees (the rotational "
+                 f"blurs are drawn from {ROT_MIN_ANGLE:g} degrees up to it, a full turn at most), "
+                 f"got {args.rot_max_angle}")
+    for option, rate in (("--lr", args.lr), ("--prior-lr", args.prior_lr)):
+        if problem := lr_problem(option, rate):
+            ap.error(problem)
+    if not args.ckpt_minutes > 0:
+        ap.error(f"--ckpt-minutes must be > 0, got {args.ckpt_minutes}")
+    if not 0 <= args.seed < 2**64:
+        ap.error(f"--seed must be in [0, 2**64), got {args.seed}")
     if not 0 < args.lr_floor <= 1:
         ap.error(f"--lr-floor must be in (0, 1], got {args.lr_floor}")
     if not 0 <= args.ema < 1:
@@ -706,18 +774,22 @@ def main(argv=None):
         ap.error(f"--borders real needs scales that divide its border of {BORDER} pixels, got {args.scales}")
     if args.freeze_schedule and not args.finetune_prior:
         ap.error("--freeze-schedule needs --finetune-prior (with both frozen nothing trains)")
+    if args.freeze_schedule and args.ema > 0:
+        ap.error("--ema averages the schedule network, which --freeze-schedule keeps fixed: leave --ema out")
     if args.export_prior and not args.finetune_prior:
         ap.error("--export-prior needs --finetune-prior (only a fine-tuned prior can be exported)")
     if args.export_prior and (problem := pair_target_problem(args.export_prior, "prior")):  # before any training
         ap.error(f"--export-prior: {problem}")
     if args.export and (problem := pair_target_problem(args.export)):  # before any training, too
         ap.error(f"--export: {problem}")
-    if args.prior_lr <= 0:
-        ap.error(f"--prior-lr must be positive, got {args.prior_lr}")
+    try:
+        _device(args.device, available=False)
+    except SystemExit as err:
+        ap.error(str(err))
+    ckpt = Path(args.out) / "ckpt.pt"
     if args.stop_after == 0 and (args.export or args.export_prior):
         if not args.resume:
             ap.error("--stop-after 0 --export exports an existing checkpoint: add --resume")
-        ckpt = Path(args.out) / "ckpt.pt"
         if not ckpt.exists():
             ap.error(f"no checkpoint to export: {ckpt}")
         try:
@@ -728,6 +800,17 @@ def main(argv=None):
         except ValueError as err:
             ap.error(str(err))
         return
+    if args.resume and not ckpt.is_file():
+        where = "holds no" if Path(args.out).is_dir() else "does not exist, so there is no"
+        ap.error(f"--resume: --out {args.out} {where} checkpoint (ckpt.pt) to continue; "
+                 "start a new run without --resume")
+    if not args.resume and ckpt.exists():
+        ap.error(f"{args.out} holds a checkpoint ({ckpt}): pass --resume to continue it, "
+                 "or choose another --out")
+    try:
+        _device(args.device)
+    except SystemExit as err:
+        ap.error(str(err))
     prior_json = Path(args.prior_weights).with_suffix(".json")
     if not Path(args.prior_weights).is_file() or not prior_json.is_file():
         ap.error(f"--prior-weights {args.prior_weights}: expected an exported NAME.pt with NAME.json beside it")

@@ -340,14 +340,32 @@ def test_device_option_gives_the_same_run_and_refuses_a_missing_gpu(fake_data, c
     for part in ("hypernet", "prior"):
         for k, v in default[part].items():
             torch.testing.assert_close(v, on_cpu[part][k], rtol=0, atol=0)
-    if not torch.cuda.is_available():
-        with pytest.raises(SystemExit, match="no CUDA device"):
+    if not torch.cuda.is_available():  # refused with the other arguments, before anything runs
+        capsys.readouterr()
+        with pytest.raises(SystemExit):
             _run(fake_data, fake_data / "d2", "--device", "cuda")
+        assert "--device cuda: torch sees no CUDA device" in capsys.readouterr().err
+        assert not (fake_data / "d2").exists()
     from priors.train_unfolded import Batch
 
     b = Batch(torch.zeros(1, 1, 4, 4), torch.ones(1, 1, 4, 4), [object()], torch.zeros(1), 1, torch.zeros(1, 2))
     moved = batch_to(b, "cpu")
     assert moved.blur is b.blur and moved.scale == 1 and torch.equal(moved.y, b.y)
+
+
+def _parsed(tmp, out, *extra):
+    """The arguments of :func:`_main` as ``main`` parses them, for :func:`priors.train_unfolded.train`."""
+    import priors.train_unfolded as tu
+
+    seen = {}
+    real = tu.train
+    try:
+        tu.train = lambda args: seen.setdefault("args", args)
+        _main(tmp, tmp / "_parsed_only", *extra)
+    finally:
+        tu.train = real
+    seen["args"].out = str(out)
+    return seen["args"]
 
 
 def _main(tmp, out, *extra):
@@ -365,15 +383,26 @@ def test_new_run_never_overwrites_a_checkpoint_and_zero_steps_write_none(fake_da
     ckpt, log = run / "ckpt.pt", run / "log.jsonl"
     before, log_before = ckpt.read_bytes(), log.read_text()
     for extra in ((), ("--stop-after", "0"), ("--steps", "2")):  # without --resume: refused, left as it was
-        with pytest.raises(FileExistsError, match="pass --resume to continue it"):
+        capsys.readouterr()
+        with pytest.raises(SystemExit):  # an argparse error, not a traceback
             _main(fake_data, run, *extra)
+        assert f"{run} holds a checkpoint" in capsys.readouterr().err
         assert ckpt.read_bytes() == before and log.read_text() == log_before
+    with pytest.raises(FileExistsError, match="pass --resume to continue it"):  # train() itself refuses too
+        from priors.train_unfolded import train
+
+        train(_parsed(fake_data, run))
     # a new run in which no step runs writes no checkpoint (nothing trained, nothing to resume)
     _main(fake_data, fake_data / "none", "--stop-after", "0")
     assert not (fake_data / "none" / "ckpt.pt").exists()
     assert "no step ran" in capsys.readouterr().err
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):  # --resume needs a checkpoint
-        _main(fake_data, fake_data / "empty", "--resume")
+    # --resume needs a checkpoint: an argparse error naming the folder, before any work
+    (fake_data / "empty").mkdir()
+    for folder, what in (("empty", "holds no checkpoint (ckpt.pt)"), ("absent", "does not exist")):
+        with pytest.raises(SystemExit):
+            _main(fake_data, fake_data / folder, "--resume")
+        assert f"--resume: --out {fake_data / folder} {what}" in capsys.readouterr().err
+    assert list((fake_data / "empty").iterdir()) == [] and not (fake_data / "absent").exists()
     # the export-only idiom of the model cards still reads the checkpoint and leaves it alone
     _main(fake_data, run, "--resume", "--stop-after", "0", "--export", str(fake_data / "keep.pt"))
     assert ckpt.read_bytes() == before and LearnedSchedule.load(fake_data / "keep.pt").iters == 3
@@ -446,6 +475,30 @@ def test_train_restores_the_sigterm_handler_and_the_thread_count(fake_data):
     (("--cg-iters", "0"), "--cg-iters must be >= 1"),
     (("--lr", "0"), "--lr must be positive"),
     (("--channels", "3"), "which is for 1-channel images"),
+    # non-finite learning rates used to train to the end and save NaN/inf weights
+    (("--lr", "inf"), "--lr must be positive and finite, got inf"),
+    (("--lr", "nan"), "--lr must be positive and finite, got nan"),
+    (("--finetune-prior", "--prior-lr", "nan"), "--prior-lr must be positive and finite, got nan"),
+    (("--finetune-prior", "--prior-lr", "inf"), "--prior-lr must be positive and finite, got inf"),
+    (("--prior-lr", "-1"), "--prior-lr must be positive"),
+    # the angle is drawn from 2 degrees up to it; RotationalBlur takes a full turn at most
+    (("--rot-max-angle", "720"), "--rot-max-angle must be in [2, 360] degrees"),
+    (("--rot-max-angle", "-30"), "--rot-max-angle must be in [2, 360] degrees"),
+    (("--rot-max-angle", "1"), "--rot-max-angle must be in [2, 360] degrees"),
+    (("--rot-max-angle", "nan"), "--rot-max-angle must be in [2, 360] degrees"),
+    (("--ckpt-minutes", "-1"), "--ckpt-minutes must be > 0"),
+    (("--ckpt-minutes", "0"), "--ckpt-minutes must be > 0"),
+    (("--ckpt-minutes", "nan"), "--ckpt-minutes must be > 0"),
+    (("--device", "gpu"), "--device gpu: not a torch device"),
+    (("--device", "cuda:x"), "--device cuda:x: not a torch device"),
+    (("--seed", "-1"), "--seed must be in [0, 2**64)"),
+    (("--finetune-prior", "--freeze-schedule", "--ema", "0.9"), "--ema averages the schedule network"),
+    (("--noise-max", "nan"), "--noise-max must be in [0, 255]"),
+    (("--rot-prob", "nan"), "--rot-prob must be in [0, 1]"),
+    (("--ema", "nan"), "--ema must be in [0, 1)"),
+    (("--ema", "1"), "--ema must be in [0, 1)"),
+    (("--lr-floor", "nan"), "--lr-floor must be in (0, 1]"),
+    (("--patch", "-32"), "--patch must be at least the kernel size"),
 ])
 def test_bad_arguments_are_refused_before_anything_runs(fake_data, capsys, extra, message):
     with pytest.raises(SystemExit):
@@ -537,3 +590,89 @@ def test_ctrl_c_stops_after_the_step_with_a_checkpoint(fake_data, monkeypatch):
     blob = _run(fake_data, fake_data / "int", "--steps", "6")
     assert blob["step"] == 2 and len(calls) == 2  # the step in progress finished, then a checkpoint
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_rot_max_angle_bounds_are_the_angles_drawn(fake_data):
+    """The ends of the accepted --rot-max-angle range make valid rotational batches."""
+    from priors.datasets import PatchSampler, load_training_images
+    from priors.train_unfolded import ROT_MAX_ANGLE_LIMIT, ROT_MIN_ANGLE, make_batch
+
+    rng = np.random.default_rng(0)
+    sampler = PatchSampler(load_training_images(1), 32, rng)
+    for angle in (ROT_MIN_ANGLE, ROT_MAX_ANGLE_LIMIT):
+        b = make_batch(sampler, rng, 1, [1], 0.0, rot_prob=1.0, rot_max_angle=angle)
+        assert isinstance(b.blur, list) and torch.isfinite(b.y).all()
+
+
+def test_a_patch_larger_than_the_images_is_a_clear_error_and_creates_no_folder(fake_data, capsys):
+    with pytest.raises(SystemExit, match="no training image is at least 64x64"):
+        _main(fake_data, fake_data / "big", "--patch", "64")
+    assert not (fake_data / "big").exists()
+
+
+def test_non_finite_weights_stop_the_run_without_a_checkpoint(fake_data, monkeypatch):
+    """NaN gradients (the loss itself finite) make the weights NaN at the step: stop, save nothing."""
+    import priors.train_unfolded as tu
+    from pnp.learned_schedule import HyperNet
+
+    fast = ("--rot-prob", "0", "--stop-after", "1")
+    good = _run(fake_data, fake_data / "nfr", *fast)  # a good checkpoint, before the gradients go bad
+    before = (fake_data / "nfr" / "ckpt.pt").read_bytes()
+
+    class NaNGradients(HyperNet):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            for p in self.parameters():
+                p.register_hook(lambda g: g * float("nan"))
+
+    monkeypatch.setattr(tu, "HyperNet", NaNGradients)
+    with pytest.raises(SystemExit, match=r"step 1 left non-finite values .*\(hypernet\..*no checkpoint was written"):
+        _main(fake_data, fake_data / "nf", *fast)
+    assert not (fake_data / "nf" / "ckpt.pt").exists()
+    # resumed: the good checkpoint is left as it was
+    with pytest.raises(SystemExit, match="ckpt.pt is left as it was, at step 1"):
+        _main(fake_data, fake_data / "nfr", "--rot-prob", "0", "--resume")
+    assert (fake_data / "nfr" / "ckpt.pt").read_bytes() == before and good["step"] == 1
+
+
+def test_a_diverging_prior_stops_the_run_without_a_checkpoint(fake_data):
+    """A (finite) --prior-lr far too large: the prior's output, hence the loss, turns NaN."""
+    with pytest.raises(SystemExit, match="training stopped: .*no checkpoint was written.*--lr or --prior-lr"):
+        _main(fake_data, fake_data / "nfp", "--rot-prob", "0", "--stop-after", "2", "--finetune-prior",
+              "--freeze-schedule", "--prior-lr", "1e30")
+    assert not (fake_data / "nfp" / "ckpt.pt").exists()
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_checkpoint(fake_data, monkeypatch):
+    import priors.train_unfolded as tu
+
+    calls = []
+    real = tu.unfolded_loss
+
+    def nan_at_the_second_step(*a, **kw):
+        calls.append(1)
+        loss = real(*a, **kw)
+        return loss * float("nan") if len(calls) == 2 else loss
+
+    monkeypatch.setattr(tu, "unfolded_loss", nan_at_the_second_step)
+    run = fake_data / "nl"
+    with pytest.raises(SystemExit, match="the loss of step 2 is nan.*is left as it was, at step 1"):
+        _main(fake_data, run, "--rot-prob", "0", "--ckpt-minutes", "1e-9")  # a checkpoint after every step
+    blob = torch.load(run / "ckpt.pt", weights_only=False)
+    assert blob["step"] == 1 and len(calls) == 2
+    assert all(torch.isfinite(v).all() for v in blob["hypernet"].values())
+
+
+def test_both_training_clis_share_the_finite_learning_rate_check(tmp_path, capsys):
+    from priors.train import lr_problem, parse_args
+
+    assert lr_problem("--lr", 1e-3) is None and lr_problem("--lr", 0.0, allow_zero=True) is None
+    for bad in (float("inf"), float("nan"), -1.0):
+        assert "finite" in lr_problem("--lr", bad, allow_zero=True)
+    assert "positive" in lr_problem("--lr", 0.0)
+    base = ["--arch", "drunet", "--channels", "1", "--steps", "1", "--out", str(tmp_path / "t")]
+    assert parse_args(base + ["--lr", "0"]).lr == 0  # priors.train keeps allowing a rate of 0
+    for bad in ("inf", "nan"):  # priors.train accepted --lr inf
+        with pytest.raises(SystemExit):
+            parse_args(base + ["--lr", bad])
+        assert f"--lr must be >= 0 and finite, got {bad}" in capsys.readouterr().err
