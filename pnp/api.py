@@ -246,7 +246,11 @@ def solve(
         tensors on that device (torch data step, prior network), with no
         round trip to numpy inside the loop. Needs a torch prior (one with
         ``denoise_tensor``, e.g. ``"drunet"``) and an operator with
-        ``torch_data_step``.
+        ``torch_data_step``. The prior's tiling (``tile``, ``overlap``,
+        ``memory_budget_mb`` of a :class:`priors.torch_adapter.TorchDenoiser`)
+        applies as on the numpy path, the tiles blended on the device; a
+        prior's output is checked as on the numpy path (floats, finite, the
+        input's shape).
     return_info : bool
         Also return a dict with ``operator``, ``estimator``, ``noise_level``,
         ``alphas``, ``sigmas`` and ``history`` (per-iteration ``psnr``,
@@ -384,23 +388,18 @@ def solve(
     if xi is not None:
         x0[:, r0:r0 + H, c0:c0 + W] = xi
 
+    prior_name = prior if isinstance(prior, str) else getattr(prior, "__name__", type(prior).__name__)
+
     def prior_chw(x, sigma):
         x_pub = chw_to_public(x, 2 if x.shape[0] == 1 else 3)
         raw = np.asarray(prior_fn(x_pub, float(sigma)))
-        name = prior if isinstance(prior, str) else getattr(prior, "__name__", type(prior).__name__)
-        if raw.dtype.kind != "f":
-            raise TypeError(f"prior {name!r} returned an array of dtype {raw.dtype}; a prior must return the "
-                            "denoised image as floats on the 0-1 scale")
-        out = raw.astype(np.float64, copy=False)
-        if not np.all(np.isfinite(out)):
-            raise ValueError(f"prior {name!r} returned NaN or infinite values at sigma={float(sigma):.4g}")
-        if out.shape != x_pub.shape:
-            raise ValueError(f"prior {name!r} returned an array of shape {out.shape} for an input of shape "
-                             f"{x_pub.shape}; a prior must return the denoised image in the shape it was given")
-        return public_to_chw(out)
+        _check_prior_output(prior_name, sigma, raw.dtype, raw.dtype.kind == "f",
+                            lambda: np.all(np.isfinite(raw)), raw.shape, x_pub.shape)
+        return public_to_chw(raw.astype(np.float64, copy=False))
 
     if device is not None:
-        data_step, prior_chw, x0, to_numpy = _torch_pieces(op_work, prior_fn, y_work, observed, x0, device)
+        data_step, prior_chw, x0, to_numpy = _torch_pieces(op_work, prior_fn, y_work, observed, x0, device,
+                                                           prior_name)
         numpy_view = view
 
         def view(x):
@@ -508,8 +507,38 @@ def _no_repeated_scale_warning(y_int, layout):
         yield
 
 
-def _torch_pieces(operator, prior, y, observed, x0, device):
-    """Data step, prior and start point on torch tensors ``(1, C, H, W)`` on ``device``."""
+def _check_prior_output(name, sigma, dtype, is_float, all_finite, shape, in_shape, what="an array"):
+    """Refuse a prior's output that is not floats, holds NaN or infinity, or is not of the input's shape.
+
+    Shared by both paths of :func:`solve` (the messages are the same):
+    ``all_finite`` is called only once the dtype is known to be a float one;
+    ``what`` names the output (``"an array"``, ``"a tensor"``).
+
+    Raises
+    ------
+    TypeError
+        If ``is_float`` is False.
+    ValueError
+        If ``all_finite()`` is False or ``shape != in_shape``.
+    """
+    if not is_float:
+        raise TypeError(f"prior {name!r} returned {what} of dtype {dtype}; a prior must return the "
+                        "denoised image as floats on the 0-1 scale")
+    if not all_finite():
+        raise ValueError(f"prior {name!r} returned NaN or infinite values at sigma={float(sigma):.4g}")
+    if tuple(shape) != tuple(in_shape):
+        raise ValueError(f"prior {name!r} returned {what} of shape {tuple(shape)} for an input of shape "
+                         f"{tuple(in_shape)}; a prior must return the denoised image in the shape it was given")
+
+
+def _torch_pieces(operator, prior, y, observed, x0, device, name=None):
+    """Data step, prior and start point on torch tensors ``(1, C, H, W)`` on ``device``.
+
+    The prior runs tile by tile as on the numpy path when it can
+    (``denoise_tensor_tiled`` of a :class:`priors.torch_adapter.TorchDenoiser`),
+    and its output is checked as there (:func:`_check_prior_output`); ``name``
+    names the prior in those messages.
+    """
     import torch
 
     if not hasattr(prior, "denoise_tensor"):
@@ -534,8 +563,17 @@ def _torch_pieces(operator, prior, y, observed, x0, device):
         in_shape = operator.input_shape(y.shape)[-2:]
         step = TorchCGDataStep(operator.matrix(in_shape), yt, observed=mask, input_shape=in_shape)
 
+    name = name or getattr(prior, "__name__", type(prior).__name__)
+    denoise = getattr(prior, "denoise_tensor_tiled", None) or prior.denoise_tensor
+
     def prior_t(x, sigma):
-        return prior.denoise_tensor(x, float(sigma))
+        out = denoise(x, float(sigma))
+        if not torch.is_tensor(out):
+            raise TypeError(f"prior {name!r} returned a {type(out).__name__} from denoise_tensor; a torch prior "
+                            "must return the denoised image as a torch tensor")
+        _check_prior_output(name, sigma, out.dtype, out.is_floating_point(),
+                            lambda: bool(torch.isfinite(out).all()), out.shape, x.shape, what="a tensor")
+        return out.to(device=x.device, dtype=x.dtype)
 
     def to_numpy(x):
         return x[0].detach().cpu().numpy().astype(np.float64)

@@ -149,7 +149,45 @@ def _build_hypernet_class():
             nn.init.zeros_(self.layers[-1].bias)
 
         def base_schedule(self, noise, scale):
-            """DPIR schedule for each sample, as tensors (B, K)."""
+            """DPIR schedule for each sample, as tensors (B, K), differentiable with respect to ``noise``.
+
+            For the :class:`pnp.schedules.DPIRSchedule` base (the default, and
+            the only base :meth:`LearnedSchedule.load` builds) the schedule is
+            computed with torch (in float64, returned in ``noise``'s dtype):
+            ``sigma_k`` log-spaced from ``sigma_max`` to
+            ``min(max(noise, floor[, scale/255]), sigma_max)``, ``alpha_k = lam *
+            max(noise, floor)^2 / sigma_k^2``, the values of
+            :meth:`~pnp.schedules.DPIRSchedule.params`, so gradients flow to
+            ``noise``. Another base is evaluated with its ``params`` in numpy
+            (no gradient with respect to ``noise``).
+
+            Raises
+            ------
+            TypeError, ValueError
+                As :meth:`pnp.schedules.DPIRSchedule.params`: a noise level that
+                is not finite or not in [0, 1], or a scale that rounds below 1.
+            """
+            base = self.base
+            if not (isinstance(base, DPIRSchedule) and type(base).params is DPIRSchedule.params):
+                return self._base_schedule_numpy(noise, scale)
+            n64 = noise.to(torch.float64)
+            s64 = torch.round(scale.detach().to(torch.float64))
+            valid = ((torch.isfinite(n64) & (n64 >= 0) & (n64 <= 1)).all()
+                     & (torch.isfinite(s64) & (s64 >= 1)).all())
+            if not bool(valid):  # one synchronisation; params raises the usual message for the bad value
+                return self._base_schedule_numpy(noise, scale)
+            n = torch.clamp(n64, min=base.floor)
+            end = torch.where(s64 > 1, torch.maximum(n, s64 / 255.0), n)
+            end = torch.clamp(end, max=base.sigma_max)
+            K = self.iters
+            t = torch.arange(K, dtype=torch.float64, device=noise.device) / max(K - 1, 1)
+            start = math.log10(base.sigma_max)
+            sigmas = 10.0 ** (start + t[None, :] * (torch.log10(end)[:, None] - start))
+            alphas = base.lam * n[:, None] ** 2 / sigmas ** 2
+            return alphas.to(noise.dtype), sigmas.to(noise.dtype)
+
+        def _base_schedule_numpy(self, noise, scale):
+            """The base schedule from ``self.base.params`` in numpy (no gradient to ``noise``)."""
             al, sg = [], []
             for n, s in zip(noise.tolist(), scale.tolist()):
                 a, g = self.base.params(n, self.iters, int(round(s)))
@@ -162,6 +200,9 @@ def _build_hypernet_class():
             noise = noise.reshape(-1)
             scale = scale.reshape(-1).to(noise.dtype)
             feats = [torch.log(noise * 255 + 1.0), scale / 4.0]
+            if not self.descriptor_dim and descriptor is not None:
+                raise ValueError("descriptor was given, but this HyperNet takes none (descriptor_dim=0): it would "
+                                 "be ignored; pass descriptor=None or use a HyperNet with descriptor_dim > 0")
             if self.descriptor_dim:
                 if descriptor is None:
                     raise ValueError(f"this HyperNet needs a blur descriptor of length {self.descriptor_dim}")

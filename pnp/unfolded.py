@@ -90,8 +90,13 @@ class UnfoldedHQS(nn.Module):
         param = next(self.prior.parameters(), None)
         return param.dtype if param is not None and param.is_floating_point() else torch.float32
 
-    def _check_inputs(self, y, kernel, noise, scale, step):
-        """Validated ``(y, kernel, noise, scale)``: tensors in the network's dtype, ``noise`` of shape (B,)."""
+    def _check_inputs(self, y, kernel, noise, scale, step, descriptor=None):
+        """Validated ``(y, kernel, noise, scale)``: tensors in the network's dtype, ``noise`` of shape (B,).
+
+        Shapes and dtypes first; then the values of ``noise``, ``y`` and
+        ``kernel`` (finite; noise in [0, 1]; kernel sums > 0) in one device
+        synchronisation per call.
+        """
         from .operators.blur import check_scale
 
         if not isinstance(y, torch.Tensor):
@@ -102,7 +107,7 @@ class UnfoldedHQS(nn.Module):
             raise TypeError(f"y must be a float tensor (0-1 scale), got dtype {y.dtype}")
         dtype = self._dtype()
         y = y.to(dtype)  # e.g. float64 data for a float32 network: computed in the network's dtype
-        B = y.shape[0]
+        B, _, h, w = y.shape
         s = check_scale(scale)
         if step is None:
             if not isinstance(kernel, torch.Tensor):
@@ -113,7 +118,12 @@ class UnfoldedHQS(nn.Module):
                                  f"{tuple(kernel.shape)}")
             if not kernel.is_floating_point():
                 raise TypeError(f"kernel must be a float tensor, got dtype {kernel.dtype}")
+            kh, kw = kernel.shape[-2:]
+            if kh > h * s or kw > w * s:
+                raise ValueError(f"kernel of size {kh}x{kw} is larger than the image it blurs, "
+                                 f"{h * s}x{w * s} (y of {h}x{w} times scale {s})")
             kernel = kernel.to(device=y.device, dtype=dtype)
+        self._check_descriptor(descriptor, B)
         if isinstance(noise, torch.Tensor):
             if noise.ndim == 0:
                 noise = noise.expand(B)
@@ -128,12 +138,44 @@ class UnfoldedHQS(nn.Module):
 
             noise = torch.full((B,), check_noise_level(noise, "noise"), dtype=dtype, device=y.device)
         values = noise.detach()
-        if not bool(torch.isfinite(values).all()) or bool((values < 0).any()):
+        flags = [torch.isfinite(values).all() & (values >= 0).all(), (values <= 1).all(),
+                 torch.isfinite(y.detach()).all()]
+        if step is None:  # with a step, the kernel is not used (nor checked)
+            kd = kernel.detach()
+            flags += [torch.isfinite(kd).all(), (kd.sum(dim=(-2, -1)) > 0).all()]
+        ok = torch.stack(flags).tolist()  # one synchronisation for all the value checks
+        if not ok[0]:
             raise ValueError(f"noise must hold finite noise levels >= 0 (0-1 scale), got {values.tolist()}")
-        if bool((values > 1).any()):
+        if not ok[1]:
             raise ValueError(f"noise={values.max().item():g} is on the wrong scale: give the noise levels on the "
                              "0-1 intensity scale (e.g. 2.55/255 for sigma 2.55 of 8-bit values)")
+        if not ok[2]:
+            raise ValueError("y must hold finite values, got NaN or infinity")
+        if step is None and not ok[3]:
+            raise ValueError("kernel must hold finite values, got NaN or infinity")
+        if step is None and not ok[4]:
+            sums = kd.sum(dim=(-2, -1)).reshape(-1).tolist()
+            raise ValueError(f"kernel must have a positive sum (a blur kernel normalised to unit sum), got "
+                             f"sum{'s' if len(sums) > 1 else ''} {', '.join(f'{v:g}' for v in sums)}")
         return y, kernel, noise, s
+
+    def _check_descriptor(self, descriptor, B):
+        """Refuse a descriptor for a hypernet that takes none, and one of another shape than (B, D)."""
+        dim = getattr(self.hypernet, "descriptor_dim", None)
+        if dim is None:  # another hyper-parameter network: it checks its own inputs
+            return
+        if descriptor is None:
+            if dim:
+                raise ValueError(f"this hypernet needs a blur descriptor of shape (B, {dim}) = ({B}, {dim}): "
+                                 "pass descriptor")
+            return
+        if not dim:
+            raise ValueError("descriptor was given, but this hypernet takes none (descriptor_dim=0): it would be "
+                             "ignored; pass descriptor=None or use a HyperNet with descriptor_dim > 0")
+        if not isinstance(descriptor, torch.Tensor):
+            raise TypeError(f"descriptor must be a torch tensor of shape (B, {dim}), got {type(descriptor).__name__}")
+        if tuple(descriptor.shape) != (B, dim):
+            raise ValueError(f"descriptor must have shape (B, {dim}) = ({B}, {dim}), got {tuple(descriptor.shape)}")
 
     def forward(self, y, kernel, noise, scale=1, descriptor=None, return_all=False, step=None):
         """Restore a batch.
@@ -167,19 +209,25 @@ class UnfoldedHQS(nn.Module):
         Raises
         ------
         TypeError
-            If ``y``, ``kernel`` or ``noise`` is not a float tensor (``noise``: or a number).
+            If ``y``, ``kernel`` or ``noise`` is not a float tensor (``noise``: or a number),
+            or ``descriptor`` is not a tensor.
         ValueError
-            If ``y`` is not 4-D, ``kernel`` has another batch size than ``y``,
-            ``noise`` is not of shape (B,), negative, not finite or above 1 (a
-            noise level on the 0-255 scale), or ``scale`` is not an integer >= 1.
+            If ``y`` is not 4-D or holds NaN or infinity, ``kernel`` has another
+            batch size than ``y``, is larger than the output ``(h*scale,
+            w*scale)``, holds NaN or infinity or has a sum <= 0, ``noise`` is
+            not of shape (B,), negative, not finite or above 1 (a noise level
+            on the 0-255 scale), ``scale`` is not an integer >= 1 (``2.7`` is
+            refused), or ``descriptor`` is given to a hypernet that takes none
+            (``descriptor_dim=0``), missing for one that needs it, or not of
+            shape (B, descriptor_dim).
         """
         out_dtype = y.dtype if isinstance(y, torch.Tensor) else None
-        y, kernel, noise, s = self._check_inputs(y, kernel, noise, scale, step)
+        y, kernel, noise, s = self._check_inputs(y, kernel, noise, scale, step, descriptor)
         B = y.shape[0]
         scale_t = torch.full((B,), float(s), dtype=y.dtype, device=y.device)
         alphas, sigmas = self.hypernet(noise, scale_t, descriptor)
         if step is None:
-            step = TorchFFTDataStep(kernel, y, scale=s)
+            step = TorchFFTDataStep(kernel, y, scale=s, check_finite=False)  # checked above
         x = y if s == 1 else aligned_upsample(y, s)
         iterates = []
         for k in range(self.iters):

@@ -14,7 +14,8 @@ Layout: arrays are ``(C, H, W)`` (channels first). Sizes are in pixels.
 - :func:`ramp` is the 1-D window: a raised-cosine rise over ``overlap`` pixels
   on each side that touches another tile, 1 elsewhere and at the image border.
 - :func:`blend_tiles` runs a function on every tile and returns
-  ``sum_t w_t f(x_t) / sum_t w_t``.
+  ``sum_t w_t f(x_t) / sum_t w_t``; :func:`blend_tiles_tensor` does the same
+  on a ``(B, C, H, W)`` torch tensor, on its device.
 - :func:`auto_tile_size` picks the largest tile whose activations fit a memory
   budget.
 """
@@ -26,7 +27,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["tile_starts", "ramp", "blend_tiles", "auto_tile_size", "check_tile_args"]
+__all__ = ["tile_starts", "ramp", "blend_tiles", "blend_tiles_tensor", "auto_tile_size", "check_tile_args"]
 
 
 def _positive_int(value, name, minimum=1):
@@ -203,6 +204,55 @@ def blend_tiles(fn, x, tile, overlap, multiple=1, out_channels=None, out=None):
             wsum[r0:r1, c0:c1] += w
     acc /= wsum
     return acc
+
+
+def blend_tiles_tensor(fn, x, tile, overlap, multiple=1):
+    """:func:`blend_tiles` for a batch of torch tensors, computed on their device.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(x_tile) -> y_tile`` on tensors ``(B, C, h, w) -> (B, C_out, h, w)``.
+    x : Tensor, shape (B, C, H, W)
+        Input (float); the tiles are views of it.
+    tile, overlap, multiple
+        As for :func:`blend_tiles` (same tiles, same windows).
+
+    Returns
+    -------
+    Tensor, shape (B, C_out, H, W)
+        In ``x``'s dtype and on its device.
+
+    Raises
+    ------
+    ValueError
+        If ``fn`` returns a tile of another batch size or spatial shape, or
+        not the same channel count on every tile.
+    """
+    import torch
+
+    B, C, H, W = x.shape
+    rows = tile_starts(H, tile, overlap, multiple)
+    cols = tile_starts(W, tile, overlap, multiple)
+    acc = None
+    wsum = torch.zeros((H, W), dtype=x.dtype, device=x.device)
+    for i, (r0, r1) in enumerate(rows):
+        wr = ramp(r1 - r0, overlap if i else 0, overlap if i + 1 < len(rows) else 0)
+        for j, (c0, c1) in enumerate(cols):
+            wc = ramp(c1 - c0, overlap if j else 0, overlap if j + 1 < len(cols) else 0)
+            y = fn(x[..., r0:r1, c0:c1])
+            c_out = None if acc is None else acc.shape[1]
+            if not (torch.is_tensor(y) and y.ndim == 4 and y.shape[0] == B and c_out in (None, y.shape[1])
+                    and tuple(y.shape[2:]) == (r1 - r0, c1 - c0)):
+                got = f"shape {tuple(y.shape)}" if torch.is_tensor(y) else f"a {type(y).__name__}"
+                raise ValueError(f"the tile function returned {got}, expected a tensor of shape "
+                                 f"{(B, c_out or 'C_out', r1 - r0, c1 - c0)}")
+            if acc is None:
+                acc = torch.zeros((B, y.shape[1], H, W), dtype=x.dtype, device=x.device)
+            w = torch.from_numpy(wr[:, None] * wc[None, :]).to(device=x.device, dtype=x.dtype)
+            acc[..., r0:r1, c0:c1] += y.to(x.dtype) * w
+            wsum[r0:r1, c0:c1] += w
+    return acc / wsum
 
 
 def auto_tile_size(memory_budget_mb, pixel_bytes, multiple=8, overlap=0, minimum=32):

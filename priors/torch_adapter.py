@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import check_image, check_sigma
-from .tiling import auto_tile_size, blend_tiles, check_tile_args
+from .tiling import auto_tile_size, blend_tiles, blend_tiles_tensor, check_tile_args
 
 __all__ = ["TorchDenoiser", "PIXEL_BYTES_PER_WIDTH", "WeightsChannelsError"]
 
@@ -149,7 +149,8 @@ class TorchDenoiser:
         return None if (H <= self.tile and W <= self.tile) else self.tile
 
     def denoise_tensor(self, x, sigma):
-        """Denoise a ``(B, C, H, W)`` float32 tensor (any size; padded internally; never tiled).
+        """Denoise a ``(B, C, H, W)`` float32 tensor (any size; padded internally; never tiled: see
+        :meth:`denoise_tensor_tiled`).
 
         Raises
         ------
@@ -175,6 +176,38 @@ class TorchDenoiser:
         with torch.no_grad():
             out = net(x, sigma)
         return out[..., :H, :W]
+
+    def denoise_tensor_tiled(self, x, sigma):
+        """:meth:`denoise_tensor`, tile by tile as :meth:`__call__` tiles: the torch path of :func:`pnp.solve`.
+
+        The tile size is :meth:`tile_size` of one image of the batch (``tile``,
+        ``overlap`` and ``memory_budget_mb`` as on the numpy path); the tiles
+        are blended on ``x``'s device (:func:`priors.tiling.blend_tiles_tensor`).
+        An image that needs no tiles goes through :meth:`denoise_tensor` in
+        one piece.
+
+        Parameters
+        ----------
+        x : Tensor, shape (B, C, H, W)
+            Float images, 0-1 scale.
+        sigma : float
+            Noise level, 0-1 scale.
+
+        Returns
+        -------
+        Tensor, shape (B, C, H, W)
+
+        Raises
+        ------
+        ValueError
+            As :meth:`denoise_tensor`.
+        """
+        sigma = check_sigma(sigma)
+        tile = self.tile_size(tuple(x.shape[1:]))
+        if tile is None:
+            return self.denoise_tensor(x, sigma)
+        return blend_tiles_tensor(lambda part: self.denoise_tensor(part, sigma), x, tile, self.overlap,
+                                  multiple=self.multiple)
 
     def _model_on(self, channels, device):
         """A copy of the ``channels`` network on ``device`` (made once, then cached)."""

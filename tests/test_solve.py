@@ -493,3 +493,64 @@ def test_a_kernel_larger_than_the_image_gets_one_rule_whatever_its_form(form, bo
     a = _solve(np.full((8, 8), 0.5), kernel=same, boundary=boundary, iters=1)
     b = _solve(np.full((8, 8), 0.5), kernel=pnp.Blur(same), boundary=boundary, iters=1)
     np.testing.assert_allclose(a, b)
+
+
+class _BadTorchPrior:
+    """A torch prior (``denoise_tensor``) that misbehaves in one chosen way; its numpy ``__call__`` does the same."""
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def denoise_tensor(self, x, sigma):
+        import torch
+
+        if self.mode == "nan":
+            return torch.full_like(x, float("nan"))
+        if self.mode == "one_channel":
+            return x.mean(dim=1, keepdim=True)  # (B, 1, H, W) for a colour input
+        if self.mode == "cropped":
+            return x[..., :-1, :-1]
+        if self.mode == "int":
+            return (x * 255).round().to(torch.int64)
+        if self.mode == "numpy":
+            return x.numpy()
+        return x.double()  # "float64": accepted, used in the loop's dtype
+
+    def __call__(self, x, sigma):
+        import torch
+
+        t = torch.from_numpy(np.ascontiguousarray(np.moveaxis(np.atleast_3d(x), -1, 0)))[None]
+        out = np.moveaxis(np.asarray(self.denoise_tensor(t, sigma))[0], 0, -1)
+        return out[..., 0] if x.ndim == 2 and out.shape[-1] == 1 else out
+
+
+@pytest.mark.parametrize("mode, exc, match", [
+    ("nan", ValueError, r"prior '_BadTorchPrior' returned NaN or infinite values at sigma="),
+    ("one_channel", ValueError, r"prior '_BadTorchPrior' returned a tensor of shape \(1, 1, 40, 40\) for an input "
+                                r"of shape \(1, 3, 40, 40\); a prior must return the denoised image in the shape"),
+    ("cropped", ValueError, r"returned a tensor of shape \(1, 3, 39, 39\) for an input of shape \(1, 3, 40, 40\)"),
+    ("int", TypeError, r"prior '_BadTorchPrior' returned a tensor of dtype torch.int64; a prior must return the "
+                       "denoised image as floats on the 0-1 scale"),
+    ("numpy", TypeError, "returned a ndarray from denoise_tensor; a torch prior must return"),
+])
+def test_torch_path_checks_the_prior_output_like_the_numpy_path(mode, exc, match):
+    """pnp.solve(device="cpu") refuses what the numpy path refuses, with the same messages."""
+    pytest.importorskip("torch")
+    y = np.random.default_rng(0).random((40, 40, 3))
+    kw = dict(prior=_BadTorchPrior(mode), noise_level=0.01, iters=2, boundary="circular", progress=False)
+    with pytest.raises(exc, match=match):
+        pnp.solve(y, np.ones((3, 3)) / 9, device="cpu", **kw)
+    if mode != "numpy":  # the numpy path: the same message, about an array in the public layout
+        numpy_match = match.replace("a tensor", "an array").replace("torch.int64", "int64")
+        numpy_match = numpy_match.replace(r"\(1, 1, 40, 40\)", r"\(40, 40, 1\)").replace(
+            r"\(1, 3, 40, 40\)", r"\(40, 40, 3\)").replace(r"\(1, 3, 39, 39\)", r"\(39, 39, 3\)")
+        with pytest.raises(exc, match=numpy_match):
+            pnp.solve(y, np.ones((3, 3)) / 9, **kw)
+
+
+def test_torch_path_takes_a_float64_prior_output():
+    pytest.importorskip("torch")
+    y = np.random.default_rng(0).random((40, 40))
+    kw = dict(prior=_BadTorchPrior("float64"), noise_level=0.01, iters=2, boundary="circular", progress=False)
+    out = pnp.solve(y, np.ones((3, 3)) / 9, device="cpu", **kw)
+    np.testing.assert_allclose(out, pnp.solve(y, np.ones((3, 3)) / 9, **kw), atol=1e-5)

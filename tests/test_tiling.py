@@ -258,3 +258,48 @@ def test_tile_starts_uses_no_more_tiles_than_needed():
             assert _valid(bounds, n, tile, overlap, multiple), (n, bounds)
             fewest = -(-(n - overlap) // (tile - overlap))
             assert len(bounds) <= fewest + 1, (n, bounds)
+
+
+# -- tiling on the torch path ---------------------------------------------------------------
+
+def test_blend_tiles_tensor_matches_blend_tiles(rng):
+    from priors.tiling import blend_tiles_tensor
+
+    x = rng.random((3, 150, 170)).astype(np.float32)
+
+    def fn(t):
+        return t ** 2 + torch.roll(t, 1, dims=-1)  # depends on the tile's neighbourhood: the windows matter
+
+    ref = blend_tiles(lambda t: fn(torch.from_numpy(t)[None])[0].numpy(), x, tile=48, overlap=8, multiple=8)
+    out = blend_tiles_tensor(fn, torch.from_numpy(x)[None].expand(2, -1, -1, -1), tile=48, overlap=8, multiple=8)
+    assert out.shape == (2, 3, 150, 170) and out.dtype == torch.float32
+    np.testing.assert_allclose(out[1].numpy(), ref, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match=r"the tile function returned shape \(1, 3, 43, 41\), expected a tensor "
+                                         r"of shape \(1, 'C_out', 44, 41\)"):
+        blend_tiles_tensor(lambda t: t[..., 1:, :], torch.from_numpy(x)[None], tile=48, overlap=8)
+
+
+@pytest.mark.parametrize("kw", [dict(tile=64, overlap=16), dict(tile="auto", overlap=8, memory_budget_mb=1.0)])
+def test_solve_on_the_torch_path_tiles_like_the_numpy_path(rng, kw):
+    """pnp.solve(device="cpu") obeys the prior's tile / memory_budget_mb, as the numpy path does."""
+    y = rng.random((160, 150))
+    k = np.ones((3, 3)) / 9
+    results, sizes = {}, {}
+    for dev in (None, "cpu"):
+        seen = []
+        results[dev] = pnp.solve(y, k, prior=_adapter(seen, **kw), noise_level=0.01, iters=2, device=dev,
+                                 boundary="circular", progress=False)
+        sizes[dev] = sorted(set(seen))
+    assert sizes["cpu"] == sizes[None]
+    assert max(h * w for h, w in sizes["cpu"]) <= 72 * 72 and len(sizes["cpu"]) > 1
+    np.testing.assert_allclose(results["cpu"], results[None], atol=1e-5)
+
+
+def test_denoise_tensor_tiled_runs_whole_when_small(rng):
+    seen = []
+    prior = _adapter(seen, tile=64, overlap=16)
+    x = torch.from_numpy(rng.random((1, 1, 50, 60)).astype(np.float32))
+    torch.testing.assert_close(prior.denoise_tensor_tiled(x, 0.1), prior.denoise_tensor(x, 0.1))
+    assert seen == [(56, 64), (56, 64)]  # one whole-image call each
+    with pytest.raises(ValueError, match="sigma"):
+        prior.denoise_tensor_tiled(x, 2.0)

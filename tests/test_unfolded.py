@@ -472,3 +472,83 @@ def test_unfolded_forward_checks_y_and_the_kernel():
     with pytest.raises(ValueError, match="scale must be an integer >= 1"):
         model(y, k, noise, scale=0)
     assert model(y, k[0], noise).shape == y.shape  # one kernel for the batch
+
+
+def test_unfolded_forward_checks_values_sizes_and_the_descriptor():
+    model, y, k = _unfolded_batch()
+    noise = torch.full((2,), 0.01)
+    with pytest.raises(ValueError, match=r"kernel of size 21x21 is larger than the image it blurs, 20x20"):
+        model(y, torch.ones(21, 21) / 441, noise)
+    assert model(y[..., ::2, ::2], torch.ones(19, 19) / 361, noise, scale=2).shape == y.shape  # fine grid 20x20
+    with pytest.raises(ValueError, match="scale must be an integer >= 1, got 2.7"):
+        model(y, k, noise, scale=2.7)
+    with pytest.raises(ValueError, match="kernel must have a positive sum.*got sum -1"):
+        model(y, -torch.ones(3, 3) / 9, noise)
+    with pytest.raises(ValueError, match="kernel must have a positive sum.*got sums 1, 0"):
+        model(y, torch.stack([torch.ones(3, 3) / 9, torch.zeros(3, 3)]), noise)
+    with pytest.raises(ValueError, match="kernel must hold finite values"):
+        model(y, torch.full((3, 3), float("nan")), noise)
+    with pytest.raises(ValueError, match="y must hold finite values"):
+        model(torch.where(y > 0.9, torch.nan, y), k, noise)
+    with pytest.raises(ValueError, match="descriptor was given, but this hypernet takes none"):
+        model(y, k, noise, descriptor=torch.rand(2, 2))
+    with pytest.raises(ValueError, match="descriptor was given, but this HyperNet takes none"):
+        HyperNet(3)(noise, torch.ones(2), torch.rand(2, 2))
+    dmodel = UnfoldedHQS(TinyDenoiser(), HyperNet(3, descriptor_dim=2))
+    with pytest.raises(ValueError, match=r"descriptor must have shape \(B, 2\) = \(2, 2\), got \(2, 3\)"):
+        dmodel(y, k, noise, descriptor=torch.rand(2, 3))
+    with pytest.raises(ValueError, match="needs a blur descriptor"):
+        dmodel(y, k, noise)
+    assert dmodel(y, k, noise, descriptor=torch.rand(2, 2)).shape == y.shape
+
+
+@pytest.mark.parametrize("iters", [1, 3, 8])
+@pytest.mark.parametrize("scale", [1, 2, 4])
+def test_hypernet_base_schedule_in_torch_has_the_dpir_values(iters, scale):
+    """The torch base schedule equals DPIRSchedule.params (1e-6 relative in float32, 1e-12 in float64)."""
+    noise = [0.0, 0.3 / 255, 0.01, 0.05, 0.3, 1.0]
+    for dtype, rtol in ((torch.float32, 1e-6), (torch.float64, 1e-12)):
+        net = HyperNet(iters).to(dtype)
+        a, s = net.base_schedule(torch.tensor(noise, dtype=dtype), torch.full((len(noise),), float(scale)))
+        assert a.dtype == s.dtype == dtype and a.shape == s.shape == (len(noise), iters)
+        for i, n in enumerate(noise):
+            a0, s0 = DPIRSchedule().params(n, iters, scale)
+            np.testing.assert_allclose(a[i].double().numpy(), a0, rtol=rtol)
+            np.testing.assert_allclose(s[i].double().numpy(), s0, rtol=rtol)
+    # a scale tensor of mixed values, per sample, as the unfolded model gives
+    a, s = HyperNet(iters).double().base_schedule(torch.tensor([0.01, 0.01], dtype=torch.float64),
+                                                  torch.tensor([1.0, 3.0], dtype=torch.float64))
+    for i, sc in enumerate((1, 3)):
+        np.testing.assert_allclose(s[i].numpy(), DPIRSchedule().params(0.01, iters, sc)[1], rtol=1e-12)
+    # the checks of DPIRSchedule.params still apply
+    with pytest.raises(ValueError, match="noise"):
+        HyperNet(iters).base_schedule(torch.tensor([float("nan")]), torch.ones(1))
+    with pytest.raises(ValueError, match="scale must be an integer >= 1"):
+        HyperNet(iters).base_schedule(torch.tensor([0.01]), torch.zeros(1))
+
+
+def test_hypernet_schedule_gradient_to_the_noise_level():
+    """d(alphas, sigmas)/d(noise) by autograd matches finite differences (the base schedule was cut by .tolist())."""
+    torch.manual_seed(0)
+    net = HyperNet(4).double()
+    for p in net.layers[-1].parameters():  # a trained-like net: the corrections depend on the noise level
+        torch.nn.init.normal_(p, std=0.1)
+    noise = torch.tensor([0.004, 0.02, 0.1], dtype=torch.float64, requires_grad=True)
+    scale = torch.tensor([1.0, 2.0, 1.0], dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda n: net(n, scale), (noise,))
+    # below the floor the schedule does not depend on the noise level (DPIRSchedule: max(noise, floor))
+    low = torch.tensor([1e-5], dtype=torch.float64, requires_grad=True)
+    net0 = HyperNet(3).double()
+    net0(low, torch.ones(1, dtype=torch.float64))[0].sum().backward()
+    assert low.grad.item() == 0.0
+    # the unfolded model: d(output)/d(noise) of the untrained net, against a central difference
+    model, y, k = _unfolded_batch(1)
+    model = model.double()
+    y, k = y.double(), k.double()
+    n0 = torch.tensor([0.02], dtype=torch.float64, requires_grad=True)
+    model(y, k, n0).sum().backward()
+    eps = 1e-6
+    with torch.no_grad():
+        fd = (model(y, k, n0.detach() + eps).sum() - model(y, k, n0.detach() - eps).sum()) / (2 * eps)
+    assert abs(fd.item()) > 1e-3
+    assert n0.grad.item() == pytest.approx(fd.item(), rel=1e-5)

@@ -230,6 +230,49 @@ class ClosedFormBlur:
         """Closed-form data step (see :class:`FFTDataStep`)."""
         return FFTDataStep(self.operator, y, observed=observed, precision=self.precision)
 
+    def torch_data_step(self, y, observed=None):
+        """The torch twin of :meth:`data_step`, for the torch path of :func:`pnp.solve`.
+
+        :class:`~pnp.datasteps.torch_fft.TorchFFTDataStep` with the same
+        one-pass refill of the unobserved pixels, computed in float32
+        (``precision="single"``) or float64 (``"double"``); its results are
+        returned in the dtype of the ``v`` it is given.
+
+        Parameters
+        ----------
+        y : Tensor, shape (1, C, h, w)
+            The observation (float).
+        observed : Tensor or array of bool, shape (h, w), optional
+            Really observed pixels.
+        """
+        import torch
+
+        from .torch_fft import TorchFFTDataStep
+
+        if not torch.is_tensor(y) or not y.is_floating_point():
+            raise TypeError(f"y must be a float torch tensor of shape (1, C, h, w), got "
+                            f"{y.dtype if torch.is_tensor(y) else type(y).__name__}")
+        dtype = torch.float32 if self.precision == "single" else torch.float64
+        k = torch.as_tensor(np.asarray(self.operator.kernel), dtype=dtype, device=y.device)
+        return _PrecisionStep(TorchFFTDataStep(k, y.to(dtype), scale=self.operator.scale, observed=observed), dtype)
+
     def padded(self, pad):
         """The wrapped operator's padded form, wrapped the same way."""
         return ClosedFormBlur(self.operator.padded(pad), precision=self.precision)
+
+
+class _PrecisionStep:
+    """A torch data step computed in ``dtype``: ``v`` is converted to it, the result back to ``v``'s dtype."""
+
+    def __init__(self, step, dtype):
+        self.step, self.dtype = step, dtype
+        self.shape = step.shape
+
+    def __call__(self, v, alpha):
+        import torch
+
+        if torch.is_tensor(alpha) and alpha.is_floating_point():
+            alpha = alpha.to(self.dtype)
+        if not (torch.is_tensor(v) and v.is_floating_point()):
+            return self.step(v, alpha)  # refused there with its message
+        return self.step(v.to(self.dtype), alpha).to(v.dtype)
