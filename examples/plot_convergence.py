@@ -14,6 +14,7 @@ Three ways to look inside a solve:
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from skimage import data
 
 import pnp
@@ -56,6 +57,11 @@ plt.show()
 # climbs while :math:`\sigma_k` comes down towards the noise level.
 
 fig = psnr_curve(runs["HQS, K = 24"], sigma=True)
+ax_sigma = fig.axes[1]  # the second (log-scale) y axis
+ax_sigma.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # ticks at 1, 2, 5 x 10^n
+ax_sigma.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # plain numbers
+ax_sigma.yaxis.set_minor_formatter(NullFormatter())
+ax_sigma.set_ylabel(r"prior $\sigma_k$ (/255)", color="gray")
 plt.show()
 
 # %%

@@ -21,6 +21,7 @@ continue training it.
 """
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from skimage import data
 
 import pnp
@@ -40,6 +41,11 @@ print(learned)
 
 noise = 2.55 / 255
 fig = learned.plot(noise)
+ax_sigma = fig.axes[0]  # log-scale sigma_k axis: plain-number ticks at 1, 2, 5 x 10^n
+ax_sigma.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+ax_sigma.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+ax_sigma.yaxis.set_minor_formatter(NullFormatter())
+ax_sigma.set_ylabel(r"$\sigma_k$ (/255)")
 plt.show()
 print(learned.table(noise))
 
