@@ -240,9 +240,11 @@ def solve(
         after the estimation.
     progress : bool, optional
         Show a progress bar (default: only on a terminal).
-    device : str, optional
+    device : str or torch.device, optional
         ``None`` (default): numpy arrays and the pyFFTW data step. A torch
-        device (``"cpu"``, ``"cuda"``, ...): the whole loop runs on torch
+        device (``"cpu"``, ``"cuda"``, ...; checked before any work: another
+        type, e.g. ``True`` or an int, is a TypeError, a device that is not
+        available here or torch's ``"meta"`` device a ValueError): the whole loop runs on torch
         tensors on that device (torch data step, prior network), with no
         round trip to numpy inside the loop. Needs a torch prior (one with
         ``denoise_tensor``, e.g. ``"drunet"``) and an operator with
@@ -307,6 +309,8 @@ def solve(
     check_callable(callback, "callback", signature="callback(k, x, alpha_k, sigma_k)")
     if callback is not None:
         _check_arity(callback, 4, "callback", "callback(k, x, alpha_k, sigma_k)")
+    if device is not None:
+        _check_device(device)  # before any work; _torch_pieces uses it
     # x_true and init: converted once (one scale warning each), checked against the output shape
     # before the operator is built or a kernel estimated when that shape is already known
     xt = None if x_true is None else to_internal(x_true, "x_true")[0]
@@ -531,6 +535,58 @@ def _check_prior_output(name, sigma, dtype, is_float, all_finite, shape, in_shap
                          f"{tuple(in_shape)}; a prior must return the denoised image in the shape it was given")
 
 
+def _check_device(device):
+    """``device`` (not None) as a :class:`torch.device` that exists here and computes.
+
+    Raises
+    ------
+    TypeError
+        If ``device`` is neither a string nor a :class:`torch.device` (``True``,
+        ``1.5``; an int, which torch would take for a CUDA index, too).
+    ValueError
+        If it names no torch device, one that is not available here, or
+        torch's ``"meta"`` device (shapes without data: nothing to restore).
+    """
+    import torch
+
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be None (numpy), a torch device name such as 'cpu', 'cuda' or 'cuda:1', or a "
+                        f"torch.device; got {device!r} ({type(device).__name__})")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"torch device {device!r} is not available: {exc}") from exc
+    if dev.type == "meta":
+        raise ValueError(f"device={device!r} is torch's meta device, which holds shapes but no data: pnp.solve "
+                         "cannot compute an image there; use 'cpu' or 'cuda'")
+    try:
+        torch.empty(1, device=dev)
+    except (RuntimeError, AssertionError) as exc:
+        raise ValueError(f"torch device {device!r} is not available: {exc}") from exc
+    return dev
+
+
+def _numpy_channels_error(prior, x, sigma, exc):
+    """The numpy path's error for a prior whose weights lack ``x``'s channel count (a ``WeightsChannelsError``).
+
+    :class:`priors.torch_adapter.TorchDenoiser` explains the mismatch in terms
+    of the array it is given, before any network call: ``prior`` (wrappers
+    such as :class:`priors.ensemble.SelfEnsemble` included) is called on a
+    zero image in the public layout of ``x`` (``(1, C, H, W)`` tensor), as the
+    numpy path calls it. ``exc`` itself if that call does not give such an error.
+    """
+    C, H, W = x.shape[1:]
+    stand_in = np.zeros((H, W) if C == 1 else (H, W, C), dtype=np.float32)
+    try:
+        prior(stand_in, float(sigma))
+    except ValueError as numpy_exc:
+        if str(exc.path) in str(numpy_exc):
+            return numpy_exc
+    except Exception:  # noqa: BLE001 - the torch path's own error is the one to give then
+        pass
+    return exc
+
+
 def _torch_pieces(operator, prior, y, observed, x0, device, name=None):
     """Data step, prior and start point on torch tensors ``(1, C, H, W)`` on ``device``.
 
@@ -541,16 +597,14 @@ def _torch_pieces(operator, prior, y, observed, x0, device, name=None):
     """
     import torch
 
+    from priors.torch_adapter import WeightsChannelsError
+
     if not hasattr(prior, "denoise_tensor"):
         raise TypeError(f"device={device!r} needs a torch prior with denoise_tensor (e.g. 'drunet'); got {prior!r}")
     if not (hasattr(operator, "torch_data_step") or hasattr(operator, "matrix")):
         raise TypeError(f"device={device!r} needs an operator with torch_data_step or a sparse matrix(); "
                         f"{operator!r} has neither")
-    try:
-        dev = torch.device(device)
-        torch.empty(1, device=dev)
-    except (RuntimeError, AssertionError) as exc:
-        raise ValueError(f"torch device {device!r} is not available: {exc}") from exc
+    dev = _check_device(device)
     if hasattr(prior, "to"):
         prior.to(dev)
     yt = torch.as_tensor(y, dtype=torch.float32, device=dev)[None]
@@ -567,7 +621,10 @@ def _torch_pieces(operator, prior, y, observed, x0, device, name=None):
     denoise = getattr(prior, "denoise_tensor_tiled", None) or prior.denoise_tensor
 
     def prior_t(x, sigma):
-        out = denoise(x, float(sigma))
+        try:
+            out = denoise(x, float(sigma))
+        except WeightsChannelsError as exc:  # e.g. colour-only weights on a gray image: the numpy path's message
+            raise _numpy_channels_error(prior, x, sigma, exc) from None
         if not torch.is_tensor(out):
             raise TypeError(f"prior {name!r} returned a {type(out).__name__} from denoise_tensor; a torch prior "
                             "must return the denoised image as a torch tensor")

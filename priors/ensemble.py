@@ -106,6 +106,8 @@ class SelfEnsemble:
         self.name = f"{getattr(self.prior, 'name', type(self.prior).__name__)}+x{self.n}"
         if hasattr(self.prior, "denoise_tensor"):  # a torch prior: pnp.solve(..., device=...) works too
             self.denoise_tensor = self._denoise_tensor
+        if hasattr(self.prior, "denoise_tensor_tiled"):  # a tiled one (TorchDenoiser): tiled there too
+            self.denoise_tensor_tiled = self._denoise_tensor_tiled
         if hasattr(self.prior, "to"):
             self.to = self.prior.to
 
@@ -115,6 +117,15 @@ class SelfEnsemble:
     def _denoise_tensor(self, x, sigma):
         """The ensemble on a ``(B, C, H, W)`` torch tensor (the wrapped prior's ``denoise_tensor``)."""
         return _torch_average(self.prior.denoise_tensor, x, sigma, _transforms(self.n))
+
+    def _denoise_tensor_tiled(self, x, sigma):
+        """The ensemble on a ``(B, C, H, W)`` tensor, each transformed copy through the wrapped prior's
+        ``denoise_tensor_tiled``: tiled as :meth:`__call__` tiles on arrays (the torch path of :func:`pnp.solve`).
+
+        Each copy is tiled on its own shape (``W x H`` after a quarter turn), as
+        the wrapped prior tiles the turned arrays that :meth:`__call__` gives it.
+        """
+        return _torch_average(self.prior.denoise_tensor_tiled, x, sigma, _transforms(self.n))
 
     def weight_files(self):
         """The wrapped prior's ``weight_files()`` (an empty list if it has none).

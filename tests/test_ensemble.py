@@ -163,3 +163,71 @@ def test_ensemble_checks_the_image_before_turning_it():
     assert calls == []
     out = ens(np.ones((16, 20, 3), dtype=np.float32), 0.1)
     assert out.dtype == np.float32 and out.shape == (16, 20, 3) and len(calls) == 8
+
+
+def _small_drunet(tmp_path, **kw):
+    """DRUNet (priors.drunet) with small random weights, gray."""
+    import json
+
+    torch = pytest.importorskip("torch")
+    from deepinv.models import DRUNet as Net
+
+    from priors.drunet import DRUNet
+
+    arch = dict(nc=[8, 16, 32, 64], nb=1)
+    torch.manual_seed(0)
+    path = tmp_path / "small.pt"
+    torch.save(Net(in_channels=1, out_channels=1, pretrained=None, **arch).state_dict(), path)
+    path.with_suffix(".json").write_text(json.dumps(dict(arch, residual=False)))
+    return DRUNet(weights=path, **kw)
+
+
+def _record_network_inputs(prior):
+    seen = []
+    prior.model(1).register_forward_pre_hook(lambda m, args: seen.append(tuple(args[0].shape[-2:])))
+    return seen
+
+
+def test_ensemble_of_a_tiled_prior_tiles_on_the_torch_path(tmp_path):
+    """SelfEnsemble.denoise_tensor_tiled tiles each turned copy as __call__ does on arrays: same network
+    calls (sizes and order) and the same result, on its own and in pnp.solve(device="cpu")."""
+    import torch
+
+    inner = _small_drunet(tmp_path, tile=64, overlap=16)
+    seen = _record_network_inputs(inner)
+    ens = SelfEnsemble(inner, n=8)
+    x = np.random.default_rng(0).random((96, 130))
+
+    ref = ens(x, 0.05)
+    numpy_calls = list(seen)
+    seen.clear()
+    out = ens.denoise_tensor_tiled(torch.from_numpy(x.astype(np.float32))[None, None], 0.05)[0, 0].numpy()
+    assert seen == numpy_calls
+    assert len(numpy_calls) > 8 and max(max(s) for s in numpy_calls) <= 64 + 8  # tiled, the turned copies too
+    np.testing.assert_allclose(out, ref, atol=1e-6)  # float32 network both ways (measured 1e-9)
+
+    k = np.ones((3, 3)) / 9
+    kw = dict(prior=ens, noise_level=0.02, iters=2, boundary="circular", progress=False)
+    results, calls = {}, {}
+    for dev in (None, "cpu"):
+        seen.clear()
+        results[dev] = pnp.solve(x, k, device=dev, **kw)
+        calls[dev] = list(seen)
+    assert calls["cpu"] == calls[None]
+    np.testing.assert_allclose(results["cpu"], results[None], atol=1e-6)  # untiled: 8e-5 apart
+
+
+def test_ensemble_of_an_untiled_torch_prior_has_no_tiled_method():
+    """Only a prior that tiles gives its ensemble a denoise_tensor_tiled (pnp.solve then takes denoise_tensor)."""
+    torch = pytest.importorskip("torch")
+
+    class Plain:
+        def __call__(self, x, sigma):
+            return x
+
+        def denoise_tensor(self, x, sigma):
+            return torch.roll(x, 1, dims=-1)
+
+    ens = SelfEnsemble(Plain(), n=2)
+    assert hasattr(ens, "denoise_tensor") and not hasattr(ens, "denoise_tensor_tiled")
+    assert hasattr(get_prior("drunet+x2"), "denoise_tensor_tiled")

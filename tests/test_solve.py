@@ -554,3 +554,53 @@ def test_torch_path_takes_a_float64_prior_output():
     kw = dict(prior=_BadTorchPrior("float64"), noise_level=0.01, iters=2, boundary="circular", progress=False)
     out = pnp.solve(y, np.ones((3, 3)) / 9, device="cpu", **kw)
     np.testing.assert_allclose(out, pnp.solve(y, np.ones((3, 3)) / 9, **kw), atol=1e-5)
+
+
+@pytest.mark.parametrize("device, exc, match", [
+    (True, TypeError, r"device must be None \(numpy\), a torch device name such as 'cpu', 'cuda' or 'cuda:1', or "
+                      r"a torch.device; got True \(bool\)"),
+    (1.5, TypeError, r"device must be None .* got 1.5 \(float\)"),
+    (0, TypeError, r"device must be None .* got 0 \(int\)"),
+    ("meta", ValueError, r"device='meta' is torch's meta device, which holds shapes but no data"),
+    ("gpu", ValueError, r"torch device 'gpu' is not available"),
+])
+def test_solve_refuses_a_device_that_cannot_run_it_before_any_work(device, exc, match):
+    """device=True / 1.5 gave torch's raw TypeError, "meta" 'Tensor.item() cannot be called on meta tensors'."""
+    torch = pytest.importorskip("torch")
+    y = np.random.default_rng(0).random((48, 48))
+    # "estimate" on a 48x48 image fails in the estimator: the device is refused before it runs
+    with pytest.raises(exc, match=match):
+        pnp.solve(y, "estimate", prior="drunet", noise_level=0.01, iters=2, device=device, progress=False)
+    out = pnp.solve(y, np.ones((3, 3)) / 9, prior=_BadTorchPrior("float64"), noise_level=0.01, iters=2,
+                    device=torch.device("cpu"), boundary="circular", progress=False)
+    assert out.shape == y.shape
+
+
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_torch_path_explains_a_colour_only_prior_on_a_gray_image_like_the_numpy_path(tmp_path, ensemble):
+    """The torch path raised a bare WeightsChannelsError ('weights ... are for 3-channel images, got 1')."""
+    import json
+
+    torch = pytest.importorskip("torch")
+    from deepinv.models import DRUNet as Net
+
+    from priors.drunet import DRUNet
+    from priors.ensemble import SelfEnsemble
+    from priors.torch_adapter import WeightsChannelsError
+
+    arch = dict(nc=[8, 16, 32, 64], nb=1)
+    path = tmp_path / "colour.pt"
+    torch.save(Net(in_channels=3, out_channels=3, pretrained=None, **arch).state_dict(), path)
+    path.with_suffix(".json").write_text(json.dumps(dict(arch, in_channels=3, out_channels=3, residual=False)))
+    prior = DRUNet(weights=path)
+    prior = SelfEnsemble(prior, n=2) if ensemble else prior
+    y = np.random.default_rng(0).random((40, 40))
+    kw = dict(prior=prior, noise_level=0.01, iters=2, boundary="circular", progress=False)
+    messages = {}
+    for dev in (None, "cpu"):
+        with pytest.raises(ValueError, match=r"x is a gray image \(shape \(40, 40\)\); DRUNet.*its weights "
+                                             rf".*{path.name} are for 3-channel images only") as info:
+            pnp.solve(y, np.ones((3, 3)) / 9, device=dev, **kw)
+        assert not isinstance(info.value, WeightsChannelsError)
+        messages[dev] = str(info.value)
+    assert messages["cpu"] == messages[None]

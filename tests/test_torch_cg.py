@@ -209,3 +209,35 @@ def test_solve_on_torch_reuses_the_rotation_matrices(pair_calls):
     p_torch, p_numpy = pnp.psnr(np.clip(first, 0, 1), x), pnp.psnr(np.clip(numpy_loop, 0, 1), x)
     assert p_torch > pnp.psnr(np.clip(y, 0, 1), x) + 6.0  # measured +9.1 dB
     assert abs(p_torch - p_numpy) < 0.3  # measured 0.10 dB
+
+
+def test_construction_is_checked_like_the_fft_step(rng):
+    """y, iters and the operator's shape are checked when the step is built, with torch_fft's messages."""
+    op = SparseBlur((6, 5))
+    y = torch.tensor(rng.random((1, 2, 6, 5)))
+    with pytest.raises(ValueError, match=r"y must have shape \(B, C, h, w\), got \(2, 6, 5\)"):
+        TorchCGDataStep(op.M, y[0])
+    with pytest.raises(TypeError, match="y must be a float tensor"):
+        TorchCGDataStep(op.M, (y * 255).to(torch.uint8))
+    with pytest.raises(TypeError, match="y must be a torch tensor"):
+        TorchCGDataStep(op.M, y.numpy())
+    with pytest.raises(ValueError, match="y must hold finite values"):
+        TorchCGDataStep(op.M, torch.where(y > 0.9, torch.nan, y))
+    TorchCGDataStep(op.M, torch.where(y > 0.9, torch.nan, y), check_finite=False)  # the caller checked it
+    with pytest.raises(ValueError, match="iters must be an integer >= 0, got -1"):
+        TorchCGDataStep(op.M, y, iters=-1)
+    with pytest.raises(TypeError, match="iters must be an integer >= 0, got 2.5"):
+        TorchCGDataStep(op.M, y, iters=2.5)
+    with pytest.raises(ValueError, match=r"the operator has shape \(30, 30\); y of shape \(1, 2, 6, 6\) and "
+                                         r"input_shape \(6, 6\) need a matrix of shape \(36, 36\)"):
+        TorchCGDataStep(op.M, torch.tensor(rng.random((1, 2, 6, 6))))  # the mat1/mat2 error of a first call
+    with pytest.raises(ValueError, match=r"need 2 matrices of shape \(30, 20\)"):
+        TorchCGDataStep([op.M, op.M], torch.tensor(rng.random((2, 1, 6, 5))), input_shape=(5, 4))
+    with pytest.raises(ValueError, match=r"observed must be an \(h, w\) = \(6, 5\) mask"):
+        TorchCGDataStep(op.M, y, observed=np.ones((5, 6), bool))
+    # a mask as an array (or a 0/1 tensor) is taken as the bool mask
+    mask = rng.random((6, 5)) > 0.3
+    v = torch.tensor(rng.random((1, 2, 6, 5)))
+    ref = TorchCGDataStep(op.M, y, iters=5, observed=torch.tensor(mask), masked="refill")(v, 0.1)
+    for m in (mask, torch.tensor(mask, dtype=torch.float64)):
+        torch.testing.assert_close(TorchCGDataStep(op.M, y, iters=5, observed=m, masked="refill")(v, 0.1), ref)

@@ -174,26 +174,34 @@ def _step_inputs(rng):
     return k / k.sum(), y, v
 
 
-@pytest.mark.parametrize("masked", [False, True])
-@pytest.mark.parametrize("alpha", [0.0, -0.5, float("nan"), float("inf"), torch.tensor([0.1, 0.0]).double()[1:],
-                                   torch.tensor(float("nan"), dtype=torch.float64)])
-def test_torch_steps_refuse_alpha_that_is_not_positive_and_finite(rng, masked, alpha):
+def _make_step(kind, k, y):
+    """A torch data step of the given kind on ``y`` (1, 3, 16, 16): the three share the checks of v and alpha."""
     from pnp.datasteps.torch_fft import TorchMaskedDataStep
 
+    if kind == "fft":
+        return TorchFFTDataStep(k, y)
+    if kind == "masked":
+        return TorchMaskedDataStep(k, y, torch.ones(16, 16, dtype=torch.bool))
+    from pnp.operators.rotational import RotationalBlur
+
+    return RotationalBlur(center=(7.5, 7.5), angle=0.2).torch_data_step(y)  # TorchCGDataStep
+
+
+@pytest.mark.parametrize("kind", ["fft", "masked", "cg"])
+@pytest.mark.parametrize("alpha", [0.0, -0.5, float("nan"), float("inf"), torch.tensor([0.1, 0.0]).double()[1:],
+                                   torch.tensor(float("nan"), dtype=torch.float64)])
+def test_torch_steps_refuse_alpha_that_is_not_positive_and_finite(rng, kind, alpha):
     k, y, v = _step_inputs(rng)
-    obs = torch.ones(16, 16, dtype=torch.bool)
-    step = TorchMaskedDataStep(k, y, obs) if masked else TorchFFTDataStep(k, y)
+    step = _make_step(kind, k, y)
     with pytest.raises(ValueError, match="alpha must be > 0 and finite"):
         step(v, alpha)
 
 
-@pytest.mark.parametrize("masked", [False, True])
-def test_torch_steps_refuse_v_and_alpha_of_other_shapes(rng, masked):
+@pytest.mark.parametrize("kind", ["fft", "masked", "cg"])
+def test_torch_steps_refuse_v_and_alpha_of_other_shapes(rng, kind):
     """No broadcasting: v must have the step's shape, alpha a batch of 1 or B."""
-    from pnp.datasteps.torch_fft import TorchMaskedDataStep
-
     k, y, v = _step_inputs(rng)
-    step = TorchMaskedDataStep(k, y, torch.ones(16, 16, dtype=torch.bool)) if masked else TorchFFTDataStep(k, y)
+    step = _make_step(kind, k, y)
     for bad in (v[:, :1], v[0, 0], torch.cat([v, v]), v[..., :8, :8]):
         with pytest.raises(ValueError, match=rf"v has shape \({', '.join(map(str, bad.shape))},?\), "
                                              r"expected \(1, 3, 16, 16\)"):

@@ -4,6 +4,11 @@ Operators without a closed form in torch (e.g. :class:`pnp.RotationalBlur`,
 which assembles its forward model as a :mod:`scipy.sparse` matrix) get a data
 step made of a fixed number of conjugate-gradient iterations on the normal
 equations, written in torch so that it runs on a GPU and is differentiable.
+
+The inputs are checked as those of :mod:`pnp.datasteps.torch_fft`: once when
+a step is built (shapes, dtypes, finite ``y``: one device synchronisation per
+step), and at each call the shape of ``v`` and the shape of ``alpha``, with
+the values of ``alpha`` when it is a number or a CPU tensor.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ import warnings
 
 import numpy as np
 import torch
+
+from .._checks import check_int
+from .torch_fft import _check_alpha, _check_observed, _check_v
 
 __all__ = ["TorchCGDataStep", "sparse_to_torch", "torch_matrix_pair"]
 
@@ -34,6 +42,22 @@ def torch_matrix_pair(matrix, dtype=torch.float32, device="cpu"):
     can keep the pair and pass it to :class:`TorchCGDataStep` as ``prepared``.
     """
     return sparse_to_torch(matrix, dtype, device), sparse_to_torch(matrix.T.tocsr(), dtype, device)
+
+
+def _check_y(y, check_finite):
+    """Refuse a ``y`` that is not a 4-D float tensor, or (``check_finite``) holds NaN or infinity.
+
+    The messages of :func:`pnp.datasteps.torch_fft._check_step_inputs`, which
+    checks ``y`` together with a kernel (this step has none).
+    """
+    if not torch.is_tensor(y):
+        raise TypeError(f"y must be a torch tensor of shape (B, C, h, w), got {type(y).__name__}")
+    if y.ndim != 4 or 0 in y.shape:
+        raise ValueError(f"y must have shape (B, C, h, w), got {tuple(y.shape)}")
+    if not y.is_floating_point():
+        raise TypeError(f"y must be a float tensor (0-1 scale), got dtype {y.dtype}")
+    if check_finite and not bool(torch.isfinite(y).all()):  # one sync, per step
+        raise ValueError("y must hold finite values, got NaN or infinity")
 
 
 class _SparseMatmul(torch.autograd.Function):
@@ -60,10 +84,10 @@ class TorchCGDataStep:
         The forward operator on flattened images (the same for every channel);
         a list gives one operator per sample of the batch.
     y : Tensor, shape (B, C, h, w)
-        Observations.
+        Observations, float.
     iters : int
         CG iterations per call, started from ``v`` (unrolled: fixed count,
-        differentiable with respect to ``v``, ``y`` and ``alpha``).
+        differentiable with respect to ``v``, ``y`` and ``alpha``), an integer >= 0.
     observed : Tensor of bool, shape (h, w), optional
         Really observed pixels (False in a padding band); see ``masked``. An
         array is converted to a tensor on ``y``'s device.
@@ -78,17 +102,26 @@ class TorchCGDataStep:
         ``(A, A^T)`` from :func:`torch_matrix_pair`, with ``y``'s dtype and
         device, instead of ``matrix`` (pass ``matrix=None``): skips the
         transposition and the copy to the device.
+    check_finite : bool
+        Check that ``y`` holds no NaN or infinity (one device synchronisation,
+        here, not per call), as :class:`pnp.datasteps.torch_fft.TorchFFTDataStep` does.
 
     Raises
     ------
+    TypeError
+        If ``y`` is not a float tensor or ``iters`` not an integer.
     ValueError
-        If both or neither of ``matrix`` and ``prepared`` are given, a list
-        of matrices does not match the batch, ``prepared`` has another dtype
-        or device than ``y``, ``masked`` is unknown, or ``observed`` is not of
-        shape ``(h, w)`` (the last two dimensions of ``y``).
+        If both or neither of ``matrix`` and ``prepared`` are given, ``y``
+        is not 4-D or (``check_finite``) holds NaN or infinity, a list of
+        matrices does not match the batch, the operator's shape does not
+        match ``y`` and ``input_shape``, ``prepared`` has another dtype or
+        device than ``y``, ``iters`` is negative, ``masked`` is unknown, or
+        ``observed`` is not of shape ``(h, w)`` (the last two dimensions of ``y``).
     """
 
-    def __init__(self, matrix, y, iters=30, observed=None, input_shape=None, masked="exact", prepared=None):
+    def __init__(self, matrix, y, iters=30, observed=None, input_shape=None, masked="exact", prepared=None,
+                 check_finite=True):
+        _check_y(y, check_finite)
         if (matrix is None) == (prepared is None):
             raise ValueError("give either matrix or prepared=(A, A^T): exactly one of them")
         self.per_sample = isinstance(matrix, (list, tuple))
@@ -106,17 +139,20 @@ class TorchCGDataStep:
         else:
             self.A, self.At = torch_matrix_pair(matrix, y.dtype, y.device)
         self.y = y
-        self.iters = int(iters)
+        self.iters = check_int(iters, "iters", 0)
         if masked not in ("exact", "refill"):
             raise ValueError(f"masked must be 'exact' or 'refill', got {masked!r}")
         self.masked = masked
-        if observed is not None:
-            observed = torch.as_tensor(observed, device=y.device)
-            if tuple(observed.shape) != tuple(y.shape[-2:]):
-                raise ValueError(f"observed must be an (h, w) = {tuple(y.shape[-2:])} mask like the last two "
-                                 f"dimensions of y, got shape {tuple(observed.shape)}")
-        self.observed = observed
-        self.shape = tuple(y.shape[:2]) + tuple(input_shape or y.shape[-2:])
+        self.observed = None if observed is None else _check_observed(observed, y)
+        self.shape = tuple(y.shape[:2]) + tuple(int(n) for n in (input_shape or y.shape[-2:]))
+        # A maps the (H, W) grid to the (h, w) one; a block-diagonal list does so for each sample
+        n = y.shape[0] if self.per_sample else 1
+        expected = (n * y.shape[-2] * y.shape[-1], n * self.shape[-2] * self.shape[-1])
+        if tuple(self.A.shape) != expected:
+            what = f"{n} matrices of shape {(expected[0] // n, expected[1] // n)}" if self.per_sample else \
+                f"a matrix of shape {expected}"
+            raise ValueError(f"the operator has shape {tuple(self.A.shape)}; y of shape {tuple(y.shape)} and "
+                             f"input_shape {self.shape[-2:]} need {what} (h*w, H*W)")
 
     def _apply(self, M, Mt, x, shape):
         """``M`` applied to every channel of ``x`` (B, C, ...); ``Mt`` is its transpose, for the backward."""
@@ -137,10 +173,27 @@ class TorchCGDataStep:
         return self._apply(self.At, self.A, y, self.shape[-2:])
 
     def __call__(self, v, alpha):
-        if not torch.is_tensor(alpha):
-            alpha = torch.as_tensor(float(alpha), dtype=v.dtype, device=v.device)
-        if alpha.ndim == 1:
-            alpha = alpha.view(-1, 1, 1, 1)
+        """Return (approximately) ``argmin_z ||y - A z||^2 + alpha ||z - v||^2`` (masked with ``observed``).
+
+        Parameters
+        ----------
+        v : Tensor, shape (B, C, H, W)
+            Exactly :attr:`shape` (no broadcasting).
+        alpha : float or Tensor
+            Penalty, > 0 and finite: a number, or a tensor of shape (), (B,)
+            or (B, 1, 1, 1) with B = 1 or the batch (values checked for a
+            number or a CPU tensor, as by :class:`pnp.datasteps.torch_fft.TorchFFTDataStep`).
+
+        Raises
+        ------
+        TypeError
+            If ``v`` is not a float tensor or ``alpha`` not a number or tensor.
+        ValueError
+            If ``v`` is not of shape :attr:`shape`, or ``alpha`` has another
+            shape or (checked) values that are not > 0 and finite.
+        """
+        _check_v(v, self.shape)
+        alpha = _check_alpha(alpha, v)
         y = self.y
         if self.observed is not None and self.masked == "exact":
             m = self.observed.to(v.dtype)
