@@ -86,17 +86,18 @@ print(f"rotational, estimated operator: {pnp.psnr(x_blind, x):.2f} dB "
 
 # %%
 # The centre and the angle come out close to the true ones (printed above:
-# the centre a few pixels off along one axis, the angle a little short), but
-# ``radius="auto"`` places the rim of the rotating disk well outside the true
-# one. The estimated operator therefore treats the sharp background ring
-# between the two rims as if it had turned, and the restoration "deblurs" that
-# ring into strong artefacts: the error map and the error-by-radius curve below
-# show the damage concentrated there, while inside the true disk the blind
-# restoration still clearly improves on the blurred input, if less than the
-# true operator (its centre and angle are slightly off). Over the whole image
-# that ring costs more than is gained inside (compare the PSNR of the estimated
-# operator with that of the blurred input, printed above). When the extent of
-# the rotating part is known, pass it (``radius=...``) instead of ``"auto"``.
+# the centre a few pixels off along one axis, the angle a little short), and
+# ``radius="auto"`` places the rim of the rotating disk within a pixel of the
+# true one (77.5 vs 76.8 px): it splits the rings around the centre where the
+# share of the gradient energy along them (low where the rotation smeared the
+# detail, about one half on the static background) jumps up. The blind
+# restoration (24.59 dB printed above) therefore improves clearly on the
+# blurred input (19.25 dB), if less than the true operator (its centre and
+# angle are slightly off; compare the error maps and the error-by-radius
+# curves below). The estimated radius depends on the estimated centre: a
+# centre several pixels off moves it outwards by up to about as much. When
+# the extent of the rotating part is known, pass it (``radius=...``) instead
+# of ``"auto"``.
 
 # %%
 # Error by radius

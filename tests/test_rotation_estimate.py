@@ -281,3 +281,40 @@ def test_angle_autocorrelation_checks_its_arguments(kwargs, exc, match):
         angle_autocorrelation(img, (24, 24), **kwargs)
     lags, corr, w, radii = angle_autocorrelation(img, (24, 24), n_angles=64, r_range=(0.5, 1.0), max_lag=0.5)
     assert corr.shape == (radii.size, lags.size) and radii.size > 0 and lags[-1] <= 0.5 + 2 * np.pi / 64
+
+
+@pytest.mark.parametrize("frac, angle_deg, seed, shift", [(0.4, 15, 0, (0, 0)), (0.3, 8, 1, (6, -6))])
+def test_auto_radius_of_a_rotating_disk(frac, angle_deg, seed, shift):
+    """radius="auto" finds the edge of the rotating disk over the static background (known centre: the radius alone)."""
+    from pnp.synthetic import rotating_disk_scene
+
+    size = 128
+    sharp, center, radius = rotating_disk_scene(size, radius=frac * size, center=(0.52 * size + shift[0],
+                                                                                   0.48 * size + shift[1]), seed=seed)
+    y = synthesize_rotational_blur(sharp, center, np.deg2rad(angle_deg), noise_level=2.55 / 255, radius=radius,
+                                   seed=seed, progress=False).blurred
+    est = RotationalBlurEstimator(center=center, radius="auto")
+    op = est.estimate(y)
+    assert est.radius_ is not None and abs(est.radius_ / radius - 1) < 0.03  # 1.4 % and 0.3 % when written
+    assert op.radius == (0.0, pytest.approx(est.radius_))
+
+
+def test_auto_radius_of_a_whole_frame_rotation_is_none():
+    """When the whole frame turns there is no static background: no disk radius (the operator turns everything)."""
+    x = transform.resize(data.astronaut() / 255.0, (128, 128), anti_aliasing=True)
+    center = (66.0, 61.0)
+    y = synthesize_rotational_blur(x, center, np.deg2rad(10), noise_level=2.55 / 255, seed=0, progress=False).blurred
+    est = RotationalBlurEstimator(center=center, radius="auto")
+    op = est.estimate(y)
+    assert est.radius_ is None and op.radius is None
+
+
+def test_split_linear_constant_finds_the_step():
+    from pnp.estimate.rotation import _split_linear_constant
+
+    r = np.arange(3.0, 100.0)
+    s = np.where(r < 60, 0.5 - 0.006 * r, 0.5) + 0.02 * np.random.default_rng(0).standard_normal(r.size)
+    j, s_in, s_out = _split_linear_constant(r, s, np.ones_like(r), min_in=8, min_out=4)
+    assert r[j - 1] == 59 and r[j] == 60
+    assert s_in == pytest.approx(0.5 - 0.006 * 59, abs=0.03) and s_out == pytest.approx(0.5, abs=0.01)
+    assert _split_linear_constant(r[:10], s[:10], np.ones(10), min_in=8, min_out=4) is None

@@ -71,6 +71,10 @@ _MIN_SIZE = 32  # smallest image side the estimator accepts (pixels)
 # shortest arc (pixels) of the lags the kink statistic uses on a ring: the derivative along the ring over one
 # pixel of arc puts a corner of its own at one pixel of arc on every ring, blurred or not
 _MIN_ARC = 1.5
+# a dip of the autocorrelation at the blur angle deeper than this (its normalised value below minus this) on the
+# rings outside the estimated disk, and as deep as inside, means that they are blurred too (no disk edge)
+_RADIUS_DIP = 0.1
+_RADIUS_SIGMA = 1.0  # scale (pixels) of the gradients whose direction locates the edge of the rotating disk
 
 
 def _gradients(img, sigma):
@@ -434,8 +438,10 @@ class RotationalBlurEstimator:
         voted centre.
     radius : float, (float, float) or "auto", optional
         Rotating disk or annulus of the returned operator; ``"auto"``
-        estimates a disk radius as the largest radius whose rings still show
-        the dip (the rotating part ends there).
+        estimates a disk radius where the rings around the centre turn from
+        blurred (little gradient energy along them) to static (about half of
+        it along them), or None when no static background is found (the
+        whole frame turns).
     frames : sequence of ndarray, optional
         More frames of the same scene under the same blur (same centre and
         angle, any pose); their statistics are pooled with those of the image
@@ -506,7 +512,8 @@ class RotationalBlurEstimator:
         ``autocorrelation_``) of either end of ``angle_range`` (the search
         stopped at the bound; the bands then agree only because they hit it).
     radius_ : float or None
-        With ``radius="auto"``.
+        With ``radius="auto"``: the estimated disk radius (pixels), or None
+        when no static background was found around the disk.
     autocorrelation_ : (ndarray, ndarray)
         Lags (radians) and the mean autocorrelation at the estimate.
     operator_ : RotationalBlur
@@ -691,23 +698,64 @@ class RotationalBlurEstimator:
     def _is_reliable(self, score, spread):
         return bool(score >= self.min_score and spread <= self.max_spread)
 
-    def _estimate_radius(self, st, angle):
-        """Largest radius whose rings still show the dip at ``angle`` (the end of the rotating disk).
+    def _estimate_radius(self, imgs, center, st, angle):
+        """Radius of the rotating disk: where the rings around ``center`` turn from blurred to sharp.
 
-        The autocorrelation at lag ``angle`` of each ring, smoothed over 9
-        rings, is compared with its mean over the inner half of the rings;
-        the disk ends at the last radius where it is below half of that mean.
-        None if the inner rings show no clear dip.
+        Per ring (1 pixel wide, over all frames), the fraction of the gradient
+        energy along the ring, ``s = E_t / (E_t + E_r)`` (tangential and
+        radial components of the gradient, Gaussian derivative of
+        ``_RADIUS_SIGMA`` pixels), is about 1/2 on a static background (any
+        stationary texture, averaged over a full turn of directions) and lower
+        where the rotation smeared the detail along the rings. The rings are
+        split into an inner group (``s`` linear in the radius: the blur grows
+        with the radius) and an outer group (``s`` constant) by least squares
+        on the unsmoothed profile; the disk ends between the two groups, less
+        ``2 * _RADIUS_SIGMA`` (the derivative filter spreads the disk's own
+        circular rim, which has radial gradients only, about that far out).
+
+        None (the whole frame turns, or no disk edge is found) unless the outer
+        group looks static (``s >= 0.4``) and the inner group at the split is
+        at most half of it; None also when the outer rings show a clear dip
+        of the autocorrelation at ``angle`` (deeper than ``_RADIUS_DIP``), as
+        deep as the inner rings' (blurred too: the whole frame turns).
         """
-        k = int(np.argmin(np.abs(st.lags - angle)))
-        order = np.argsort(st.radii)
-        r = st.radii[order]
-        v = ndimage.uniform_filter1d(st.corr[order, k], 9, mode="nearest")
-        inner = float(np.mean(v[: max(1, v.size // 2)]))
-        if not inner < -0.03:
+        sig = _RADIUS_SIGMA
+        H, W = imgs[0].shape
+        b = int(np.ceil(3 * sig))
+        yy, xx = np.mgrid[b:H - b, b:W - b].astype(np.float64)
+        dx, dy = xx - center[0], yy - center[1]
+        rr = np.hypot(dx, dy)
+        idx = np.rint(rr).astype(np.intp).ravel()
+        n = int(idx.max()) + 1
+        inv = 1.0 / np.maximum(rr, 1e-9)
+        Et = np.zeros(n)
+        Er = np.zeros(n)
+        for im in imgs:
+            gx, gy = (g[b:H - b, b:W - b] for g in _gradients(im, sig))
+            Et += np.bincount(idx, (((dx * gy - dy * gx) * inv) ** 2).ravel(), n)
+            Er += np.bincount(idx, (((dx * gx + dy * gy) * inv) ** 2).ravel(), n)
+        cnt = np.bincount(idx, None, n)
+        r = np.arange(n, dtype=np.float64)
+        # rings at least a quarter inside the frame, with some energy
+        ok = (cnt >= np.maximum(16, 0.5 * np.pi * r)) & (r >= 3) & (Et + Er > 0)
+        r, cnt = r[ok], cnt[ok]
+        s = Et[ok] / (Et[ok] + Er[ok])
+        self._radius_trace = trace = dict(radii=r, tangential_fraction=s)
+        split = _split_linear_constant(r, s, cnt, min_in=8, min_out=4)
+        if split is None:
             return None
-        dipped = np.flatnonzero(v < 0.5 * inner)
-        return float(r[dipped.max()]) if dipped.size else None
+        j, s_in, s_out = split
+        radius = 0.5 * (r[j - 1] + r[j]) - 2 * sig
+        # the dip of the autocorrelation at the blur angle inside and outside the split
+        k = int(np.argmin(np.abs(st.lags - angle)))
+        inner, outer = st.radii < radius, st.radii >= radius
+        w_in, w_out = (st.w * inner).sum(), (st.w * outer).sum()
+        dip_in = -(st.corr[:, k] * st.w * inner).sum() / w_in if w_in > 0 else 0.0
+        dip_out = -(st.corr[:, k] * st.w * outer).sum() / w_out if w_out > 0 else 0.0
+        trace.update(radius=radius, inner=s_in, outer=s_out, dip_inner=dip_in, dip_outer=dip_out)
+        if not (s_out >= 0.4 and s_in <= 0.5 * s_out) or dip_out >= max(dip_in, _RADIUS_DIP):
+            return None
+        return float(radius)
 
     def estimate(self, y, *frames):
         """Estimate the blur of ``y`` (and of further ``frames``) and return a :class:`RotationalBlur`.
@@ -786,7 +834,7 @@ class RotationalBlurEstimator:
         radius = self.radius
         self.radius_ = None
         if isinstance(radius, str):
-            radius = self._estimate_radius(st, angle)
+            radius = self._estimate_radius(imgs, center, st, angle)
             self.radius_ = radius
         self.operator_ = RotationalBlur(center, self.sign * self.angle_, radius=radius)
         return self.operator_
@@ -815,6 +863,43 @@ def _quadratic_peak(f, c, h=2.0):
     Hi = np.linalg.inv(Hm)
     std = float(np.sqrt(np.trace(Hi @ cov_g @ Hi)))
     return np.asarray(c, dtype=float) + d, std
+
+
+def _split_linear_constant(r, s, w, min_in, min_out):
+    """Least-squares split of a profile ``s(r)`` (``r`` increasing, weights ``w``) into two groups.
+
+    The first ``j`` samples are fitted by a line in ``r``, the rest by a
+    constant; ``j`` (at least ``min_in`` samples before it, ``min_out`` from
+    it on) minimises the total weighted squared residual (cumulative sums:
+    linear time).
+
+    Returns
+    -------
+    (j, s_in, s_out) or None
+        The split, the inner line's value at ``r[j - 1]`` and the outer
+        constant; None if the profile is too short.
+    """
+    def cum(a):
+        return np.concatenate([[0.0], np.cumsum(a)])
+
+    w = np.asarray(w, dtype=np.float64)
+    W0, W1, W2, S0, S1, SS = (cum(w), cum(w * r), cum(w * r * r), cum(w * s), cum(w * r * s), cum(w * s * s))
+    j = np.arange(min_in, r.size - min_out + 1)
+    if j.size == 0:
+        return None
+    w0, w1, w2, s0, s1 = W0[j], W1[j], W2[j], S0[j], S1[j]
+    det = w0 * w2 - w1**2
+    det = np.where(det > 1e-12 * w0 * w2, det, np.inf)  # degenerate: no line (never chosen)
+    a = (w2 * s0 - w1 * s1) / det
+    b = (w0 * s1 - w1 * s0) / det
+    res_in = SS[j] - a * s0 - b * s1
+    wo, so = W0[-1] - W0[j], S0[-1] - S0[j]
+    s_out = so / wo
+    res_out = (SS[-1] - SS[j]) - so * s_out
+    cost = np.where(np.isfinite(det), res_in + res_out, np.inf)
+    k = int(np.argmin(cost))
+    jj = int(j[k])
+    return jj, float(a[k] + b[k] * r[jj - 1]), float(s_out[k])
 
 
 def _dip(lags, corr, angle_range):
