@@ -272,6 +272,13 @@ class _RingStatistics:
         self.radii = np.concatenate(rs)
         self.n_groups = n_groups
 
+    def subset(self, keep):
+        """The statistics of the rings selected by the boolean array ``keep`` only."""
+        out = object.__new__(_RingStatistics)
+        out.lags, out.n_groups = self.lags, self.n_groups
+        out.corr, out.w, out.radii = self.corr[keep], self.w[keep], self.radii[keep]
+        return out
+
     def mean(self, sel=None):
         w = self.w if sel is None else self.w * sel
         return (self.corr * w[:, None]).sum(axis=0) / max(w.sum(), 1e-300)
@@ -441,7 +448,9 @@ class RotationalBlurEstimator:
         estimates a disk radius where the rings around the centre turn from
         blurred (little gradient energy along them) to static (about half of
         it along them), or None when no static background is found (the
-        whole frame turns).
+        whole frame turns). Given or estimated, the angle comes from the
+        rings inside the region only, unless their bands of radii agree less
+        on it than all rings do (``_assess_inside``); None: all rings.
     frames : sequence of ndarray, optional
         More frames of the same scene under the same blur (same centre and
         angle, any pose); their statistics are pooled with those of the image
@@ -684,6 +693,10 @@ class RotationalBlurEstimator:
         except ValueError:  # a centre at the frame border: accept rings that are mostly outside
             st = _RingStatistics(imgs, center, self._max_lag, min_inside=0.1)
             partial = True
+        return (st, *self._assess_rings(st), partial)
+
+    def _assess_rings(self, st):
+        """``(score, angle, band angles, band spread)`` of the ring statistics ``st``."""
         depth, angle = st.score(self.angle_range)
         groups = []
         window = (max(self.angle_range[0], 0.7 * angle), min(self.angle_range[1], 1.3 * angle))
@@ -693,7 +706,31 @@ class RotationalBlurEstimator:
                 groups.append(a_g)
         # around a wrong centre the bands of radii disagree on the angle, or the corner is weak
         spread = float(np.std(groups) / angle) if len(groups) > 1 else float("inf")
-        return st, float(max(depth, 0.0)), float(angle), groups, spread, partial
+        return float(max(depth, 0.0)), float(angle), groups, spread
+
+    def _assess_inside(self, st, radius, spread):
+        """``(st, score, angle, band angles, band spread)`` of the rings inside the rotating region ``radius``.
+
+        ``radius`` is a disk radius or an ``(r0, r1)`` annulus (pixels). The
+        rings outside it are static: they carry no blur, only dilute the dip
+        of the mean autocorrelation. None (keep all rings) when fewer than
+        ``2 * n_groups`` rings with weight lie inside, or when the bands of
+        radii inside agree less on the angle than over all rings (``spread``):
+        on the disk scenes of :func:`pnp.synthetic.rotating_disk_scene` the
+        static rings help at small angles (5-10 degrees), where the disk's
+        smooth periodic structure (six blades) puts the minimum of the inner
+        rings' curve near 30 degrees.
+        """
+        r = np.atleast_1d(np.asarray(radius, dtype=np.float64))
+        r0, r1 = (0.0, float(r[0])) if r.size == 1 else (float(r[0]), float(r[1]))
+        keep = (st.radii >= r0) & (st.radii <= r1) & (st.w > 0)
+        if keep.sum() < 2 * st.n_groups or keep.all():
+            return None
+        inner = st.subset(keep)
+        res = self._assess_rings(inner)
+        if not res[3] <= spread:
+            return None
+        return (inner, *res)
 
     def _is_reliable(self, score, spread):
         return bool(score >= self.min_score and spread <= self.max_spread)
@@ -817,6 +854,16 @@ class RotationalBlurEstimator:
             else:
                 first[0]["second"] = alt
                 self._trace, self.center_std_ = first
+        radius = self.radius
+        self.radius_ = None
+        if isinstance(radius, str):
+            radius = self._estimate_radius(imgs, center, st, angle)
+            self.radius_ = radius
+        if radius is not None:
+            # the angle (and its assessment) from the rings inside the rotating region only
+            inside = self._assess_inside(st, radius, spread)
+            if inside is not None:
+                st, score, angle, groups, spread = inside
         mean = st.mean()
         self.center_ = center
         self.angle_ = float(angle)
@@ -831,11 +878,6 @@ class RotationalBlurEstimator:
         self.angle_std_ = (float(np.std(groups) / np.sqrt(len(groups))) if len(groups) >= 2 and not at_bound
                            else float("nan"))
         self.autocorrelation_ = (st.lags, mean)
-        radius = self.radius
-        self.radius_ = None
-        if isinstance(radius, str):
-            radius = self._estimate_radius(imgs, center, st, angle)
-            self.radius_ = radius
         self.operator_ = RotationalBlur(center, self.sign * self.angle_, radius=radius)
         return self.operator_
 
