@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .._checks import check_int
-from .torch_fft import _check_alpha, _check_observed, _check_v
+from .torch_fft import _check_alpha, _check_observed, _check_v, _check_y
 
 __all__ = ["TorchCGDataStep", "sparse_to_torch", "torch_matrix_pair"]
 
@@ -42,22 +42,6 @@ def torch_matrix_pair(matrix, dtype=torch.float32, device="cpu"):
     can keep the pair and pass it to :class:`TorchCGDataStep` as ``prepared``.
     """
     return sparse_to_torch(matrix, dtype, device), sparse_to_torch(matrix.T.tocsr(), dtype, device)
-
-
-def _check_y(y, check_finite):
-    """Refuse a ``y`` that is not a 4-D float tensor, or (``check_finite``) holds NaN or infinity.
-
-    The messages of :func:`pnp.datasteps.torch_fft._check_step_inputs`, which
-    checks ``y`` together with a kernel (this step has none).
-    """
-    if not torch.is_tensor(y):
-        raise TypeError(f"y must be a torch tensor of shape (B, C, h, w), got {type(y).__name__}")
-    if y.ndim != 4 or 0 in y.shape:
-        raise ValueError(f"y must have shape (B, C, h, w), got {tuple(y.shape)}")
-    if not y.is_floating_point():
-        raise TypeError(f"y must be a float tensor (0-1 scale), got dtype {y.dtype}")
-    if check_finite and not bool(torch.isfinite(y).all()):  # one sync, per step
-        raise ValueError("y must hold finite values, got NaN or infinity")
 
 
 class _SparseMatmul(torch.autograd.Function):

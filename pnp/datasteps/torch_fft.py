@@ -72,16 +72,23 @@ def _block_mean(X, s):
     return X.reshape(B, C, s, H // s, s, W // s).mean(dim=(2, 4))
 
 
-def _check_step_inputs(kernel, y, scale, check_finite=True):
-    """Validated ``(kernel (B', kh, kw) in y's dtype and device, scale)`` of a step on ``y`` (B, C, h, w)."""
-    from ..operators.blur import check_scale
-
+def _check_y(y, check_finite=True):
+    """Refuse a ``y`` that is not a 4-D float tensor, or (``check_finite``) holds NaN or infinity."""
     if not torch.is_tensor(y):
         raise TypeError(f"y must be a torch tensor of shape (B, C, h, w), got {type(y).__name__}")
     if y.ndim != 4 or 0 in y.shape:
         raise ValueError(f"y must have shape (B, C, h, w), got {tuple(y.shape)}")
     if not y.is_floating_point():
         raise TypeError(f"y must be a float tensor (0-1 scale), got dtype {y.dtype}")
+    if check_finite and not bool(torch.isfinite(y).all()):  # one sync
+        raise ValueError("y must hold finite values, got NaN or infinity")
+
+
+def _check_step_inputs(kernel, y, scale, check_finite=True):
+    """Validated ``(kernel (B', kh, kw) in y's dtype and device, scale)`` of a step on ``y`` (B, C, h, w)."""
+    from ..operators.blur import check_scale
+
+    _check_y(y, check_finite=False)
     s = check_scale(scale)
     B, _, h, w = y.shape
     kernel = _check_kernel_tensor(kernel, (h * s, w * s))
