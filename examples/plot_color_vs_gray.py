@@ -40,8 +40,8 @@ y8 = np.round(y * 255).astype(np.uint8)  # what a camera would store
 # counted in the timings below.
 
 prior = priors.get_prior("default")
-pnp.solve(y8[:32, :32], k, prior=prior, noise_level=noise, iters=1)
-pnp.solve(y[:32, :32, 0], k, prior=prior, noise_level=noise, iters=1)
+_ = pnp.solve(y8[:32, :32], k, prior=prior, noise_level=noise, iters=1)
+_ = pnp.solve(y[:32, :32, 0], k, prior=prior, noise_level=noise, iters=1)  # "_ =": nothing to show
 
 # %%
 # Restore the colour image directly. An 8-bit input gives an 8-bit output.
