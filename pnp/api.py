@@ -566,27 +566,6 @@ def _check_device(device):
     return dev
 
 
-def _numpy_channels_error(prior, x, sigma, exc):
-    """The numpy path's error for a prior whose weights lack ``x``'s channel count (a ``WeightsChannelsError``).
-
-    :class:`priors.torch_adapter.TorchDenoiser` explains the mismatch in terms
-    of the array it is given, before any network call: ``prior`` (wrappers
-    such as :class:`priors.ensemble.SelfEnsemble` included) is called on a
-    zero image in the public layout of ``x`` (``(1, C, H, W)`` tensor), as the
-    numpy path calls it. ``exc`` itself if that call does not give such an error.
-    """
-    C, H, W = x.shape[1:]
-    stand_in = np.zeros((H, W) if C == 1 else (H, W, C), dtype=np.float32)
-    try:
-        prior(stand_in, float(sigma))
-    except ValueError as numpy_exc:
-        if str(exc.path) in str(numpy_exc):
-            return numpy_exc
-    except Exception:  # noqa: BLE001 - the torch path's own error is the one to give then
-        pass
-    return exc
-
-
 def _torch_pieces(operator, prior, y, observed, x0, device, name=None):
     """Data step, prior and start point on torch tensors ``(1, C, H, W)`` on ``device``.
 
@@ -596,8 +575,6 @@ def _torch_pieces(operator, prior, y, observed, x0, device, name=None):
     names the prior in those messages.
     """
     import torch
-
-    from priors.torch_adapter import WeightsChannelsError
 
     if not hasattr(prior, "denoise_tensor"):
         raise TypeError(f"device={device!r} needs a torch prior with denoise_tensor (e.g. 'drunet'); got {prior!r}")
@@ -621,10 +598,7 @@ def _torch_pieces(operator, prior, y, observed, x0, device, name=None):
     denoise = getattr(prior, "denoise_tensor_tiled", None) or prior.denoise_tensor
 
     def prior_t(x, sigma):
-        try:
-            out = denoise(x, float(sigma))
-        except WeightsChannelsError as exc:  # e.g. colour-only weights on a gray image: the numpy path's message
-            raise _numpy_channels_error(prior, x, sigma, exc) from None
+        out = denoise(x, float(sigma))  # a TorchDenoiser explains weights for other channel counts itself
         if not torch.is_tensor(out):
             raise TypeError(f"prior {name!r} returned a {type(out).__name__} from denoise_tensor; a torch prior "
                             "must return the denoised image as a torch tensor")

@@ -162,6 +162,7 @@ class TorchDenoiser:
 
         sigma = check_sigma(sigma)
         B, C, H, W = x.shape
+        self._check_channels((H, W) if C == 1 else (H, W, C), C)  # weights for C channels, or a clear error
         m = self.multiple
         H2 = max(self.min_size, -(-H // m) * m)
         W2 = max(self.min_size, -(-W // m) * m)
@@ -203,6 +204,8 @@ class TorchDenoiser:
             As :meth:`denoise_tensor`.
         """
         sigma = check_sigma(sigma)
+        _, C, H, W = x.shape
+        self._check_channels((H, W) if C == 1 else (H, W, C), C)  # before tile_size loads the network
         tile = self.tile_size(tuple(x.shape[1:]))
         if tile is None:
             return self.denoise_tensor(x, sigma)
@@ -225,20 +228,21 @@ class TorchDenoiser:
         t = torch.from_numpy(np.ascontiguousarray(chw, dtype=np.float32))[None].to(self.device)
         return self.denoise_tensor(t, sigma)[0].cpu().numpy()
 
-    def _check_channels(self, x, C):
-        """Load the network for ``C`` channels; a :class:`WeightsChannelsError` is explained in terms of ``x``."""
+    def _check_channels(self, shape, C):
+        """Load the network for ``C`` channels; a :class:`WeightsChannelsError` is explained in terms of an
+        image of public ``shape`` (``(H, W)`` or ``(H, W, C)``), the one being denoised."""
         from pnp._layout import _channels_message
 
         try:
             self.model(C)
         except WeightsChannelsError as exc:
             what = f"{self.name}: its weights {exc.path} are for {exc.channels}-channel images only"
-            if x.ndim == 2:
-                raise ValueError(f"x is a gray image (shape {x.shape}); {what}") from None
-            if x.shape[2] != C:  # run channel by channel through the gray network, which it lacks
-                what += (f", and it runs images of {x.shape[2]} channels channel by channel through a gray "
+            if len(shape) == 2:
+                raise ValueError(f"x is a gray image (shape {tuple(shape)}); {what}") from None
+            if shape[2] != C:  # run channel by channel through the gray network, which it lacks
+                what += (f", and it runs images of {shape[2]} channels channel by channel through a gray "
                          "(1-channel) network")
-            raise ValueError(f"{what}. {_channels_message(x.shape, 'x', (exc.channels,))}") from None
+            raise ValueError(f"{what}. {_channels_message(tuple(shape), 'x', (exc.channels,))}") from None
 
     def __call__(self, x, sigma):
         """Denoise ``x`` (``(H, W)`` or ``(H, W, C)``, 0-1 scale) at noise level ``sigma`` (0-1 scale).
@@ -268,9 +272,9 @@ class TorchDenoiser:
         C = chw.shape[0]
         if C not in (1, 3):
             # run channel by channel through the gray network
-            self._check_channels(x, 1)
+            self._check_channels(x.shape, 1)
             return np.stack([self(x[..., c], sigma) for c in range(C)], axis=-1)
-        self._check_channels(x, C)
+        self._check_channels(x.shape, C)
         tile = self.tile_size(chw.shape)
         if tile is None:
             out = self._denoise_chw(chw, sigma)
