@@ -35,6 +35,18 @@ Centre, fine: the sharpness of that corner
     centre, and polished by fitting a quadratic to it on a 5x5 stencil; the
     fit's residuals give ``center_std_``.
 
+Centre, inside the rotating disk
+    With ``radius="auto"``, once a disk radius is found, the centre is
+    refined again (the same bounded Nelder-Mead search and quadratic polish)
+    on the kink score of the rings inside that radius only: the static
+    background outside carries no rotational signature and pulls the
+    whole-frame score away from the disk's centre. The radius and the angle
+    are then estimated again from the new centre; two such rounds. On 32
+    disk-over-background scenes the median centre error fell from 6.4 to
+    2.6 pixels (worse at 5 degrees, where the angle itself fails). A whole
+    frame that turns gives no radius and is not affected; neither is a
+    given ``radius`` or ``center``.
+
 Reliability and a second start
     An estimate is flagged reliable (``reliable_``) when the kink score is
     at least 0.03 and the angles located in four bands of radii agree within
@@ -645,6 +657,38 @@ class RotationalBlurEstimator:
         self.center_std_ = std
         return (float(c1[0]), float(c1[1]))
 
+    def _refine_inside(self, imgs, center, radius):
+        """The centre refined (as in :meth:`_estimate_center`) on the score of the rings inside ``radius`` only.
+
+        The static background outside the rotating disk has no rotational
+        signature; over all rings it pulls the kink score's maximum away from
+        the disk's centre.
+        """
+        _, _, _, lo, hi = self._search_grid(imgs[0].shape)
+        medium, ax, ay = self._reduce(imgs, self.refine_size)
+        r_in = radius / max(ax, ay)
+
+        def cost(c):
+            try:
+                st = _RingStatistics(medium, ((c[0] + 0.5) / ax - 0.5, (c[1] + 0.5) / ay - 0.5), self._max_lag)
+            except ValueError:
+                return 1.0
+            keep = (st.radii <= r_in) & (st.w > 0)
+            if keep.sum() < 2 * st.n_groups:
+                return 1.0
+            return -st.subset(keep).score(self.angle_range)[0]
+
+        c0 = np.asarray(center, dtype=float)
+        r = self.refine_radius
+        h0 = r / 2
+        bounds = [(max(c0[0] - r, lo[0]), min(c0[0] + r, hi[0])), (max(c0[1] - r, lo[1]), min(c0[1] + r, hi[1]))]
+        res = optimize.minimize(cost, c0, method="Nelder-Mead", bounds=bounds,
+                                options=dict(xatol=0.2, fatol=1e-5, maxfev=30,
+                                             initial_simplex=[c0, c0 + [h0, 0], c0 + [0, h0]]))
+        c1, _ = _quadratic_peak(lambda c: -cost(c), res.x, h=2.0)
+        c1 = np.clip(c1, lo, hi)
+        return (float(c1[0]), float(c1[1]))
+
     def _tangential_start(self, imgs, sigma=1.0, window=3.0):
         """Second starting centre: the grid point around which the circles carry the least gradient energy.
 
@@ -858,6 +902,15 @@ class RotationalBlurEstimator:
         self.radius_ = None
         if isinstance(radius, str):
             radius = self._estimate_radius(imgs, center, st, angle)
+            if radius is not None and self.center is None and self.refine:
+                # the centre again from the rings inside the disk only, then the radius and the angle from it
+                self._trace["outside"] = center
+                for _ in range(2):
+                    center = self._refine_inside(imgs, center, radius)
+                    st, score, angle, groups, spread, partial = self._assess(imgs, center)
+                    radius = self._estimate_radius(imgs, center, st, angle)
+                    if radius is None:
+                        break
             self.radius_ = radius
         if radius is not None:
             # the angle (and its assessment) from the rings inside the rotating region only
