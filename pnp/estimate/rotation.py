@@ -643,19 +643,30 @@ class RotationalBlurEstimator:
         def cost(c):
             return -self._depth(medium, ((c[0] + 0.5) / ax - 0.5, (c[1] + 0.5) / ay - 0.5))
 
+        refined, c1, std = self._local_search(cost, c0, lo, hi)
+        self._trace["refined"] = refined
+        self._trace["polished"] = c1
+        self.center_std_ = std
+        return (float(c1[0]), float(c1[1]))
+
+    def _local_search(self, cost, c0, lo, hi):
+        """Minimise ``cost`` within ``refine_radius`` of ``c0`` (and ``[lo, hi]``): Nelder-Mead, then a polish.
+
+        Returns
+        -------
+        (refined, polished, std)
+            The Nelder-Mead point, the polished centre (a quadratic fitted to
+            the noisy score on a 5x5 stencil, 2 px apart, clipped to the
+            bounds) and the polish's standard deviation estimate.
+        """
         r = self.refine_radius
         h0 = r / 2
         bounds = [(max(c0[0] - r, lo[0]), min(c0[0] + r, hi[0])), (max(c0[1] - r, lo[1]), min(c0[1] + r, hi[1]))]
         res = optimize.minimize(cost, c0, method="Nelder-Mead", bounds=bounds,
                                 options=dict(xatol=0.2, fatol=1e-5, maxfev=30,
                                              initial_simplex=[c0, c0 + [h0, 0], c0 + [0, h0]]))
-        self._trace["refined"] = res.x
-        # polish: a quadratic fitted to the (noisy) score on a 5x5 stencil, 2 px apart
         c1, std = _quadratic_peak(lambda c: -cost(c), res.x, h=2.0)
-        c1 = np.clip(c1, lo, hi)
-        self._trace["polished"] = c1
-        self.center_std_ = std
-        return (float(c1[0]), float(c1[1]))
+        return res.x, np.clip(c1, lo, hi), std
 
     def _refine_inside(self, imgs, center, radius):
         """The centre refined (as in :meth:`_estimate_center`) on the score of the rings inside ``radius`` only.
@@ -678,15 +689,7 @@ class RotationalBlurEstimator:
                 return 1.0
             return -st.subset(keep).score(self.angle_range)[0]
 
-        c0 = np.asarray(center, dtype=float)
-        r = self.refine_radius
-        h0 = r / 2
-        bounds = [(max(c0[0] - r, lo[0]), min(c0[0] + r, hi[0])), (max(c0[1] - r, lo[1]), min(c0[1] + r, hi[1]))]
-        res = optimize.minimize(cost, c0, method="Nelder-Mead", bounds=bounds,
-                                options=dict(xatol=0.2, fatol=1e-5, maxfev=30,
-                                             initial_simplex=[c0, c0 + [h0, 0], c0 + [0, h0]]))
-        c1, _ = _quadratic_peak(lambda c: -cost(c), res.x, h=2.0)
-        c1 = np.clip(c1, lo, hi)
+        _, c1, _ = self._local_search(cost, np.asarray(center, dtype=float), lo, hi)
         return (float(c1[0]), float(c1[1]))
 
     def _tangential_start(self, imgs, sigma=1.0, window=3.0):
