@@ -146,6 +146,23 @@ def ramp(length, rise, fall):
     return w.astype(np.float32)
 
 
+def _tile_windows(H, W, tile, overlap, multiple):
+    """Each tile of an ``(H, W)`` grid as ``(r0, r1, c0, c1, w)``, ``w`` its 2-D blending window.
+
+    The tiles of :func:`tile_starts` along both axes; ``w`` (float32,
+    ``(r1 - r0, c1 - c0)``) is the product of the :func:`ramp` windows, which
+    rise over ``overlap`` pixels on each side that touches another tile.
+    Shared by :func:`blend_tiles` and :func:`blend_tiles_tensor`.
+    """
+    rows = tile_starts(H, tile, overlap, multiple)
+    cols = tile_starts(W, tile, overlap, multiple)
+    for i, (r0, r1) in enumerate(rows):
+        wr = ramp(r1 - r0, overlap if i else 0, overlap if i + 1 < len(rows) else 0)
+        for j, (c0, c1) in enumerate(cols):
+            wc = ramp(c1 - c0, overlap if j else 0, overlap if j + 1 < len(cols) else 0)
+            yield r0, r1, c0, c1, wr[:, None] * wc[None, :]
+
+
 def blend_tiles(fn, x, tile, overlap, multiple=1, out_channels=None, out=None):
     """Apply ``fn`` tile by tile to ``x`` and blend the results.
 
@@ -180,8 +197,6 @@ def blend_tiles(fn, x, tile, overlap, multiple=1, out_channels=None, out=None):
     """
     C, H, W = x.shape
     out_channels = C if out_channels is None else int(out_channels)
-    rows = tile_starts(H, tile, overlap, multiple)
-    cols = tile_starts(W, tile, overlap, multiple)
     if out is None:
         acc = np.zeros((out_channels, H, W), dtype=np.float32)
     else:
@@ -190,18 +205,14 @@ def blend_tiles(fn, x, tile, overlap, multiple=1, out_channels=None, out=None):
         acc = out
         acc[...] = 0
     wsum = np.zeros((H, W), dtype=np.float32)
-    for i, (r0, r1) in enumerate(rows):
-        wr = ramp(r1 - r0, overlap if i else 0, overlap if i + 1 < len(rows) else 0)
-        for j, (c0, c1) in enumerate(cols):
-            wc = ramp(c1 - c0, overlap if j else 0, overlap if j + 1 < len(cols) else 0)
-            part = np.ascontiguousarray(x[:, r0:r1, c0:c1], dtype=np.float32)
-            y = np.asarray(fn(part), dtype=np.float32)
-            if y.shape != (out_channels, r1 - r0, c1 - c0):
-                raise ValueError(f"the tile function returned shape {y.shape}, expected "
-                                 f"{(out_channels, r1 - r0, c1 - c0)}")
-            w = wr[:, None] * wc[None, :]
-            acc[:, r0:r1, c0:c1] += y * w
-            wsum[r0:r1, c0:c1] += w
+    for r0, r1, c0, c1, w in _tile_windows(H, W, tile, overlap, multiple):
+        part = np.ascontiguousarray(x[:, r0:r1, c0:c1], dtype=np.float32)
+        y = np.asarray(fn(part), dtype=np.float32)
+        if y.shape != (out_channels, r1 - r0, c1 - c0):
+            raise ValueError(f"the tile function returned shape {y.shape}, expected "
+                             f"{(out_channels, r1 - r0, c1 - c0)}")
+        acc[:, r0:r1, c0:c1] += y * w
+        wsum[r0:r1, c0:c1] += w
     acc /= wsum
     return acc
 
@@ -232,26 +243,21 @@ def blend_tiles_tensor(fn, x, tile, overlap, multiple=1):
     import torch
 
     B, C, H, W = x.shape
-    rows = tile_starts(H, tile, overlap, multiple)
-    cols = tile_starts(W, tile, overlap, multiple)
     acc = None
     wsum = torch.zeros((H, W), dtype=x.dtype, device=x.device)
-    for i, (r0, r1) in enumerate(rows):
-        wr = ramp(r1 - r0, overlap if i else 0, overlap if i + 1 < len(rows) else 0)
-        for j, (c0, c1) in enumerate(cols):
-            wc = ramp(c1 - c0, overlap if j else 0, overlap if j + 1 < len(cols) else 0)
-            y = fn(x[..., r0:r1, c0:c1])
-            c_out = None if acc is None else acc.shape[1]
-            if not (torch.is_tensor(y) and y.ndim == 4 and y.shape[0] == B and c_out in (None, y.shape[1])
-                    and tuple(y.shape[2:]) == (r1 - r0, c1 - c0)):
-                got = f"shape {tuple(y.shape)}" if torch.is_tensor(y) else f"a {type(y).__name__}"
-                raise ValueError(f"the tile function returned {got}, expected a tensor of shape "
-                                 f"{(B, c_out or 'C_out', r1 - r0, c1 - c0)}")
-            if acc is None:
-                acc = torch.zeros((B, y.shape[1], H, W), dtype=x.dtype, device=x.device)
-            w = torch.from_numpy(wr[:, None] * wc[None, :]).to(device=x.device, dtype=x.dtype)
-            acc[..., r0:r1, c0:c1] += y.to(x.dtype) * w
-            wsum[r0:r1, c0:c1] += w
+    for r0, r1, c0, c1, w in _tile_windows(H, W, tile, overlap, multiple):
+        y = fn(x[..., r0:r1, c0:c1])
+        c_out = None if acc is None else acc.shape[1]
+        if not (torch.is_tensor(y) and y.ndim == 4 and y.shape[0] == B and c_out in (None, y.shape[1])
+                and tuple(y.shape[2:]) == (r1 - r0, c1 - c0)):
+            got = f"shape {tuple(y.shape)}" if torch.is_tensor(y) else f"a {type(y).__name__}"
+            raise ValueError(f"the tile function returned {got}, expected a tensor of shape "
+                             f"{(B, c_out or 'C_out', r1 - r0, c1 - c0)}")
+        if acc is None:
+            acc = torch.zeros((B, y.shape[1], H, W), dtype=x.dtype, device=x.device)
+        w = torch.from_numpy(w).to(device=x.device, dtype=x.dtype)
+        acc[..., r0:r1, c0:c1] += y.to(x.dtype) * w
+        wsum[r0:r1, c0:c1] += w
     return acc / wsum
 
 
