@@ -310,7 +310,7 @@ def solve(
     if callback is not None:
         _check_arity(callback, 4, "callback", "callback(k, x, alpha_k, sigma_k)")
     if device is not None:
-        _check_device(device)  # before any work; _torch_pieces uses it
+        torch_device = _check_device(device)  # before any work
     # x_true and init: converted once (one scale warning each), checked against the output shape
     # before the operator is built or a kernel estimated when that shape is already known
     xt = None if x_true is None else to_internal(x_true, "x_true")[0]
@@ -403,7 +403,7 @@ def solve(
 
     if device is not None:
         data_step, prior_chw, x0, to_numpy = _torch_pieces(op_work, prior_fn, y_work, observed, x0, device,
-                                                           prior_name)
+                                                           torch_device, prior_name)
         numpy_view = view
 
         def view(x):
@@ -566,8 +566,11 @@ def _check_device(device):
     return dev
 
 
-def _torch_pieces(operator, prior, y, observed, x0, device, name=None):
-    """Data step, prior and start point on torch tensors ``(1, C, H, W)`` on ``device``.
+def _torch_pieces(operator, prior, y, observed, x0, device, dev, name=None):
+    """Data step, prior and start point on torch tensors ``(1, C, H, W)`` on ``dev``.
+
+    ``dev`` is ``device`` as :func:`_check_device` returned it; ``device``, as
+    the caller gave it, names it in the messages.
 
     The prior runs tile by tile as on the numpy path when it can
     (``denoise_tensor_tiled`` of a :class:`priors.torch_adapter.TorchDenoiser`),
@@ -581,7 +584,6 @@ def _torch_pieces(operator, prior, y, observed, x0, device, name=None):
     if not (hasattr(operator, "torch_data_step") or hasattr(operator, "matrix")):
         raise TypeError(f"device={device!r} needs an operator with torch_data_step or a sparse matrix(); "
                         f"{operator!r} has neither")
-    dev = _check_device(device)
     if hasattr(prior, "to"):
         prior.to(dev)
     yt = torch.as_tensor(y, dtype=torch.float32, device=dev)[None]
