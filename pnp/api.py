@@ -108,6 +108,12 @@ def make_operator(y, kernel, scale=1, noise_level=None):
     if hasattr(kernel, "estimate") and not _is_operator(kernel):
         estimator = kernel
         name = type(estimator).__name__
+        if scale != 1 and type(estimator).__module__.startswith("pnp.estimate"):
+            # the library's estimators all work on y's own grid: refuse before a possibly long estimate
+            raise NotImplementedError(
+                f"kernel estimation with scale={scale} is not supported: {name} estimates the blur of the "
+                f"low-resolution image y, not the high-resolution operator that scale={scale} needs; "
+                "pass the high-resolution kernel as an array")
         kernel = run_estimator(estimator, [y], noise_level)
         if not _is_operator(kernel):
             if np.ndim(kernel) != 2:

@@ -395,6 +395,17 @@ def test_make_operator_checks_estimators():
     assert isinstance(op, pnp.Blur) and isinstance(est, _ArrayEstimator)
 
 
+@pytest.mark.parametrize("cls", [GaussianBlurEstimator, pnp.RotationalBlurEstimator])
+def test_library_estimators_refuse_scale_before_running(cls, monkeypatch):
+    """A library estimator with scale > 1 was run (seconds to minutes) before its result was refused."""
+    calls = []
+    monkeypatch.setattr(cls, "estimate", lambda self, *a, **k: calls.append(1))
+    y = np.full((32, 32), 0.5)
+    with pytest.raises(NotImplementedError, match="scale=3.*low-resolution"):
+        pnp.make_operator(y, cls(), scale=3)
+    assert calls == []
+
+
 def test_linear_motion_confidence_is_the_score_of_the_estimate():
     """After the 2D refinement confidence_ was read from another candidate (-1 here)."""
     from pnp.estimate.gaussian import power_spectrum
