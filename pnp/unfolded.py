@@ -138,8 +138,11 @@ class UnfoldedHQS(nn.Module):
 
             noise = torch.full((B,), check_noise_level(noise, "noise"), dtype=dtype, device=y.device)
         values = noise.detach()
+        from ._layout import OFF_SCALE
+
+        yd = y.detach()
         flags = [torch.isfinite(values).all() & (values >= 0).all(), (values <= 1).all(),
-                 torch.isfinite(y.detach()).all()]
+                 torch.isfinite(yd).all(), ((yd >= OFF_SCALE[0]) & (yd <= OFF_SCALE[1])).all()]
         if step is None:  # with a step, the kernel is not used (nor checked)
             kd = kernel.detach()
             flags += [torch.isfinite(kd).all(), (kd.sum(dim=(-2, -1)) > 0).all()]
@@ -151,9 +154,13 @@ class UnfoldedHQS(nn.Module):
                              "0-1 intensity scale (e.g. 2.55/255 for sigma 2.55 of 8-bit values)")
         if not ok[2]:
             raise ValueError("y must hold finite values, got NaN or infinity")
-        if step is None and not ok[3]:
-            raise ValueError("kernel must hold finite values, got NaN or infinity")
+        if not ok[3]:
+            raise ValueError(f"y is not on the 0-1 intensity scale: its values lie in [{yd.min().item():.3g}, "
+                             f"{yd.max().item():.3g}] (outside [{OFF_SCALE[0]}, {OFF_SCALE[1]}]); divide it by its "
+                             "white level, e.g. 255 for 8-bit data")
         if step is None and not ok[4]:
+            raise ValueError("kernel must hold finite values, got NaN or infinity")
+        if step is None and not ok[5]:
             sums = kd.sum(dim=(-2, -1)).reshape(-1).tolist()
             raise ValueError(f"kernel must have a positive sum (a blur kernel normalised to unit sum), got "
                              f"sum{'s' if len(sums) > 1 else ''} {', '.join(f'{v:g}' for v in sums)}")
@@ -212,7 +219,8 @@ class UnfoldedHQS(nn.Module):
             If ``y``, ``kernel`` or ``noise`` is not a float tensor (``noise``: or a number),
             or ``descriptor`` is not a tensor.
         ValueError
-            If ``y`` is not 4-D or holds NaN or infinity, ``kernel`` has another
+            If ``y`` is not 4-D, holds NaN or infinity or values outside
+            [-0.5, 1.5] (an image on the 0-255 scale), ``kernel`` has another
             batch size than ``y``, is larger than the output ``(h*scale,
             w*scale)``, holds NaN or infinity or has a sum <= 0, ``noise`` is
             not of shape (B,), negative, not finite or above 1 (a noise level

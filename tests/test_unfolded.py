@@ -490,6 +490,9 @@ def test_unfolded_forward_checks_values_sizes_and_the_descriptor():
         model(y, torch.full((3, 3), float("nan")), noise)
     with pytest.raises(ValueError, match="y must hold finite values"):
         model(torch.where(y > 0.9, torch.nan, y), k, noise)
+    with pytest.raises(ValueError, match=r"y is not on the 0-1 intensity scale.*divide it by its white level"):
+        model(y * 255, k, noise)  # was accepted and restored on the wrong scale
+    assert model(y * 1.4 - 0.2, k, noise).shape == y.shape  # noise and overshoot around [0, 1] stay accepted
     with pytest.raises(ValueError, match="descriptor was given, but this hypernet takes none"):
         model(y, k, noise, descriptor=torch.rand(2, 2))
     with pytest.raises(ValueError, match="descriptor was given, but this HyperNet takes none"):
