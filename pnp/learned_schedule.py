@@ -41,7 +41,8 @@ def kernel_descriptor(kernel):
     Returns ``[log(1 + spread), log(n_eff)]`` where ``spread`` is the square root of the
     trace of the kernel's second-moment matrix (pixels) and ``n_eff = 1 / sum(k^2)`` the
     effective number of pixels it averages (1 for no blur). A uniform line of ``L``
-    pixels gives ``spread = L / sqrt(12)`` and ``n_eff = L``.
+    pixels gives ``spread = sqrt((L^2 - 1) / 12)`` (the discrete uniform variance;
+    about ``L / sqrt(12)`` for long lines) and ``n_eff = L``.
     """
     k = np.asarray(kernel, dtype=np.float64)
     if k.ndim != 2 or not np.all(np.isfinite(k)) or np.any(k < 0) or k.sum() <= 0:

@@ -90,6 +90,9 @@ def test_kernel_descriptor():
     d_big = kernel_descriptor(np.ones((7, 7)))
     assert d_small[0] == pytest.approx(0) and d_big[0] > d_small[0]
     assert d_small[1] == pytest.approx(0) and d_big[1] == pytest.approx(np.log(49))
+    for L in (3, 8):  # a uniform line of L pixels, as the docstring says
+        d = kernel_descriptor(np.pad(np.ones((1, L)), 2))
+        assert d == pytest.approx([np.log1p(np.sqrt((L * L - 1) / 12)), np.log(L)], rel=1e-12)
 
 
 @pytest.mark.parametrize("scale", [1, 2])

@@ -10,17 +10,27 @@ Moving between the Cartesian pixel grid and a polar grid needs two
 interpolations, which are not exact inverses. :class:`PolarDataStep` therefore
 uses the polar solve as a preconditioner of a (flexible) conjugate gradient on
 the exact Cartesian normal equations of the sparse operator: the first
-iteration is already the polar closed form applied to the residual, and each
-further iteration removes part of the interpolation error. Rings that the
-frame border cuts are not circular convolutions; pixels outside the largest
+iteration is already the polar closed form applied to the residual. Rings that
+the frame border cuts are not circular convolutions; pixels outside the largest
 complete ring get a diagonal step instead.
 
+The map back from the polar grid is an interpolation, not the adjoint of the
+sampling, so the preconditioner is not symmetric and the flexible CG does not
+converge to tight tolerances at small penalties: on a 128x128 colour image at 10
+degrees, 200 iterations stop at a relative error of 0.18 at ``alpha = 6e-4``
+and 0.13 at ``1e-3`` (plain CG: 1.9e-4 and 1.1e-4), 6.9e-4 at ``1e-2`` (plain
+CG 2.2e-5; the audit of 2026-11-27). It is a few-iteration step, not a solver.
+
 Measured (``docs/benchmarks_rotation.md``): with the default 3 iterations the
-step is about twice as accurate as 3 iterations of plain CG for the same time
-(512x512 colour, 10 degrees: relative error 6.9e-3 vs 1.2e-2 against CG to
-1e-10, 6.0 s vs 6.7 s per call on a loaded 2-core machine, where CG to 1e-6
-took 53 s), and a TV restoration with it gains 1.1 dB over one with 3 plain CG
-iterations at equal time.
+step was about twice as accurate as 3 iterations of plain CG for the same time
+at ``alpha = 0.05`` (512x512 colour, 10 degrees: relative error 6.9e-3 vs
+1.2e-2 against CG to 1e-10, 6.0 s vs 6.7 s per call on a loaded 2-core machine,
+where CG to 1e-6 took 53 s), and a TV restoration with it gains 1.1 dB over one
+with 3 plain CG iterations at equal time. At DPIR's first penalties (``alpha``
+about 1e-3) 3 polar iterations are no better than 3 plain ones (relative errors
+0.27 / 0.20 against 0.23 / 0.20 at ``6e-4`` / ``1e-3`` on the 128x128 image), and
+:func:`pnp.solve` uses plain CG to ``tol=1e-4`` by default
+(:meth:`pnp.RotationalBlur.data_step`).
 """
 
 from __future__ import annotations

@@ -276,18 +276,33 @@ class TorchMaskedDataStep:
     tol : float
         Relative preconditioned-residual tolerance, checked per sample (a
         sample that meets it stops changing; the loop ends when all have).
+    compute_dtype : torch.dtype or None
+        Float dtype of the conjugate gradient (default ``torch.float64``);
+        None: that of ``y``. The result is returned in ``v``'s dtype. At the
+        small penalties of DPIR's first iterations (``alpha`` about 1e-5) the
+        round-off of a float32 CG made the step differ from the float64
+        :class:`~pnp.datasteps.masked.MaskedDataStep` by up to 4e-2 relative
+        (1e-5 in float64).
 
     Raises
     ------
     TypeError, ValueError
         As :class:`TorchFFTDataStep`; also for ``observed`` not of shape
-        (h, w), ``maxiter`` not an integer >= 0 or ``tol`` not a finite number >= 0.
+        (h, w), ``maxiter`` not an integer >= 0, ``tol`` not a finite number >= 0
+        or ``compute_dtype`` not a real float dtype.
     """
 
-    def __init__(self, kernel, y, observed, scale=1, maxiter=15, tol=1e-3, check_finite=True):
+    def __init__(self, kernel, y, observed, scale=1, maxiter=15, tol=1e-3, check_finite=True,
+                 compute_dtype=torch.float64):
         from .._checks import check_int, check_real
 
         kernel, scale = _check_step_inputs(kernel, y, scale, check_finite=check_finite)
+        if compute_dtype is not None:
+            if not (isinstance(compute_dtype, torch.dtype) and compute_dtype.is_floating_point
+                    and not compute_dtype.is_complex):
+                raise TypeError(f"compute_dtype must be a torch float dtype (e.g. torch.float64) or None, "
+                                f"got {compute_dtype!r}")
+            y, kernel = y.to(compute_dtype), kernel.to(compute_dtype)
         self.y = y
         self.mask = _check_observed(observed, y).to(y.dtype)
         self._zero = TorchFFTDataStep(kernel, torch.zeros_like(y), scale=scale, check_finite=False)
@@ -313,6 +328,9 @@ class TorchMaskedDataStep:
         """
         _check_v(v, self.shape)
         alpha = _check_alpha(alpha, v)
+        out_dtype = v.dtype
+        v = v.to(self.y.dtype)
+        alpha = alpha.to(self.y.dtype) if torch.is_tensor(alpha) else alpha
         fill = self.mask * self.y + (1 - self.mask) * self.forward_model(v)
         z = self._precond(self.adjoint(fill) + alpha * v, alpha)
         b = self._Amy + alpha * v
@@ -341,4 +359,4 @@ class TorchMaskedDataStep:
             beta = torch.where(active, rd_new / torch.where(active, rd, torch.ones_like(rd)), torch.zeros_like(rd))
             p = d + beta * p
             rd = torch.where(active, rd_new, rd)
-        return z
+        return z.to(out_dtype)
