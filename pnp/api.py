@@ -34,15 +34,26 @@ def run_estimator(estimator, frames, noise_level=None):
     estimating it; other estimators (user-written ones, those without the
     keyword) are called as before. Used by :func:`make_operator` (one image)
     and :func:`pnp.frames.build_operator` (the frames of a sequence).
+
+    Warns (``RuntimeWarning``) when the estimator sets ``reliable_ = False``
+    (as :class:`pnp.RotationalBlurEstimator` does for a doubtful estimate).
     """
+    kwargs = {}
     if noise_level is not None:
         try:
             param = inspect.signature(estimator.estimate).parameters.get("noise_level")
         except (TypeError, ValueError):  # no signature (a builtin): it does not take one
             param = None
         if param is not None and param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD):
-            return estimator.estimate(*frames, noise_level=noise_level)
-    return estimator.estimate(*frames)
+            kwargs["noise_level"] = noise_level
+    result = estimator.estimate(*frames, **kwargs)
+    if getattr(estimator, "reliable_", None) is False:  # e.g. RotationalBlurEstimator's own verdict
+        warnings.warn(
+            f"{type(estimator).__name__} flags its estimate as unreliable (reliable_=False): the restoration "
+            "may be worse than the blurred input; check the estimate (its attributes ending in '_') or pass "
+            "the known blur (an operator or kernel) instead of the estimator",
+            RuntimeWarning, stacklevel=3)
+    return result
 
 
 def make_operator(y, kernel, scale=1, noise_level=None):

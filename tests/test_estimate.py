@@ -1,5 +1,7 @@
 """Blind estimators: noise level, Gaussian/disk width, linear motion, camera shake, and pnp.solve composition."""
 
+import warnings
+
 import numpy as np
 import pytest
 from skimage import color, data
@@ -393,6 +395,26 @@ def test_make_operator_checks_estimators():
         pnp.solve(y, GaussianBlurEstimator(), prior="tv", iters=1, scale=2, progress=False)
     op, est = pnp.make_operator(y, _ArrayEstimator())
     assert isinstance(op, pnp.Blur) and isinstance(est, _ArrayEstimator)
+
+
+class _FlaggedEstimator:
+    def __init__(self, reliable):
+        self.reliable = reliable
+
+    def estimate(self, y):
+        self.reliable_ = self.reliable
+        return K.gaussian_kernel(1.0)
+
+
+def test_an_estimate_flagged_unreliable_is_not_used_silently():
+    """pnp.solve used an estimate that its estimator had flagged reliable_=False without a word."""
+    y = np.full((32, 32), 0.5)
+    with pytest.warns(RuntimeWarning, match=r"_FlaggedEstimator flags its estimate as unreliable"):
+        pnp.solve(y, _FlaggedEstimator(False), prior="tv", iters=1, noise_level=0.01, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pnp.solve(y, _FlaggedEstimator(True), prior="tv", iters=1, noise_level=0.01, progress=False)
+        pnp.make_operator(y, _ArrayEstimator())  # no reliable_ at all: no warning
 
 
 @pytest.mark.parametrize("cls", [GaussianBlurEstimator, pnp.RotationalBlurEstimator])
