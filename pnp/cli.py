@@ -9,9 +9,11 @@ value, missing file, output that would overwrite an input).
 from __future__ import annotations
 
 import argparse
+import copy
 import glob
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -57,9 +59,29 @@ kernels:
   --kernel reads PNG/JPEG/TIFF (intensities), NPY/NPZ or MATLAB .mat files; the
   kernel is normalised to unit sum, its origin is pixel (kh//2, kw//2). A file
   with several variables or kernels needs --kernel-key and/or --kernel-index.
-  --kernel estimate (the default) estimates the blur from the image; it needs
-  --scale 1 and an image at least twice the estimated kernel's size (31x31
-  by default, so 62x62 pixels): otherwise give --kernel FILE.
+  --kernel estimate (the default) estimates a camera-shake kernel from the
+  image; it needs --scale 1 and an image at least twice the estimated
+  kernel's size (31x31 by default, so 62x62 pixels): otherwise give --kernel
+  FILE.
+
+rotational blur (a spinning object, e.g. a mixer, seen by a still camera):
+  --rotation-center X Y is the centre of rotation in pixels of the input
+  image: X the column, Y the row, counted from 0 at the top-left pixel (it
+  may lie outside the image). The rotation during one exposure is either
+  --rotation-angle DEG (degrees, positive is counter-clockwise on screen, at
+  most 360) or --rpm RPM --exposure SECONDS (revolutions per minute and the
+  exposure time of one frame in seconds, e.g. 0.002 or 1/500: the angle is
+  360 * RPM / 60 * SECONDS degrees). --rotation-radius R makes only the disk
+  of R pixels around the centre rotate (the background outside stays sharp);
+  --rotation-inner-radius R0 makes it the ring R0 <= r < R. Without
+  --rotation-radius the whole image turns.
+  --kernel estimate-rotation estimates the centre and the angle (1 to 45
+  degrees) from the image (a video: from its first 5 frames); a known
+  --rotation-center and/or --rotation-radius R [--rotation-inner-radius R0]
+  are used as given, otherwise the disk radius is estimated too (or the
+  whole image turns, if no static background is found). The rotation used
+  (estimated or given) is printed. Rotational blur needs --scale 1; it has no
+  kernel array, so --save-kernel does not apply.
 
 exit status:
   0 success, 1 an image could not be restored, 2 bad command line
@@ -71,6 +93,9 @@ examples:
   pnp deblur small.png -o big.png --kernel gauss.npy --scale 2 --prior tv
   pnp deblur 'blurred/*.png' -o restored/ --kernel levin.mat --kernel-index 3
   pnp deblur photo.png -o sharp.png --kernel psf.npy --compare side_by_side.png
+  pnp deblur mixer.png -o sharp.png --rotation-center 412 300 --rpm 1500 --exposure 1/500 --rotation-radius 180
+  pnp deblur mixer.mp4 -o frames/ --rotation-center 412 300 --rotation-angle 18
+  pnp deblur mixer.png -o sharp.png --kernel estimate-rotation --rotation-radius 180
 """
 
 
@@ -105,11 +130,27 @@ def build_parser():
                    help="image file, folder of images, quoted glob pattern, or a video file")
     d.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                    help="output file (one input) or folder (several inputs)")
-    d.add_argument("-k", "--kernel", default="estimate", metavar="FILE|estimate",
-                   help="blur kernel file (PNG/JPEG/TIFF/NPY/NPZ/MAT), or 'estimate' (default)")
+    d.add_argument("-k", "--kernel", default=None, metavar="FILE|estimate|estimate-rotation",
+                   help="blur kernel file (PNG/JPEG/TIFF/NPY/NPZ/MAT), 'estimate' (a camera-shake kernel, the "
+                        "default without rotation options) or 'estimate-rotation' (the centre and angle of a "
+                        "rotational blur)")
     d.add_argument("--kernel-key", metavar="NAME", help="variable name inside a .mat/.npz kernel file")
     d.add_argument("--kernel-index", type=int, metavar="I",
                    help="which kernel of a stack or cell array (0-based)")
+    r = d.add_argument_group("rotational blur", "a spinning object, e.g. a mixer (see 'rotational blur' below)")
+    r.add_argument("--rotation-center", nargs=2, type=float, metavar=("X", "Y"),
+                   help="centre of rotation in pixels: X the column, Y the row, from 0 at the top-left pixel")
+    r.add_argument("--rotation-angle", type=float, metavar="DEG",
+                   help="rotation during one exposure in degrees (positive: counter-clockwise on screen)")
+    r.add_argument("--rpm", type=float, metavar="RPM",
+                   help="rotation speed in revolutions per minute (instead of --rotation-angle; needs --exposure)")
+    r.add_argument("--exposure", type=_seconds, metavar="SECONDS",
+                   help="exposure time of one frame in seconds, e.g. 0.002 or 1/500 (with --rpm)")
+    r.add_argument("--rotation-radius", type=_radius, metavar="R",
+                   help="only the disk of R pixels around the centre rotates (default: the whole image; "
+                        "with --kernel estimate-rotation: estimated)")
+    r.add_argument("--rotation-inner-radius", type=float, metavar="R0",
+                   help="with --rotation-radius R: only the ring R0 <= r < R rotates (pixels)")
     d.add_argument("-p", "--prior", default="default", metavar="NAME",
                    help="image prior: a name listed by 'pnp priors', or 'default' (default)")
     d.add_argument("--prior-weights", metavar="WEIGHTS",
@@ -147,6 +188,184 @@ def build_parser():
 
 
 # -- helpers ------------------------------------------------------------------
+def _seconds(text):
+    """``--exposure``: seconds, as a number (``0.002``) or a fraction (``1/500``)."""
+    try:
+        if "/" in text:
+            num, den = text.split("/", 1)
+            return float(num) / float(den)
+        return float(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"invalid exposure {text!r}: give seconds as a number (0.002) or a "
+                                         "fraction (1/500)") from None
+
+
+def _radius(text):
+    """``--rotation-radius``: pixels, or ``auto`` (estimated, with ``--kernel estimate-rotation``)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid radius {text!r}: give pixels (a number) or 'auto'") from None
+
+
+#: ``--kernel`` values that are not files.
+_KERNEL_WORDS = ("estimate", "estimate-rotation")
+#: The options that describe a rotational blur (argparse destinations) and their names on the command line.
+_ROTATION_OPTIONS = {"rotation_center": "--rotation-center", "rotation_angle": "--rotation-angle", "rpm": "--rpm",
+                     "exposure": "--exposure", "rotation_radius": "--rotation-radius",
+                     "rotation_inner_radius": "--rotation-inner-radius"}
+
+
+def _check_rotation(args):
+    """Validate the rotational-blur options (exit 2) and decide what ``--kernel`` means.
+
+    Sets ``args.rotation`` to ``None`` (no rotational blur), ``"known"`` (an
+    operator from the centre and the angle or rpm/exposure) or ``"estimate"``
+    (:class:`pnp.RotationalBlurEstimator`), and ``args.kernel`` to
+    ``"estimate"`` when neither ``--kernel`` nor a known rotation is given.
+    """
+    given = [name for dest, name in _ROTATION_OPTIONS.items() if getattr(args, dest) is not None]
+    known = [name for name in ("--rotation-angle", "--rpm", "--exposure") if name in given]
+    args.rotation = None
+    if args.kernel is not None and args.kernel not in _KERNEL_WORDS:
+        if given:
+            raise UsageError(f"{', '.join(given)} describe{'s' if len(given) == 1 else ''} a rotational blur, which "
+                             f"replaces the kernel: drop --kernel {args.kernel} or the rotation options")
+        return
+    if args.kernel == "estimate" and given:
+        raise UsageError(f"--kernel estimate estimates a camera-shake kernel and takes no {', '.join(given)}; for a "
+                         "rotational blur give --rotation-center X Y with --rotation-angle DEG (or --rpm RPM "
+                         "--exposure SECONDS), or --kernel estimate-rotation to estimate it")
+    if args.rotation_angle is not None and (args.rpm is not None or args.exposure is not None):
+        raise UsageError("give the rotation either as --rotation-angle DEG or as --rpm RPM --exposure SECONDS, "
+                         "not both")
+    if args.rpm is not None and args.exposure is None:
+        raise UsageError("--rpm needs --exposure SECONDS, the exposure time of one frame (e.g. 1/500)")
+    if args.exposure is not None and args.rpm is None:
+        raise UsageError("--exposure needs --rpm RPM, the rotation speed in revolutions per minute")
+    if args.kernel == "estimate-rotation":
+        if known:
+            raise UsageError(f"--kernel estimate-rotation estimates the rotation angle: drop {', '.join(known)}, "
+                             "or drop --kernel estimate-rotation to use the rotation as given")
+        args.rotation = "estimate"
+    elif known:
+        if args.rotation_center is None:
+            raise UsageError(f"{known[0]} needs the centre of the rotation: --rotation-center X Y (pixels: X the "
+                             "column, Y the row)")
+        args.rotation = "known"
+    elif given:
+        raise UsageError(f"{', '.join(given)} describe{'s' if len(given) == 1 else ''} a rotational blur: add "
+                         "--rotation-angle DEG (or --rpm RPM --exposure SECONDS) if the rotation is known, or "
+                         "--kernel estimate-rotation to estimate it")
+    else:
+        args.kernel = "estimate" if args.kernel is None else args.kernel
+        return
+    # values (the API's own checks would name its parameters, not the options)
+    if args.rotation_center is not None and not all(np.isfinite(args.rotation_center)):
+        raise UsageError(f"--rotation-center must be two finite numbers X Y (pixels), got "
+                         f"{' '.join(f'{v:g}' for v in args.rotation_center)}")
+    if args.rotation_angle is not None:
+        a = args.rotation_angle
+        if not np.isfinite(a) or a == 0 or abs(a) > 360:
+            raise UsageError(f"--rotation-angle is in degrees, not 0 and at most 360 in size (one revolution per "
+                             f"exposure), got {a:g}")
+    if args.rpm is not None:
+        if not np.isfinite(args.rpm) or args.rpm == 0:
+            raise UsageError(f"--rpm must be a finite number of revolutions per minute other than 0, got {args.rpm:g}")
+        if not np.isfinite(args.exposure) or args.exposure <= 0:
+            raise UsageError(f"--exposure must be a time in seconds > 0 (e.g. 1/500), got {args.exposure:g}")
+        turns = args.rpm * args.exposure / 60.0
+        if abs(turns) > 1:
+            raise UsageError(f"--rpm {args.rpm:g} --exposure {args.exposure:g} make the object turn {abs(turns):g} "
+                             "revolutions during the exposure; at most one is supported: is --exposure in seconds "
+                             "(1/1000 or 0.001 for 1 ms)?")
+    radius, inner = args.rotation_radius, args.rotation_inner_radius
+    if radius == "auto" and args.rotation != "estimate":
+        raise UsageError("--rotation-radius auto (an estimated radius) needs --kernel estimate-rotation; give the "
+                         "radius in pixels, or leave it out for a whole image that turns")
+    if radius is not None and radius != "auto" and not (np.isfinite(radius) and radius > 0):
+        raise UsageError(f"--rotation-radius must be a number of pixels > 0, got {radius:g}")
+    if inner is not None:
+        if radius is None or radius == "auto":
+            raise UsageError("--rotation-inner-radius R0 needs --rotation-radius R (pixels): the ring R0 <= r < R "
+                             "rotates")
+        if not (np.isfinite(inner) and 0 <= inner < radius):
+            raise UsageError(f"--rotation-inner-radius must be >= 0 and smaller than --rotation-radius {radius:g}, "
+                             f"got {inner:g}")
+    if args.scale > 1:
+        raise UsageError(f"--scale {args.scale} does not work with a rotational blur (it restores at the input's "
+                         "resolution only): drop --scale")
+    if args.kernel_key is not None or args.kernel_index is not None:
+        raise UsageError("--kernel-key/--kernel-index need --kernel FILE; a rotational blur has no kernel file")
+
+
+def _rotation_region(args):
+    """``radius`` of :class:`pnp.RotationalBlur` (or of the estimator) from the options."""
+    radius, inner = args.rotation_radius, args.rotation_inner_radius
+    if radius is None or radius == "auto":
+        return radius
+    return radius if inner is None else (inner, radius)
+
+
+def _rotation_blur(args):
+    """The rotational operator or estimator described by the options (``args.rotation`` set)."""
+    from .estimate.rotation import RotationalBlurEstimator
+    from .operators.rotational import RotationalBlur
+
+    center = None if args.rotation_center is None else tuple(args.rotation_center)
+    try:
+        if args.rotation == "estimate":
+            region = _rotation_region(args)
+            return RotationalBlurEstimator(center=center, radius="auto" if region is None else region)
+        if args.rotation_angle is not None:
+            return RotationalBlur(center, np.deg2rad(args.rotation_angle), radius=_rotation_region(args))
+        return RotationalBlur.from_rpm(args.rpm, args.exposure, center, radius=_rotation_region(args))
+    except (TypeError, ValueError) as exc:  # checked above; a library rule the options do not know of
+        raise UsageError(f"rotational blur: {exc}") from None
+
+
+def _describe_rotation(operator, estimator=None):
+    """The rotation that was used, in the command line's units (pixels, degrees)."""
+    from .operators.rotational import RotationalBlur
+
+    if not isinstance(operator, RotationalBlur):
+        return None
+    cx, cy = operator.center
+    text = f"centre ({cx:.1f}, {cy:.1f}) px, angle {np.rad2deg(operator.angle):.2f} deg"
+    region = getattr(operator, "radius", None)
+    if region is not None:
+        r0, r1 = region
+        text += f", disk radius {r1:.1f} px" if r0 == 0 else f", ring {r0:.1f}-{r1:.1f} px"
+    elif getattr(operator, "mask", None) is None:
+        text += ", whole image"
+    if estimator is not None:
+        text = f"estimated {text}"
+        if getattr(estimator, "reliable_", None) is False:
+            text += " (flagged unreliable)"
+    return f"rotational blur: {text}"
+
+
+def _show_warnings(caught, name, estimator=None):
+    """Print warnings caught around a solve as the command line's own lines (also with --quiet).
+
+    The library's warning about an estimate its estimator flags unreliable
+    speaks of Python attributes and arguments; for a rotation it is said in
+    the command line's words.
+    """
+    from .estimate.rotation import RotationalBlurEstimator
+
+    unreliable = isinstance(estimator, RotationalBlurEstimator) and getattr(estimator, "reliable_", None) is False
+    for w in caught:
+        message = str(w.message)
+        if unreliable and "reliable_" in message:
+            message = ("the estimated rotation is flagged unreliable (weak or inconsistent evidence of the angle): "
+                       "the result may be worse than the input; if the rotation is known, give it with "
+                       "--rotation-center X Y and --rotation-angle DEG (or --rpm RPM --exposure SECONDS)")
+        print(f"pnp deblur: warning: {name}: {message}", file=sys.stderr)
+
+
 def _is_glob(text):
     return any(ch in text for ch in "*?[")
 
@@ -199,7 +418,7 @@ def _plan_outputs(files, batch, output, compare, kernel=None, reference=None, sa
     output, compare : str or None
         ``-o`` and ``--compare`` as given.
     kernel, reference, save_kernel : str, optional
-        ``--kernel`` (a file, or ``"estimate"``), ``--reference`` and
+        ``--kernel`` (a file, ``"estimate"``, ``"estimate-rotation"`` or None), ``--reference`` and
         ``--save-kernel`` as given.
 
     Returns
@@ -253,7 +472,7 @@ def _plan_outputs(files, batch, output, compare, kernel=None, reference=None, sa
         raise UsageError(f"folder of --save-kernel does not exist: {Path(save_kernel).parent}")
     # everything read, and everything written (with what it is, for the messages)
     inputs = [(f, "the input") for f in files]
-    if kernel is not None and kernel != "estimate":
+    if kernel is not None and kernel not in _KERNEL_WORDS:
         inputs.append((Path(kernel), "the --kernel file"))
     if reference is not None:
         inputs.append((Path(reference), "the --reference file"))
@@ -283,6 +502,7 @@ def _check_options(args):
         raise UsageError(f"--scale must be an integer >= 1, got {args.scale}")
     if args.noise_level is not None and not (0 <= args.noise_level <= 255):
         raise UsageError(f"--noise-level is in 0-255 units (2.55 means 2.55/255), got {args.noise_level}")
+    _check_rotation(args)
     if args.scale > 1 and args.kernel == "estimate":
         raise UsageError(f"--scale {args.scale} needs the blur kernel of the high-resolution image: give it with "
                          "--kernel FILE (blind estimation, --kernel estimate, the default, works only with "
@@ -367,8 +587,11 @@ def _check_kernel_choice(path, key, index):
 
 
 def _load_kernel(args):
+    """What ``pnp.solve`` gets as ``kernel``: an array, ``"estimate"``, a rotational operator or estimator."""
     from .io import read_kernel
 
+    if args.rotation is not None:
+        return _rotation_blur(args)
     if args.kernel == "estimate":
         if args.kernel_key or args.kernel_index is not None:
             raise UsageError("--kernel-key/--kernel-index need --kernel FILE")
@@ -395,7 +618,7 @@ def _restore(y, kernel, args, progress, name):
     """Run :func:`pnp.solve` on one image; turn known errors into :class:`Failure`."""
     from .api import solve
 
-    if not isinstance(kernel, str):
+    if isinstance(kernel, np.ndarray):
         kh, kw = kernel.shape
         H, W = y.shape[0] * args.scale, y.shape[1] * args.scale
         if kh > H or kw > W:
@@ -403,9 +626,15 @@ def _restore(y, kernel, args, progress, name):
                           f"({H}x{W}{' after upscaling' if args.scale > 1 else ''}); crop the kernel")
     noise = None if args.noise_level is None else args.noise_level / 255.0
     options = {} if args.device is None else {"device": args.device}
+    if hasattr(kernel, "estimate"):  # an estimator keeps its results: a fresh one for every image
+        kernel = copy.deepcopy(kernel)
     try:
-        return solve(y, kernel, prior=args.prior_object, solver=args.solver, noise_level=noise, iters=args.iters,
-                     scale=args.scale, boundary=args.boundary, progress=progress, return_info=True, **options)
+        with warnings.catch_warnings(record=True) as caught:
+            result = solve(y, kernel, prior=args.prior_object, solver=args.solver, noise_level=noise,
+                           iters=args.iters, scale=args.scale, boundary=args.boundary, progress=progress,
+                           return_info=True, **options)
+        _show_warnings(caught, name, result[1].get("estimator"))
+        return result
     except NotImplementedError as exc:
         raise Failure(f"{name}: kernel estimation is not available ({exc}); give the blur kernel with --kernel FILE") \
             from exc
@@ -514,9 +743,11 @@ def _run_video(args):
     noise = None if args.noise_level is None else args.noise_level / 255.0
     options = {} if args.device is None else {"device": args.device}
     try:
-        result = deblur_frames(src, out, kernel, prior=args.prior_object, iters=args.iters, noise_level=noise,
-                               solver=args.solver, scale=args.scale, boundary=args.boundary,
-                               skip_existing=not args.recompute, progress=args.progress, **options)
+        with warnings.catch_warnings(record=True) as caught:
+            result = deblur_frames(src, out, kernel, prior=args.prior_object, iters=args.iters, noise_level=noise,
+                                   solver=args.solver, scale=args.scale, boundary=args.boundary,
+                                   skip_existing=not args.recompute, progress=args.progress, **options)
+        _show_warnings(caught, src.name, result["estimator"])
     except SettingsMismatchError as exc:
         raise Failure(f"{src.name}: {exc.reason}; rerun with --recompute to replace them, or choose another "
                       "output folder") from exc
@@ -524,6 +755,9 @@ def _run_video(args):
         raise Failure(f"{src.name}: kernel estimation is not available ({exc}); give --kernel FILE") from exc
     except (ValueError, TypeError, OSError, ImportError, RuntimeError, MemoryError) as exc:
         raise Failure(f"{src.name}: {exc}") from exc
+    described = _describe_rotation(result["operator"], result["estimator"])
+    if described is not None:
+        _say(args, f"{src.name}: {described}")
     _say(args, f"wrote {out}: {result['frames']} frames restored, {result['skipped']} already done")
     return EXIT_OK
 
@@ -549,6 +783,9 @@ def _run_deblur(args):
         raise UsageError(f"reference file not found: {args.reference}")
     if args.save_kernel is not None and Path(args.save_kernel).suffix.lower() not in (".npy", ".png", ".tif", ".tiff"):
         raise UsageError("--save-kernel must end with .npy, .png or .tif")
+    if args.save_kernel is not None and args.rotation is not None:
+        raise UsageError("--save-kernel writes a kernel array; a rotational blur has none (the rotation used is "
+                         "printed instead): drop --save-kernel")
     plan = _plan_outputs(files, batch, args.output, args.compare, kernel=args.kernel, reference=args.reference,
                          save_kernel=args.save_kernel)
     kernel = _load_kernel(args)
@@ -568,8 +805,9 @@ def _run_deblur(args):
     for src, (dst, fig_path) in zip(files, plan):
         try:
             y = _read_input(src)
-            if isinstance(kernel, str) and not args.quiet and show_progress:
-                bar.write(f"{src.name}: estimating the blur kernel ...", file=sys.stderr)
+            if (isinstance(kernel, str) or args.rotation == "estimate") and not args.quiet and show_progress:
+                what = "rotation" if args.rotation == "estimate" else "blur kernel"
+                bar.write(f"{src.name}: estimating the {what} ...", file=sys.stderr)
             x_hat, info = _restore(y, kernel, args, progress=False if batch else args.progress, name=src.name)
             if dst.suffix.lower() in (".jpg", ".jpeg") and x_hat.dtype != np.uint8:
                 _say(args, f"note: {dst.name}: JPEG stores 8 bits; the {x_hat.dtype} result is reduced to 8 bits")
@@ -577,6 +815,9 @@ def _run_deblur(args):
                 write_image(dst, x_hat)
             except (OSError, ValueError, TypeError) as exc:
                 raise Failure(f"cannot write {dst}: {exc}") from exc
+            described = _describe_rotation(info["operator"], info.get("estimator"))
+            if described is not None and not args.quiet:
+                bar.write(f"{src.name}: {described}", file=sys.stderr)
             message = f"wrote {dst}"
             reference = None
             if args.reference is not None:

@@ -42,7 +42,8 @@ def test_help_documents_commands_units_and_exit_codes(tmp_path):
     sub = run("deblur", "--help", cwd=tmp_path)
     assert sub.returncode == 0
     for text in ("--kernel", "--prior", "--iters", "--noise-level", "--scale", "--solver", "--compare",
-                 "0-255", "2.55/255", "exit status", "glob"):
+                 "0-255", "2.55/255", "exit status", "glob", "--rotation-center", "--rotation-angle", "--rpm",
+                 "--exposure", "--rotation-radius", "estimate-rotation", "revolutions per minute"):
         assert text in sub.stdout, text
     assert run(cwd=tmp_path).returncode == 2  # no command
     listing = run("priors", cwd=tmp_path)
@@ -355,3 +356,172 @@ def test_a_video_named_twice_is_one_video_and_videos_do_not_mix_with_images(tmp_
                             *common], capture_output=True, text=True)
     assert mixed.returncode == 2 and "must be the only INPUT" in mixed.stderr
     assert not (tmp_path / "o2").exists()
+
+
+# -- rotational blur (a spinning disk seen by a still camera) ------------------------------------------------------
+ROT_DEG = 20.0
+
+
+@pytest.fixture(scope="module")
+def rotation_images():
+    """A 64x64 colour disk over a static background, turned by 20 degrees during the exposure, 8-bit."""
+    from pnp.synthetic import rotating_disk_scene, synthesize_rotational_blur
+
+    sharp, center, radius = rotating_disk_scene(64)
+    syn = synthesize_rotational_blur(sharp, center, np.deg2rad(ROT_DEG), radius=radius, noise_level=1 / 255,
+                                     seed=0, progress=False)
+    return io.to_uint(np.clip(syn.blurred, 0, 1), np.uint8), io.to_uint(sharp, np.uint8), center, radius
+
+
+@pytest.fixture
+def rotation_scene(tmp_path, rotation_images):
+    blurred, truth, center, radius = rotation_images
+    io.write_image(tmp_path / "spin.png", blurred)
+    io.write_image(tmp_path / "truth.png", truth)
+    return tmp_path, [f"{center[0]:.4f}", f"{center[1]:.4f}"], f"{radius:.4f}"
+
+
+def test_deblur_known_rotation_by_angle_or_rpm(rotation_scene):
+    """--rotation-center/--rotation-angle (or --rpm/--exposure) and --rotation-radius restore a spinning disk."""
+    folder, center, radius = rotation_scene
+    common = ["-p", "tv", "-n", "2", "--noise-level", "1", "--no-progress", "--rotation-center", *center,
+              "--rotation-radius", radius]
+    proc = run("deblur", "spin.png", "-o", "angle.png", "--rotation-angle", ROT_DEG, "--reference", "truth.png",
+               *common, cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    truth, y = io.read_image(folder / "truth.png"), io.read_image(folder / "spin.png")
+    out = io.read_image(folder / "angle.png")
+    assert out.shape == y.shape and out.dtype == np.uint8
+    assert pnp.psnr(out, truth) > pnp.psnr(y, truth) + 5.0  # 29.3 against 20.3 dB when written
+    assert f"angle {ROT_DEG:.2f} deg, disk radius {float(radius):.1f} px" in proc.stderr
+    # 1000 rpm during 1/300 s is 1000 / 60 / 300 of a turn: 20 degrees
+    proc = run("deblur", "spin.png", "-o", "rpm.png", "--rpm", "1000", "--exposure", "1/300", *common, cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    assert f"angle {ROT_DEG:.2f} deg" in proc.stderr
+    assert np.abs(io.read_image(folder / "rpm.png").astype(int) - out).max() <= 1
+    # a folder: every image with the same rotation
+    (folder / "in").mkdir()
+    for name in ("a.png", "b.png"):
+        (folder / "in" / name).write_bytes((folder / "spin.png").read_bytes())
+    proc = run("deblur", "in", "-o", "out/", "--rotation-angle", ROT_DEG, *common, cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("a.png", "b.png"):
+        np.testing.assert_array_equal(io.read_image(folder / "out" / name), out)
+
+
+def test_rotation_options_reach_the_operator_and_the_estimator(scene, monkeypatch, capsys):
+    """What pnp.solve gets: RotationalBlur(center, radians, radius=(r0, r)) or a RotationalBlurEstimator."""
+    import pnp.api
+    from pnp import cli
+
+    seen = []
+
+    def fake_solve(y, kernel, **kwargs):
+        seen.append(kernel)
+        return y, {"operator": None}
+
+    monkeypatch.setattr(pnp.api, "solve", fake_solve)
+    args = ["deblur", str(scene / "blurred.png"), "-o", str(scene / "r.png"), "-p", "tv", "--no-progress"]
+    assert cli.main(args + ["--rotation-center", "20.5", "-3", "--rotation-angle", "-12.5",
+                            "--rotation-radius", "30", "--rotation-inner-radius", "4"]) == 0
+    op = seen.pop()
+    assert isinstance(op, pnp.RotationalBlur)
+    assert op.center == (20.5, -3.0) and op.angle == pytest.approx(np.deg2rad(-12.5)) and op.radius == (4.0, 30.0)
+    assert cli.main(args + ["--rotation-center", "10", "11", "--rpm", "1500", "--exposure", "0.002"]) == 0
+    op = seen.pop()
+    assert op.angle == pytest.approx(np.deg2rad(18.0)) and op.radius is None  # 1500 rpm for 2 ms: 18 degrees
+    assert cli.main(args + ["-k", "estimate-rotation"]) == 0
+    est = seen.pop()
+    assert isinstance(est, pnp.RotationalBlurEstimator) and est.center is None and est.radius == "auto"
+    assert cli.main(args + ["-k", "estimate-rotation", "--rotation-center", "24", "25", "--rotation-radius",
+                            "15"]) == 0
+    est = seen.pop()
+    assert est.center == (24.0, 25.0) and est.radius == 15.0
+
+
+def test_deblur_estimated_rotation_reports_what_it_found(rotation_scene):
+    """--kernel estimate-rotation with a known centre and radius: the angle is estimated, printed and used."""
+    folder, center, radius = rotation_scene
+    proc = run("deblur", "spin.png", "-o", "est.png", "-k", "estimate-rotation", "--rotation-center", *center,
+               "--rotation-radius", radius, "-p", "tv", "-n", "2", "--noise-level", "1", "--no-progress",
+               cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    found = [line for line in proc.stderr.splitlines() if "rotational blur: estimated centre" in line]
+    assert len(found) == 1, proc.stderr
+    angle = float(found[0].split("angle ")[1].split(" deg")[0])
+    assert abs(angle - ROT_DEG) < 5  # 22.9 degrees when written
+    truth, y = io.read_image(folder / "truth.png"), io.read_image(folder / "spin.png")
+    assert pnp.psnr(io.read_image(folder / "est.png"), truth) > pnp.psnr(y, truth) + 3.0  # 28.1 against 20.3 dB
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rotation-center", "5"], "argument --rotation-center: expected 2 arguments"),
+    (["--rotation-center", "5", "5", "--rotation-angle", "10", "-k", "k.npy"],
+     "describe a rotational blur, which replaces the kernel: drop --kernel k.npy"),
+    (["--rotation-center", "5", "5", "--rpm", "1000"], "--rpm needs --exposure SECONDS"),
+    (["--rotation-center", "5", "5", "--exposure", "1/500"], "--exposure needs --rpm RPM"),
+    (["--rotation-center", "5", "5", "--rotation-angle", "10", "--rpm", "100", "--exposure", "0.01"],
+     "either as --rotation-angle DEG or as --rpm RPM --exposure SECONDS, not both"),
+    (["--rotation-angle", "10"], "--rotation-angle needs the centre of the rotation: --rotation-center X Y"),
+    (["--rotation-center", "5", "5"], "add --rotation-angle DEG (or --rpm RPM --exposure SECONDS)"),
+    (["-k", "estimate", "--rotation-center", "5", "5", "--rotation-angle", "4"],
+     "--kernel estimate estimates a camera-shake kernel"),
+    (["-k", "estimate-rotation", "--rotation-angle", "4"], "--kernel estimate-rotation estimates the rotation angle"),
+    (["--rotation-center", "5", "5", "--rotation-angle", "10", "--scale", "2"],
+     "--scale 2 does not work with a rotational blur"),
+    (["-k", "estimate-rotation", "--scale", "2"], "--scale 2 does not work with a rotational blur"),
+    (["--rotation-center", "5", "5", "--rpm", "1500", "--exposure", "500"], "is --exposure in seconds"),
+    (["--rotation-center", "5", "5", "--rpm", "1500", "--exposure", "1/0"], "invalid exposure '1/0'"),
+    (["--rotation-center", "5", "5", "--rotation-angle", "0"], "--rotation-angle is in degrees, not 0"),
+    (["--rotation-center", "5", "5", "--rotation-angle", "400"], "at most 360"),
+    (["--rotation-center", "nan", "5", "--rotation-angle", "10"], "--rotation-center must be two finite numbers"),
+    (["--rotation-center", "5", "5", "--rotation-angle", "10", "--rotation-radius", "auto"],
+     "--rotation-radius auto (an estimated radius) needs --kernel estimate-rotation"),
+    (["--rotation-center", "5", "5", "--rotation-angle", "10", "--rotation-radius", "0"],
+     "--rotation-radius must be a number of pixels > 0"),
+    (["--rotation-center", "5", "5", "--rotation-angle", "10", "--rotation-radius", "20",
+      "--rotation-inner-radius", "20"], "--rotation-inner-radius must be >= 0 and smaller than --rotation-radius 20"),
+    (["--rotation-center", "5", "5", "--rotation-angle", "10", "--rotation-inner-radius", "4"],
+     "--rotation-inner-radius R0 needs --rotation-radius R"),
+    (["--rotation-center", "5", "5", "--rotation-angle", "10", "--save-kernel", "k2.npy"],
+     "a rotational blur has none"),
+    (["-k", "estimate-rotation", "--kernel-index", "1"], "--kernel-key/--kernel-index need --kernel FILE"),
+])
+def test_rotation_option_errors_exit_2_before_any_work(scene, args, message):
+    before = _snapshot(scene)
+    proc = run("deblur", "blurred.png", "-o", "x.png", "-p", "tv", *args, cwd=scene)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert _snapshot(scene) == before
+
+
+def test_video_rerun_with_another_rotation_angle_is_refused(tmp_path, rotation_images, capsys):
+    """The folder's settings record holds the rotation: a rerun with another angle does not keep old frames.
+
+    In-process (``pnp.cli.main``), to pay for the imports once.
+    """
+    import imageio.v3 as iio
+
+    from pnp import cli
+
+    blurred, _, center, radius = rotation_images
+    video, frames = tmp_path / "spin.avi", tmp_path / "frames"
+    iio.imwrite(video, np.stack([blurred, blurred[:, ::-1]]), plugin="FFMPEG", fps=5, codec="ffv1")
+    base = ["deblur", str(video), "-o", str(frames), "-p", "tv", "-n", "1", "--noise-level", "1", "--no-progress",
+            "--rotation-center", f"{center[0]:.4f}", f"{center[1]:.4f}", "--rotation-radius", f"{radius:.4f}"]
+
+    def pnp_deblur(*extra):
+        code = cli.main(base + list(extra))
+        return code, capsys.readouterr().err
+
+    code, err = pnp_deblur("--rotation-angle", "20")
+    assert code == 0 and "2 frames restored" in err and "angle 20.00 deg" in err, err
+    code, err = pnp_deblur("--rotation-angle", "20")
+    assert code == 0 and "2 already done" in err, err
+    before = _snapshot(frames)
+    code, err = pnp_deblur("--rotation-angle", "25")
+    assert code == 1 and "other settings (different: operator.angle)" in err and "--recompute" in err, err
+    assert _snapshot(frames) == before
+    code, err = pnp_deblur("--rotation-angle", "25", "--recompute")
+    assert code == 0 and "2 frames restored" in err, err
+    assert _snapshot(frames) != before
