@@ -241,8 +241,10 @@ def solve(
         with circular convolution: left at the default on an observation whose
         borders join smoothly across the wrap-around (the mark of circular
         blur), ``solve`` warns. Operators without a ``padded`` method ignore it;
-        ``padded(pad)`` receives an int, or ``(top, bottom, left, right)`` when the
-        padded size is enlarged to an FFT-friendly one.
+        the pad is ``boundary_margins(shape)`` (per side, e.g. a rotational blur)
+        or ``boundary_margin(shape)`` (every side) of the operator, 16 without
+        either; ``padded(pad)`` receives an int, or ``(top, bottom, left, right)``
+        when the sides differ (e.g. enlarged to an FFT-friendly size).
     callback : callable, optional
         ``callback(k, x, alpha_k, sigma_k)`` after each iteration, ``x`` the
         current estimate as a float array in the output layout. Its signature
@@ -382,12 +384,15 @@ def solve(
             stacklevel=2,
         )
     if hasattr(operator, "padded") and boundary != "circular":
-        margin = operator.boundary_margin(y_int.shape[-2:]) if hasattr(operator, "boundary_margin") else 16
+        if hasattr(operator, "boundary_margins"):  # (top, bottom, left, right), e.g. a rotational blur
+            margin = operator.boundary_margins(y_int.shape[-2:])
+        else:
+            margin = operator.boundary_margin(y_int.shape[-2:]) if hasattr(operator, "boundary_margin") else 16
         y_work, (top, left) = pad_observation(y_int, margin, boundary)
         pads = (top, y_work.shape[-2] - h - top, left, y_work.shape[-1] - w - left)
         # a symmetric pad stays an int (the simplest form of the operator protocol); a user mask of
         # a rotational blur must be padded to the FFT-friendly padded shape, so it gets all four
-        op_work = operator.padded(margin if len(set(pads)) == 1 else pads)
+        op_work = operator.padded(pads[0] if len(set(pads)) == 1 else pads)
         observed = np.zeros(y_work.shape[-2:], dtype=bool)
         observed[top:top + h, left:left + w] = True
     else:

@@ -47,9 +47,10 @@ def pad_observation(y, margin, mode="taper"):
     Parameters
     ----------
     y : ndarray, shape (C, h, w)
-    margin : int
-        Minimum pad on every side, in observation pixels. The bottom/right pads
-        are enlarged so that the padded size is FFT friendly.
+    margin : int or tuple of 4 int
+        Minimum pad on every side, or on each side ``(top, bottom, left,
+        right)``, in observation pixels. The bottom/right pads are enlarged so
+        that the padded size is FFT friendly.
     mode : {"taper", "reflect", "circular"}
 
     Returns
@@ -61,21 +62,26 @@ def pad_observation(y, margin, mode="taper"):
     """
     if mode not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {mode!r}")
-    if mode == "circular" or margin <= 0:
+    if np.ndim(margin) == 0:
+        top = bottom = left = right = int(margin)
+    else:
+        top, bottom, left, right = (int(m) for m in margin)
+    if mode == "circular" or max(top, bottom, left, right) <= 0:
         return y, (0, 0)
+    top, bottom, left, right = (max(m, 0) for m in (top, bottom, left, right))
     C, h, w = y.shape
-    H2 = sfft.next_fast_len(h + 2 * margin, real=True)
-    W2 = sfft.next_fast_len(w + 2 * margin, real=True)
-    pads = ((0, 0), (margin, H2 - h - margin), (margin, W2 - w - margin))
+    H2 = sfft.next_fast_len(h + top + bottom, real=True)
+    W2 = sfft.next_fast_len(w + left + right, real=True)
+    pads = ((0, 0), (top, H2 - h - top), (left, W2 - w - left))
     yp = np.pad(y, pads, mode="symmetric")
     if mode == "reflect":
-        return yp, (margin, margin)
+        return yp, (top, left)
     # Fade the pads into a smooth periodic image (Gaussian blur with wrap-around).
-    smooth = ndimage.gaussian_filter(yp, sigma=(0, margin / 2, margin / 2), mode="wrap")
-    wy = _fade(H2, h, margin)
-    wx = _fade(W2, w, margin)
+    smooth = ndimage.gaussian_filter(yp, sigma=(0, max(top, bottom) / 2, max(left, right) / 2), mode="wrap")
+    wy = _fade(H2, h, top)
+    wx = _fade(W2, w, left)
     weight = wy[:, None] * wx[None, :]
-    return weight * yp + (1 - weight) * smooth, (margin, margin)
+    return weight * yp + (1 - weight) * smooth, (top, left)
 
 
 def _fade(n_total, n_inner, margin):
@@ -93,8 +99,8 @@ def _fade(n_total, n_inner, margin):
     t = np.zeros(n_total)
     before = idx < margin
     after = idx >= margin + n_inner
-    t[before] = (margin - idx[before]) / margin
-    t[after] = (idx[after] - (margin + n_inner - 1)) / after_len
+    t[before] = (margin - idx[before]) / max(margin, 1)
+    t[after] = (idx[after] - (margin + n_inner - 1)) / max(after_len, 1)
     return 0.5 * (1 + np.cos(np.pi * np.clip(t, 0, 1)))
 
 

@@ -544,3 +544,127 @@ def test_circular_boundary_and_unpadded_taper_solve_the_same_problem_alike():
     circular = pnp.solve(y, op, boundary="circular", **kw)
     assert pnp.psnr(circular, x) > pnp.psnr(taper, x) - 0.1
     np.testing.assert_allclose(circular, taper, atol=2e-3)
+
+
+# -- a centre outside the frame: per-side pads and a visible cost (mixer audit of 2026-11-27) -----------
+
+def _offframe_case(deg=6.0, dist=150.0, n=64, pad=120):
+    """A 64x64 camera crop whose rotation centre lies ``dist`` px left of the frame, blurred on a far
+    larger scene (content rotates in from outside the frame), noise 0.01 with seed 0."""
+    from skimage import data
+
+    big = data.camera()[150:150 + n + 2 * pad, 150:150 + n + 2 * pad] / 255.0
+    op_big = RotationalBlur((pad - dist, pad + n / 2), np.deg2rad(deg))
+    crop = (slice(pad, pad + n), slice(pad, pad + n))
+    y = pnp.add_noise(op_big.forward(big[None])[0][crop], 0.01, seed=0)
+    return big[crop], y, RotationalBlur((-dist, n / 2), np.deg2rad(deg))
+
+
+def test_margins_per_side_follow_the_motion_of_an_offframe_centre():
+    # centre 150 px left of a 64x64 frame, 6 degrees: the frame moves ~20 px down, ~3 px sideways
+    op = RotationalBlur((-150.0, 32.0), np.deg2rad(6))
+    assert op.boundary_margin((64, 64)) == 25  # the old symmetric pad: the largest displacement
+    top, bottom, left, right = op.boundary_margins((64, 64))
+    assert top == 0 and 20 <= bottom <= 25 and 0 < left <= 8 and 0 < right <= 8
+    # the sign of the angle swaps top and bottom
+    assert RotationalBlur((-150.0, 32.0), -np.deg2rad(6)).boundary_margins((64, 64)) == (bottom, top, left, right)
+    # the pads hold every source of the frame: on the frame, the padded operator is the operator of a
+    # much larger scene (no sample dropped, none clamped to the border)
+    rng = np.random.default_rng(3)
+    big = rng.random((1, 64 + 120, 64 + 120))
+    op_big = RotationalBlur((60 - 150.0, 60 + 32.0), np.deg2rad(6))
+    xp = big[:, 60 - top:60 + 64 + bottom, 60 - left:60 + 64 + right]
+    y_pad = op.padded((top, bottom, left, right)).forward(xp)[:, top:top + 64, left:left + 64]
+    np.testing.assert_allclose(y_pad, op_big.forward(big)[:, 60:124, 60:124], atol=1e-12)
+    # the audit's case: 128x128 frame, centre 2000 px left, 7.2 degrees; solve pads to an FFT-friendly
+    # size. The symmetric pad gave a 675x675 grid (200 M matrix entries, 7 GiB at its peak, 67 s)
+    from pnp.boundary import pad_observation
+
+    far = RotationalBlur((-2000.0, 64.0), np.deg2rad(7.2))
+    m = far.boundary_margin((128, 128))
+    assert pad_observation(np.zeros((1, 128, 128)), m)[0].shape[-2:] == (675, 675)
+    shape = pad_observation(np.zeros((1, 128, 128)), far.boundary_margins((128, 128)))[0].shape[-2:]
+    assert shape == (400, 160) and shape[0] * shape[1] < 675 * 675 / 7
+
+
+def test_margins_of_centred_and_disk_rotations():
+    # a centred whole-frame rotation: the same pad on every side, within the old symmetric one (the
+    # corners' arcs reach about 1/sqrt(2) of their displacement beyond the sides at small angles)
+    op = RotationalBlur((31.5, 31.5), np.deg2rad(10))
+    margins = op.boundary_margins((64, 64))
+    assert len(set(margins)) == 1 and 5 <= margins[0] <= op.boundary_margin((64, 64)) == 10
+    # a disk inside the frame needs no pad; one that crosses the right border only a right pad
+    assert RotationalBlur.disk((25, 25), 0.3, radius=15).boundary_margins((51, 51)) == (0, 0, 0, 0)
+    top, bottom, left, right = RotationalBlur.disk((40, 25), 0.3, radius=15).boundary_margins((51, 51))
+    assert top == bottom == left == 0 < right
+    assert RotationalBlur((31.5, 31.5), 0.1, mask=np.zeros((64, 64))).boundary_margins() == (0, 0, 0, 0)
+
+
+def test_pad_observation_takes_four_margins():
+    from pnp.boundary import pad_observation
+
+    y = np.random.default_rng(0).random((2, 30, 40))
+    for mode in ("taper", "reflect"):
+        a, crop_a = pad_observation(y, 7, mode)
+        b, crop_b = pad_observation(y, (7, 7, 7, 7), mode)
+        np.testing.assert_array_equal(a, b)
+        assert crop_a == crop_b == (7, 7)
+        c, crop = pad_observation(y, (0, 9, 3, 0), mode)
+        assert crop == (0, 3) and c.shape[-2] >= 39 and c.shape[-1] >= 43
+        np.testing.assert_allclose(c[:, :30, 3:43], y)
+    assert pad_observation(y, (0, 0, 0, 0))[0] is y
+
+
+def test_adjoint_of_the_padded_operator_with_asymmetric_pads():
+    rng = np.random.default_rng(4)
+    op = RotationalBlur((-40.0, 12.0), np.deg2rad(9), weights=[1.0, 0.3, 2.0])
+    pads = op.boundary_margins((24, 30))
+    assert len(set(pads)) > 1
+    big = op.padded(pads)
+    shape = (3, 24 + pads[0] + pads[1], 30 + pads[2] + pads[3])
+    x, y = rng.random(shape), rng.random(shape)
+    lhs = np.vdot(big.forward(x), y)
+    assert abs(lhs - np.vdot(x, big.adjoint(y))) <= 1e-10 * abs(lhs)
+
+
+def test_solve_with_an_offframe_centre_pads_little_and_restores_as_before():
+    x, y, op = _offframe_case()
+    out = pnp.solve(y, op, prior="tv", noise_level=0.01, iters=8, progress=False)
+    # solved on a 90x80 grid; the symmetric pad of 25 px on every side made it 120x120
+    (padded,) = op._padded.values()
+    assert list(padded._cache) == [(90, 80)]
+    # measured: blurred 15.03 dB; restored 24.71 dB with the old symmetric pad, 24.80 dB with the per-side pads
+    assert pnp.psnr(y, x) < 15.1
+    assert pnp.psnr(out, x) > 24.66
+
+
+def test_a_large_matrix_build_warns_and_shows_progress(monkeypatch):
+    import warnings
+
+    import tqdm.auto
+
+    import pnp.operators.rotational as rot
+
+    disable = []  # the disable argument of every progress bar
+
+    class Bar:
+        def __init__(self, *args, **kwargs):
+            disable.append(kwargs.get("disable", False))
+
+        def update(self, n):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    op = RotationalBlur((-150.0, 16.0), np.deg2rad(6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        op.matrix((32, 32))  # small: quiet
+    assert disable == [True]
+    monkeypatch.setattr(rot, "WARN_BYTES", 1000)
+    monkeypatch.setattr(rot, "PROGRESS_ENTRIES", 1000)
+    with pytest.warns(UserWarning, match=r"32x33 grid.*million entries.*GiB.*motion_kernel"):
+        op.matrix((32, 33))
+    assert disable == [True, None]  # None: tqdm shows it on a terminal

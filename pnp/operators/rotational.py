@@ -34,10 +34,22 @@ in the frame. This keeps the prediction unbiased but is not the physics at the
 rim, where content from outside the frame rotates in. :func:`pnp.solve` avoids
 relying on it: the operator has a
 :meth:`RotationalBlur.padded` form, so the solver restores on a grid enlarged
-by :meth:`RotationalBlur.boundary_margin` pixels (the largest displacement of a
-frame pixel) and treats the pad as unobserved content that rotates into the
-frame. With ``boundary="circular"`` no pad is added and the renormalised arcs are
-the model at the frame border.
+on each side by :meth:`RotationalBlur.boundary_margins` (how far the arcs of the
+frame's pixels reach beyond that side) and treats the pad as unobserved content
+that rotates into the frame. With ``boundary="circular"`` no pad is added and the
+renormalised arcs are the model at the frame border.
+
+Cost
+----
+The number of sub-angles of a pixel grows with its distance to the centre, so
+a centre far outside the frame makes even a small frame expensive (2000 px
+from the centre at 7.2 degrees a pixel holds about 500 matrix entries, against
+12 in a 64x64 frame turning by 10 degrees about its middle). Building a matrix
+of more than :data:`PROGRESS_ENTRIES` estimated entries shows a progress bar
+(on a terminal), and a build estimated to need more than :data:`WARN_BYTES` of
+memory warns with its size. Far from the centre the motion is almost a
+translation, which a motion kernel (:func:`pnp.kernels.motion_kernel`) models
+far more cheaply.
 """
 
 from __future__ import annotations
@@ -50,6 +62,13 @@ from .._checks import check_real
 __all__ = ["RotationalBlur", "rotation_sample_angles", "interpolation_matrix", "check_center"]
 
 _CHUNK_ENTRIES = 3_000_000  # sparse entries assembled per batch (bounds temporary memory)
+#: Estimated matrix entries from which building a matrix shows a tqdm progress bar (on a terminal;
+#: 10 million entries take a few seconds on one core).
+PROGRESS_ENTRIES = 10_000_000
+#: Estimated peak memory (bytes) of a matrix build from which it warns (a UserWarning with the estimate).
+WARN_BYTES = 4 * 2**30
+_BYTES_PER_ENTRY = 12  # float64 value + int32 column index of a CSR matrix
+_BUILD_PEAK = 3.3  # peak memory of a build / size of the finished matrix (measured 3.26-3.31 on 2.5-23 M entries)
 
 
 def check_center(center, name="center"):
@@ -241,9 +260,9 @@ class RotationalBlur:
     -----
     The sparse matrix of each image shape is cached on the operator (about
     ``12 x 2 x arc length`` bytes per pixel: ~250 MB for 512x512 at 10
-    degrees), and so is the padded copy that :func:`pnp.solve` works on, so
-    repeated solves with one operator build the matrix once; pickling drops
-    the caches.
+    degrees; building it needs about 3.3 times that at its peak), and so is
+    the padded copy that :func:`pnp.solve` works on, so repeated solves with
+    one operator build the matrix once; pickling drops the caches.
 
     Examples
     --------
@@ -447,8 +466,16 @@ class RotationalBlur:
         cx, cy = self.center
         moving = np.flatnonzero(m > 0)
         ring = np.floor(r[moving] / self.ring_width).astype(np.int64)
+        rings, inverse = np.unique(ring, return_inverse=True)
+        n_ring = np.array([self.n_samples((b + 1) * self.ring_width) for b in rings], dtype=np.float64)
+        samples = 4 * n_ring[inverse]  # interpolation weights per pixel before duplicates are summed
+        entries = self._warn_size(shape, samples, r[moving])
         blocks, order = [], []
-        for b in np.unique(ring):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=int(samples.sum()), desc=f"RotationalBlur matrix {H}x{W}", unit="sample", unit_scale=True,
+                   leave=False, disable=None if entries >= PROGRESS_ENTRIES else True)
+        for b in rings:
             pix = moving[ring == b]
             thetas, w = self.sample_angles((b + 1) * self.ring_width)
             c, sn = np.cos(thetas)[None, :], np.sin(thetas)[None, :]
@@ -472,6 +499,8 @@ class RotationalBlur:
                 blocks.append(sparse.coo_matrix((vals.ravel(), (rows.ravel(), cols.ravel())),
                                                 shape=(p.size, n_pix)).tocsr())
                 order.append(p)
+                bar.update(4 * p.size * thetas.size)
+        bar.close()
         static = sparse.diags(1.0 - m, format="csr")
         if not blocks:
             return static
@@ -486,6 +515,32 @@ class RotationalBlur:
         A.sum_duplicates()
         A.eliminate_zeros()
         return A
+
+    def _warn_size(self, shape, samples, radii):
+        """Estimated entries of the matrix on ``shape``; warns if its build needs more than :data:`WARN_BYTES`.
+
+        A pixel whose arc stays on the grid holds about ``2 (arc length + 2)``
+        entries once the duplicates of its samples are summed (measured: 1.9 to
+        2.2 times for arcs of 1 to 130 px), at most its ``samples``.
+        """
+        if radii.size == 0:
+            return 0.0
+        entries = float(np.minimum(samples, 2 * (radii * abs(self.angle) + 2)).sum())
+        size = entries * _BYTES_PER_ENTRY
+        if _BUILD_PEAK * size > WARN_BYTES:
+            import warnings
+
+            H, W = shape
+            warnings.warn(
+                f"RotationalBlur on a {H}x{W} grid: its sparse matrix will hold about {entries / 1e6:.0f} million "
+                f"entries, about {size / 2**30:.1f} GiB, and building it needs about {_BUILD_PEAK * size / 2**30:.1f} "
+                f"GiB at its peak. Pixels up to {radii.max():.0f} px from the centre sample arcs of up to "
+                f"{radii.max() * abs(self.angle):.0f} px, one sample every {self.spacing:g} px. A centre far "
+                "outside the frame is close to a translation, which a motion kernel "
+                "(pnp.kernels.motion_kernel) models far more cheaply; a larger spacing= costs less.",
+                stacklevel=4,
+            )
+        return entries
 
     # -- operator protocol ---------------------------------------------------------
     def _apply(self, M, x):
@@ -606,8 +661,90 @@ class RotationalBlur:
         return np.array(y, dtype=np.float64)
 
     # -- boundary handling ------------------------------------------------------------
+    def _frame_shape_or(self, shape, name):
+        if shape is None:
+            shape = self._frame_shape
+        if shape is None:
+            raise ValueError(f"{name} needs the frame shape (H, W)")
+        return tuple(int(s) for s in shape[-2:])
+
+    def source_extent(self, shape):
+        """Bounding box of the points that the moving pixels of a ``(H, W)`` frame sample.
+
+        Every pixel ``p`` of the rotating region samples the sharp image at
+        ``c + R(-theta)(p - c)`` for ``theta`` in ``[0, angle]``; this is the
+        exact bounding box of all those points (pixel coordinates, unbounded by
+        the frame), or None if no pixel moves. The union of the rotated regions
+        has the bounding box of the rotated convex hull of the region, whose
+        vertices are among the first and last moving pixel of each row; along
+        the arc of such a point, ``x`` and ``y`` are extreme at the ends of the
+        angle range or where the arc crosses an axis through the centre.
+
+        Returns
+        -------
+        (x_min, x_max, y_min, y_max) : tuple of float, or None
+        """
+        H, W = (int(s) for s in shape[-2:])
+        m = self.region((H, W)) > 0
+        rows = np.flatnonzero(m.any(axis=1))
+        if rows.size == 0:
+            return None
+        first = m[rows].argmax(axis=1)
+        last = W - 1 - m[rows, ::-1].argmax(axis=1)
+        cx, cy = self.center
+        dx = np.concatenate([first, last]) - cx
+        dy = np.concatenate([rows, rows]) - cy
+        r, phi = np.hypot(dx, dy), np.arctan2(dy, dx)
+        lo, hi = min(0.0, self.angle), max(0.0, self.angle)
+        # the source is c + r (cos, sin)(phi + theta): candidates are the two ends of [lo, hi] and,
+        # where it lies in [lo, hi], the first theta >= lo with phi + theta a multiple of pi / 2
+        cand = [np.full_like(phi, lo), np.full_like(phi, hi)]
+        for k in range(4):
+            t = lo + np.mod(k * np.pi / 2 - phi - lo, 2 * np.pi)
+            cand.append(np.where(t <= hi, t, lo))
+        a = phi + np.stack(cand)
+        qx, qy = cx + r * np.cos(a), cy + r * np.sin(a)
+        return float(qx.min()), float(qx.max()), float(qy.min()), float(qy.max())
+
+    def boundary_margins(self, shape=None):
+        """Pads ``(top, bottom, left, right)`` (pixels) that hold everything rotating into the frame.
+
+        What :func:`pnp.solve` pads by. Each side gets how far the points that
+        the frame's moving pixels sample (:meth:`source_extent`) reach beyond
+        the frame's outermost pixel centre on that side, rounded up, plus 2
+        pixels for the interpolation; 0 where they stay within half a pixel of
+        it (the operator keeps such samples, clamped to the border). With a
+        centre far outside the frame the motion in the frame is almost a
+        translation, and only the side it comes from needs a wide pad; a disk
+        or annulus (``radius``) needs only what its own region reaches.
+
+        Parameters
+        ----------
+        shape : tuple (H, W), optional
+            Frame size; default: the mask's shape, else the shape last seen by
+            :meth:`input_shape` (which :func:`pnp.solve` calls first).
+
+        Returns
+        -------
+        tuple of 4 int
+            Each at most :meth:`boundary_margin`.
+        """
+        H, W = self._frame_shape_or(shape, "boundary_margins")
+        ext = self.source_extent((H, W))
+        if ext is None:
+            return (0, 0, 0, 0)
+        x0, x1, y0, y1 = ext
+        reach = (-y0, y1 - (H - 1), -x0, x1 - (W - 1))
+        # 1e-9: rounding of the rotation of a point that stays on the border
+        return tuple(int(np.ceil(d - 1e-9)) + 2 if d > 0.5 else 0 for d in reach)
+
     def boundary_margin(self, shape=None):
-        """Pad width (pixels) so that everything that rotates into the frame lies on the padded grid.
+        """One pad width (pixels) for all four sides: enough on every side, often far more than needed.
+
+        :func:`pnp.solve` pads each side by :meth:`boundary_margins` instead
+        (until the mixer audit of 2026-11-27 it padded every side by this
+        width: with a centre far outside the frame that made the padded grid
+        tens of times larger than the frame).
 
         Parameters
         ----------
@@ -618,25 +755,11 @@ class RotationalBlur:
         Returns
         -------
         int
-            0 if no sample of the rotating region leaves the frame, else the
-            largest displacement plus 2 pixels.
+            0 if no sample of the rotating region leaves the frame by more than
+            half a pixel, else the largest displacement plus 2 pixels.
         """
-        if shape is None:
-            shape = self._frame_shape
-        if shape is None:
-            raise ValueError("boundary_margin needs the frame shape (H, W)")
-        H, W = (int(s) for s in shape[-2:])
-        m = self.region((H, W))
-        ys, xs = np.nonzero(m > 0)
-        if ys.size == 0:
-            return 0
-        cx, cy = self.center
-        dx, dy = xs - cx, ys - cy
-        thetas = np.linspace(0.0, self.angle, 17)
-        c, s = np.cos(thetas)[:, None], np.sin(thetas)[:, None]
-        qx = cx + dx * c - dy * s
-        qy = cy + dx * s + dy * c
-        if qx.min() >= -0.5 and qy.min() >= -0.5 and qx.max() <= W - 0.5 and qy.max() <= H - 0.5:
+        H, W = self._frame_shape_or(shape, "boundary_margin")
+        if not any(self.boundary_margins((H, W))):
             return 0
         return int(np.ceil(self.max_displacement((H, W)))) + 2
 
