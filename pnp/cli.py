@@ -77,9 +77,12 @@ rotational blur (a spinning object, e.g. a mixer, seen by a still camera):
   --rotation-radius the whole image turns.
   --kernel estimate-rotation estimates the centre and the angle (1 to 45
   degrees) from the image (a video: from its first 5 frames); a known
-  --rotation-center and/or --rotation-radius R [--rotation-inner-radius R0]
-  are used as given, otherwise the disk radius is estimated too (or the
-  whole image turns, if no static background is found). The rotation used
+  --rotation-center, --rotation-angle DEG (or --rpm RPM --exposure SECONDS;
+  at most 90 degrees) and/or --rotation-radius R [--rotation-inner-radius R0]
+  are used as given, and only the rest is estimated: the disk radius too
+  unless given (or the whole image turns, if no static background is found).
+  Below about 10 degrees the angle search can fail on a patterned disk: give
+  the angle (or rpm and exposure) when it is known. The rotation used
   (estimated or given) is printed. Rotational blur needs --scale 1; it has no
   kernel array, so --save-kernel does not apply.
 
@@ -246,10 +249,7 @@ def _check_rotation(args):
     if args.exposure is not None and args.rpm is None:
         raise UsageError("--exposure needs --rpm RPM, the rotation speed in revolutions per minute")
     if args.kernel == "estimate-rotation":
-        if known:
-            raise UsageError(f"--kernel estimate-rotation estimates the rotation angle: drop {', '.join(known)}, "
-                             "or drop --kernel estimate-rotation to use the rotation as given")
-        args.rotation = "estimate"
+        args.rotation = "estimate"  # a given angle (or rpm and exposure) is kept: only the centre is estimated
     elif known:
         if args.rotation_center is None:
             raise UsageError(f"{known[0]} needs the centre of the rotation: --rotation-center X Y (pixels: X the "
@@ -281,6 +281,12 @@ def _check_rotation(args):
             raise UsageError(f"--rpm {args.rpm:g} --exposure {args.exposure:g} make the object turn {abs(turns):g} "
                              "revolutions during the exposure; at most one is supported: is --exposure in seconds "
                              "(1/1000 or 0.001 for 1 ms)?")
+    if args.rotation == "estimate" and known:
+        angle = abs(_rotation_angle(args))
+        if angle > np.pi / 2 + 1e-12:
+            raise UsageError(f"--kernel estimate-rotation with a known rotation of {np.rad2deg(angle):g} degrees: the "
+                             "estimator handles at most 90 degrees per exposure; drop --kernel estimate-rotation and give "
+                             "--rotation-center X Y (and --rotation-radius R) to use the rotation as given")
     radius, inner = args.rotation_radius, args.rotation_inner_radius
     if radius == "auto" and args.rotation != "estimate":
         raise UsageError("--rotation-radius auto (an estimated radius) needs --kernel estimate-rotation; give the "
@@ -309,6 +315,15 @@ def _rotation_region(args):
     return radius if inner is None else (inner, radius)
 
 
+def _rotation_angle(args):
+    """The rotation during one exposure in radians (signed) from the options, or None."""
+    if args.rotation_angle is not None:
+        return float(np.deg2rad(args.rotation_angle))
+    if args.rpm is not None:
+        return 2 * np.pi * args.rpm * args.exposure / 60.0  # as RotationalBlur.from_rpm
+    return None
+
+
 def _rotation_blur(args):
     """The rotational operator or estimator described by the options (``args.rotation`` set)."""
     from .estimate.rotation import RotationalBlurEstimator
@@ -318,7 +333,13 @@ def _rotation_blur(args):
     try:
         if args.rotation == "estimate":
             region = _rotation_region(args)
-            return RotationalBlurEstimator(center=center, radius="auto" if region is None else region)
+            angle = _rotation_angle(args)
+            known = {} if angle is None else dict(angle=abs(angle), sign=1 if angle > 0 else -1)
+            if center is not None and angle is not None:  # nothing left to estimate but the radius
+                if region == "auto" or region is None:
+                    return RotationalBlurEstimator(center=center, radius="auto", **known)
+                return RotationalBlur(center, angle, radius=region)
+            return RotationalBlurEstimator(center=center, radius="auto" if region is None else region, **known)
         if args.rotation_angle is not None:
             return RotationalBlur(center, np.deg2rad(args.rotation_angle), radius=_rotation_region(args))
         return RotationalBlur.from_rpm(args.rpm, args.exposure, center, radius=_rotation_region(args))
@@ -362,7 +383,8 @@ def _show_warnings(caught, name, estimator=None):
         if unreliable and "reliable_" in message:
             message = ("the estimated rotation is flagged unreliable (weak or inconsistent evidence of the angle): "
                        "the result may be worse than the input; if the rotation is known, give it with "
-                       "--rotation-center X Y and --rotation-angle DEG (or --rpm RPM --exposure SECONDS)")
+                       "--rotation-center X Y and --rotation-angle DEG (or --rpm RPM --exposure SECONDS); if only "
+                       "the angle (or speed and exposure) is known, keep --kernel estimate-rotation and add it")
         print(f"pnp deblur: warning: {name}: {message}", file=sys.stderr)
 
 

@@ -437,6 +437,18 @@ def test_rotation_options_reach_the_operator_and_the_estimator(scene, monkeypatc
                             "15"]) == 0
     est = seen.pop()
     assert est.center == (24.0, 25.0) and est.radius == 15.0
+    # a known angle (or rpm and exposure) is kept: only the centre (and the radius) is estimated
+    assert cli.main(args + ["-k", "estimate-rotation", "--rotation-angle", "-7.2"]) == 0
+    est = seen.pop()
+    assert est.center is None and est.angle == pytest.approx(np.deg2rad(7.2)) and est.sign == -1
+    assert cli.main(args + ["-k", "estimate-rotation", "--rpm", "1200", "--exposure", "1/1000",
+                            "--rotation-center", "24", "25"]) == 0
+    est = seen.pop()
+    assert est.center == (24.0, 25.0) and est.angle == pytest.approx(np.deg2rad(7.2)) and est.radius == "auto"
+    assert cli.main(args + ["-k", "estimate-rotation", "--rotation-angle", "7.2", "--rotation-center", "24", "25",
+                            "--rotation-radius", "15"]) == 0
+    op = seen.pop()  # nothing left to estimate
+    assert isinstance(op, pnp.RotationalBlur) and op.angle == pytest.approx(np.deg2rad(7.2)) and op.radius == (0, 15)
 
 
 def test_deblur_estimated_rotation_reports_what_it_found(rotation_scene):
@@ -466,7 +478,7 @@ def test_deblur_estimated_rotation_reports_what_it_found(rotation_scene):
     (["--rotation-center", "5", "5"], "add --rotation-angle DEG (or --rpm RPM --exposure SECONDS)"),
     (["-k", "estimate", "--rotation-center", "5", "5", "--rotation-angle", "4"],
      "--kernel estimate estimates a camera-shake kernel"),
-    (["-k", "estimate-rotation", "--rotation-angle", "4"], "--kernel estimate-rotation estimates the rotation angle"),
+    (["-k", "estimate-rotation", "--rotation-angle", "100"], "the estimator handles at most 90 degrees"),
     (["--rotation-center", "5", "5", "--rotation-angle", "10", "--scale", "2"],
      "--scale 2 does not work with a rotational blur"),
     (["-k", "estimate-rotation", "--scale", "2"], "--scale 2 does not work with a rotational blur"),
