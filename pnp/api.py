@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import inspect
 import numbers
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -25,6 +27,19 @@ PERIODIC_WRAP_RATIO = 1.5
 
 def _is_operator(obj):
     return all(hasattr(obj, a) for a in ("forward", "adjoint", "data_step"))
+
+
+def _caller_stacklevel():
+    """``stacklevel`` for :func:`warnings.warn` that names the first frame outside the ``pnp`` package.
+
+    For warnings about the user's call, whichever public function (``solve``,
+    ``make_operator``, ``deblur_frames``, ...) it went through.
+    """
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1  # our caller, the frame that calls warnings.warn, is level 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def run_estimator(estimator, frames, noise_level=None):
@@ -52,7 +67,7 @@ def run_estimator(estimator, frames, noise_level=None):
             f"{type(estimator).__name__} flags its estimate as unreliable (reliable_=False): the restoration "
             "may be worse than the blurred input; check the estimate (its attributes ending in '_') or pass "
             "the known blur (an operator or kernel) instead of the estimator",
-            RuntimeWarning, stacklevel=3)
+            RuntimeWarning, stacklevel=_caller_stacklevel())
     return result
 
 
@@ -397,6 +412,9 @@ def solve(
         observed[top:top + h, left:left + w] = True
     else:
         y_work, (top, left), op_work = y_int, (0, 0), operator
+    if progress is False and callable(getattr(op_work, "matrix", None)) and "progress" in inspect.signature(
+            op_work.matrix).parameters:
+        op_work.matrix(y_work.shape[-2:], progress=False)  # built (and cached) now, without its progress bar
     del y_int  # the padded copy (or the same array) is all the loop needs: lower peak memory
     r0, c0 = top * (H // h), left * (W // w)
 

@@ -9,6 +9,7 @@ value, missing file, output that would overwrite an input).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import glob
 import os
@@ -354,38 +355,49 @@ def _describe_rotation(operator, estimator=None):
     if not isinstance(operator, RotationalBlur):
         return None
     cx, cy = operator.center
-    text = f"centre ({cx:.1f}, {cy:.1f}) px, angle {np.rad2deg(operator.angle):.2f} deg"
+    given_center = estimator is not None and getattr(estimator, "center", None) is not None
+    given_angle = estimator is not None and getattr(estimator, "angle", None) is not None
+    text = (f"centre ({cx:.1f}, {cy:.1f}) px{' (given)' if given_center else ''}, angle "
+            f"{np.rad2deg(operator.angle):.2f} deg{' (given)' if given_angle else ''}")
     region = getattr(operator, "radius", None)
     if region is not None:
         r0, r1 = region
         text += f", disk radius {r1:.1f} px" if r0 == 0 else f", ring {r0:.1f}-{r1:.1f} px"
     elif getattr(operator, "mask", None) is None:
         text += ", whole image"
-    if estimator is not None:
-        text = f"estimated {text}"
-        if getattr(estimator, "reliable_", None) is False:
-            text += " (flagged unreliable)"
-    return f"rotational blur: {text}"
+    if estimator is None:
+        return f"rotational blur: {text}"
+    if getattr(estimator, "reliable_", None) is False:
+        text += " (flagged unreliable)"
+    return f"rotational blur (estimated): {text}"
 
 
-def _show_warnings(caught, name, estimator=None):
-    """Print warnings caught around a solve as the command line's own lines (also with --quiet).
+@contextlib.contextmanager
+def _warnings_printed(name, kernel=None):
+    """Print the library's warnings as the command line's own lines, when raised (also with --quiet).
 
-    The library's warning about an estimate its estimator flags unreliable
-    speaks of Python attributes and arguments; for a rotation it is said in
-    the command line's words.
+    Shown at once, not after the solve: a warning that comes before a long or
+    failing step (a large rotation matrix) is seen before it. The library's
+    warning about an estimate that a :class:`pnp.RotationalBlurEstimator`
+    flags unreliable speaks of Python attributes; it is said in the command
+    line's words.
     """
     from .estimate.rotation import RotationalBlurEstimator
 
-    unreliable = isinstance(estimator, RotationalBlurEstimator) and getattr(estimator, "reliable_", None) is False
-    for w in caught:
-        message = str(w.message)
-        if unreliable and "reliable_" in message:
-            message = ("the estimated rotation is flagged unreliable (weak or inconsistent evidence of the angle): "
-                       "the result may be worse than the input; if the rotation is known, give it with "
-                       "--rotation-center X Y and --rotation-angle DEG (or --rpm RPM --exposure SECONDS); if only "
-                       "the angle (or speed and exposure) is known, keep --kernel estimate-rotation and add it")
-        print(f"pnp deblur: warning: {name}: {message}", file=sys.stderr)
+    rotation = isinstance(kernel, RotationalBlurEstimator)
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        if rotation and "reliable_" in text:
+            text = ("the estimated rotation is flagged unreliable (weak or inconsistent evidence of the angle): "
+                    "the result may be worse than the input; if the rotation is known, give it with "
+                    "--rotation-center X Y and --rotation-angle DEG (or --rpm RPM --exposure SECONDS); if only "
+                    "the angle (or speed and exposure) is known, keep --kernel estimate-rotation and add it")
+        print(f"pnp deblur: warning: {name}: {text}", file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def _is_glob(text):
@@ -650,13 +662,17 @@ def _restore(y, kernel, args, progress, name):
     options = {} if args.device is None else {"device": args.device}
     if hasattr(kernel, "estimate"):  # an estimator keeps its results: a fresh one for every image
         kernel = copy.deepcopy(kernel)
+        center = getattr(kernel, "center", None) if args.rotation == "estimate" else None
+        if center is not None and not (0 <= center[0] <= y.shape[1] - 1 and 0 <= center[1] <= y.shape[0] - 1):
+            raise Failure(f"{name}: --rotation-center {center[0]:g} {center[1]:g} lies outside the image "
+                          f"({y.shape[1]}x{y.shape[0]} pixels): --kernel estimate-rotation needs the centre inside "
+                          "it; to use a centre outside, give the angle (--rotation-angle DEG, or --rpm RPM "
+                          "--exposure SECONDS) without --kernel estimate-rotation")
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            result = solve(y, kernel, prior=args.prior_object, solver=args.solver, noise_level=noise,
-                           iters=args.iters, scale=args.scale, boundary=args.boundary, progress=progress,
-                           return_info=True, **options)
-        _show_warnings(caught, name, result[1].get("estimator"))
-        return result
+        with _warnings_printed(name, kernel):
+            return solve(y, kernel, prior=args.prior_object, solver=args.solver, noise_level=noise,
+                         iters=args.iters, scale=args.scale, boundary=args.boundary, progress=progress,
+                         return_info=True, **options)
     except NotImplementedError as exc:
         raise Failure(f"{name}: kernel estimation is not available ({exc}); give the blur kernel with --kernel FILE") \
             from exc
@@ -765,11 +781,10 @@ def _run_video(args):
     noise = None if args.noise_level is None else args.noise_level / 255.0
     options = {} if args.device is None else {"device": args.device}
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with _warnings_printed(src.name, kernel):
             result = deblur_frames(src, out, kernel, prior=args.prior_object, iters=args.iters, noise_level=noise,
                                    solver=args.solver, scale=args.scale, boundary=args.boundary,
                                    skip_existing=not args.recompute, progress=args.progress, **options)
-        _show_warnings(caught, src.name, result["estimator"])
     except SettingsMismatchError as exc:
         raise Failure(f"{src.name}: {exc.reason}; rerun with --recompute to replace them, or choose another "
                       "output folder") from exc

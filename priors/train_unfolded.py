@@ -271,7 +271,9 @@ def restore_batch(model, batch, descriptor=False, cg_iters=20):
         return model(batch.y, batch.blur, batch.noise, scale=batch.scale, descriptor=desc)
     from pnp.datasteps.torch_fft import TorchMaskedDataStep
 
-    step = TorchMaskedDataStep(batch.blur, batch.y, batch.observed, scale=batch.scale)
+    # in the batch's dtype: training needs no agreement with the numpy step to 1e-5, and a float64 CG
+    # doubles its cost (and is far slower still on most GPUs)
+    step = TorchMaskedDataStep(batch.blur, batch.y, batch.observed, scale=batch.scale, compute_dtype=None)
     out = model(batch.y, None, batch.noise, scale=batch.scale, descriptor=desc, step=step)
     (r0, c0), P = batch.offset, batch.x.shape[-1]
     return out[..., r0:r0 + P, c0:c0 + P]

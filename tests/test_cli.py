@@ -451,6 +451,38 @@ def test_rotation_options_reach_the_operator_and_the_estimator(scene, monkeypatc
     assert isinstance(op, pnp.RotationalBlur) and op.angle == pytest.approx(np.deg2rad(7.2)) and op.radius == (0, 15)
 
 
+def test_library_warnings_are_printed_when_raised_even_if_the_solve_fails(scene, monkeypatch, capsys):
+    """Warnings were held until the solve returned: one that explains a failure was never shown."""
+    import warnings
+
+    import pnp.api
+    from pnp import cli
+
+    def failing_solve(y, kernel, **kwargs):
+        warnings.warn("the matrix will need 9 GiB", UserWarning)
+        print("building", file=sys.stderr)
+        raise MemoryError("Unable to allocate 7.9 GiB")
+
+    monkeypatch.setattr(pnp.api, "solve", failing_solve)
+    rc = cli.main(["deblur", str(scene / "blurred.png"), "-o", str(scene / "r.png"), "-p", "tv", "--no-progress",
+                   "--quiet", "--rotation-center", "5", "5", "--rotation-angle", "8"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "pnp deblur: warning: blurred.png: the matrix will need 9 GiB" in err
+    assert err.index("the matrix will need") < err.index("building") < err.index("Unable to allocate")
+
+
+def test_estimated_rotation_with_a_known_centre_outside_the_image_says_what_to_do(scene, capsys):
+    from pnp import cli
+
+    rc = cli.main(["deblur", str(scene / "blurred.png"), "-o", str(scene / "r.png"), "-p", "tv", "--no-progress",
+                   "-k", "estimate-rotation", "--rotation-center", "-20", "5", "--rotation-angle", "10"])
+    err = capsys.readouterr().err
+    assert rc == 1 and not (scene / "r.png").exists()
+    assert "--rotation-center -20 5 lies outside the image" in err and "without --kernel estimate-rotation" in err
+    assert "search_margin" not in err  # an API parameter the command line does not have
+
+
 def test_deblur_estimated_rotation_reports_what_it_found(rotation_scene):
     """--kernel estimate-rotation with a known centre and radius: the angle is estimated, printed and used."""
     folder, center, radius = rotation_scene
@@ -458,7 +490,7 @@ def test_deblur_estimated_rotation_reports_what_it_found(rotation_scene):
                "--rotation-radius", radius, "-p", "tv", "-n", "2", "--noise-level", "1", "--no-progress",
                cwd=folder)
     assert proc.returncode == 0, proc.stderr
-    found = [line for line in proc.stderr.splitlines() if "rotational blur: estimated centre" in line]
+    found = [line for line in proc.stderr.splitlines() if "rotational blur (estimated): centre" in line]
     assert len(found) == 1, proc.stderr
     angle = float(found[0].split("angle ")[1].split(" deg")[0])
     assert abs(angle - ROT_DEG) < 5  # 22.9 degrees when written

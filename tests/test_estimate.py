@@ -409,8 +409,12 @@ class _FlaggedEstimator:
 def test_an_estimate_flagged_unreliable_is_not_used_silently():
     """pnp.solve used an estimate that its estimator had flagged reliable_=False without a word."""
     y = np.full((32, 32), 0.5)
-    with pytest.warns(RuntimeWarning, match=r"_FlaggedEstimator flags its estimate as unreliable"):
+    with pytest.warns(RuntimeWarning, match=r"_FlaggedEstimator flags its estimate as unreliable") as caught:
         pnp.solve(y, _FlaggedEstimator(False), prior="tv", iters=1, noise_level=0.01, progress=False)
+    assert [w.filename for w in caught if "reliable_" in str(w.message)] == [__file__]  # the caller's line
+    with pytest.warns(RuntimeWarning, match="unreliable") as caught:
+        pnp.make_operator(y, _FlaggedEstimator(False))  # a direct call of the public helper too
+    assert [w.filename for w in caught if "reliable_" in str(w.message)] == [__file__]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pnp.solve(y, _FlaggedEstimator(True), prior="tv", iters=1, noise_level=0.01, progress=False)

@@ -447,3 +447,17 @@ def test_known_angle_on_the_mixer_stand_in():
     est.estimate(y)
     assert est.radius_ is not None and abs(est.radius_ / radius - 1) < 0.1
     assert np.hypot(*np.subtract(est.center_, center)) < 8.0
+
+
+def test_known_centre_and_angle_are_not_flagged_for_the_bands_spread():
+    """With centre and angle given, reliable_ failed on the bands' spread (evidence about those two only)."""
+    from skimage.transform import resize
+
+    x = resize(data.astronaut()[50:350, 100:400].mean(-1) / 255.0, (64, 64), anti_aliasing=True)
+    true = RotationalBlur((32, 30), np.deg2rad(15))
+    y = true.padded(20).forward(np.pad(x, 20, mode="reflect")[None])[0, 20:84, 20:84]
+    y = np.clip(y + 0.003 * np.random.default_rng(0).normal(size=y.shape), 0, 1)
+    est = RotationalBlurEstimator(center=(32, 30), angle=np.deg2rad(15))
+    est.estimate(y)
+    assert est.angle_spread_ > est.max_spread  # 0.0445: would have failed the old test
+    assert est.reliable_ and est.score_ >= est.min_score

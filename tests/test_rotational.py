@@ -668,3 +668,11 @@ def test_a_large_matrix_build_warns_and_shows_progress(monkeypatch):
     with pytest.warns(UserWarning, match=r"32x33 grid.*million entries.*GiB.*motion_kernel"):
         op.matrix((32, 33))
     assert disable == [True, None]  # None: tqdm shows it on a terminal
+    with pytest.warns(UserWarning, match="34x33 grid"):
+        op.matrix((34, 33), progress=False)
+    assert disable == [True, None, True]  # progress=False: never
+    # pnp.solve(progress=False) (and the CLI's --quiet / --no-progress) builds it without its bar
+    with pytest.warns(UserWarning, match="million entries"):
+        pnp.solve(np.full((20, 20), 0.5), RotationalBlur((10.0, 10.0), 0.3), prior="tv", iters=1,
+                  noise_level=0.01, progress=False)
+    assert len(disable) > 3 and all(d is True for d in disable[3:])

@@ -553,7 +553,8 @@ class RotationalBlurEstimator:
     second_start_used_ : bool
         Whether the second start (``second_start``) replaced the voted estimate.
     reliable_ : bool
-        ``score_ >= min_score and angle_spread_ <= max_spread``, and at least
+        ``score_ >= min_score and angle_spread_ <= max_spread`` (the spread
+        is not tested when both ``center`` and ``angle`` are given), and at least
         one ring around the centre at least half inside the frame: False flags
         a likely failure (a weak corner of the autocorrelation, bands of
         radii that disagree on the angle, or a centre at or outside the
@@ -1009,7 +1010,10 @@ class RotationalBlurEstimator:
         self.score_ = score
         self.angle_spread_ = spread
         # rings mostly outside the frame (centre at or beyond the border): the module's limits are not met
-        self.reliable_ = self._is_reliable(score, spread) and not partial
+        # with the centre and the angle both given, the bands' spread (evidence about the searched angle and
+        # the centre) says nothing: only the strength of the kink at the given angle is tested
+        known = self.center is not None and self.angle is not None
+        self.reliable_ = self._is_reliable(score, 0.0 if known else spread) and not partial
         # no information on the precision from fewer than two bands, nor when the search stopped at an end of
         # angle_range (the bands then agree only because they hit the same bound)
         step = float(st.lags[1] - st.lags[0])

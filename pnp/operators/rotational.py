@@ -451,14 +451,19 @@ class RotationalBlur:
         return tuple(x_shape)
 
     # -- the sparse operator ----------------------------------------------------
-    def matrix(self, shape):
-        """The operator on a ``(H, W)`` grid as a sparse ``(H W, H W)`` CSR matrix (cached per shape)."""
+    def matrix(self, shape, progress=None):
+        """The operator on a ``(H, W)`` grid as a sparse ``(H W, H W)`` CSR matrix (cached per shape).
+
+        ``progress``: None (default) shows a progress bar while a matrix of more
+        than :data:`PROGRESS_ENTRIES` estimated entries is built, on a terminal;
+        False never (:func:`pnp.solve` with ``progress=False`` builds it so).
+        """
         shape = (int(shape[0]), int(shape[1]))
         if shape not in self._cache:
-            self._cache[shape] = self._build(shape)
+            self._cache[shape] = self._build(shape, progress)
         return self._cache[shape]
 
-    def _build(self, shape):
+    def _build(self, shape, progress=None):
         H, W = shape
         n_pix = H * W
         m = self.region(shape).ravel()
@@ -474,7 +479,7 @@ class RotationalBlur:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=int(samples.sum()), desc=f"RotationalBlur matrix {H}x{W}", unit="sample", unit_scale=True,
-                   leave=False, disable=None if entries >= PROGRESS_ENTRIES else True)
+                   leave=False, disable=None if entries >= PROGRESS_ENTRIES and progress is not False else True)
         for b in rings:
             pix = moving[ring == b]
             thetas, w = self.sample_angles((b + 1) * self.ring_width)
