@@ -294,9 +294,9 @@ def test_repeated_solves_build_the_matrix_once(monkeypatch):
     calls = []
     build = RotationalBlur._build
 
-    def counting_build(self, shape):
+    def counting_build(self, shape, *args, **kwargs):
         calls.append(tuple(shape))
-        return build(self, shape)
+        return build(self, shape, *args, **kwargs)
 
     monkeypatch.setattr(RotationalBlur, "_build", counting_build)
     x = _image(48)
