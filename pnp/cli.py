@@ -214,6 +214,10 @@ def _radius(text):
         raise argparse.ArgumentTypeError(f"invalid radius {text!r}: give pixels (a number) or 'auto'") from None
 
 
+#: The failure of ``--kernel estimate-rotation`` with a known centre outside the image.
+_CENTER_OUTSIDE = ("{name}: --rotation-center {x:g} {y:g} lies outside {size}: --kernel estimate-rotation needs the "
+                   "centre inside it; to use a centre outside, give the angle (--rotation-angle DEG, or --rpm RPM "
+                   "--exposure SECONDS) without --kernel estimate-rotation")
 #: ``--kernel`` values that are not files.
 _KERNEL_WORDS = ("estimate", "estimate-rotation")
 #: The options that describe a rotational blur (argparse destinations) and their names on the command line.
@@ -664,10 +668,8 @@ def _restore(y, kernel, args, progress, name):
         kernel = copy.deepcopy(kernel)
         center = getattr(kernel, "center", None) if args.rotation == "estimate" else None
         if center is not None and not (0 <= center[0] <= y.shape[1] - 1 and 0 <= center[1] <= y.shape[0] - 1):
-            raise Failure(f"{name}: --rotation-center {center[0]:g} {center[1]:g} lies outside the image "
-                          f"({y.shape[1]}x{y.shape[0]} pixels): --kernel estimate-rotation needs the centre inside "
-                          "it; to use a centre outside, give the angle (--rotation-angle DEG, or --rpm RPM "
-                          "--exposure SECONDS) without --kernel estimate-rotation")
+            raise Failure(_CENTER_OUTSIDE.format(name=name, x=center[0], y=center[1],
+                                                 size=f"the image ({y.shape[1]}x{y.shape[0]} pixels)"))
     try:
         with _warnings_printed(name, kernel):
             return solve(y, kernel, prior=args.prior_object, solver=args.solver, noise_level=noise,
@@ -791,6 +793,10 @@ def _run_video(args):
     except NotImplementedError as exc:
         raise Failure(f"{src.name}: kernel estimation is not available ({exc}); give --kernel FILE") from exc
     except (ValueError, TypeError, OSError, ImportError, RuntimeError, MemoryError) as exc:
+        center = getattr(kernel, "center", None) if args.rotation == "estimate" else None
+        if center is not None and "lies outside the frame" in str(exc):  # the estimator's API message
+            raise Failure(_CENTER_OUTSIDE.format(name=src.name, x=center[0], y=center[1], size="the frames")) \
+                from exc
         raise Failure(f"{src.name}: {exc}") from exc
     described = _describe_rotation(result["operator"], result["estimator"])
     if described is not None:

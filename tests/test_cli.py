@@ -569,3 +569,8 @@ def test_video_rerun_with_another_rotation_angle_is_refused(tmp_path, rotation_i
     code, err = pnp_deblur("--rotation-angle", "25", "--recompute")
     assert code == 0 and "2 frames restored" in err, err
     assert _snapshot(frames) != before
+    # a known centre outside the frames with estimation: the command line's advice, not the API's search_margin
+    code = cli.main(["deblur", str(video), "-o", str(tmp_path / "f2"), "-p", "tv", "-n", "1", "--no-progress",
+                     "-k", "estimate-rotation", "--rotation-center", "-30", "5", "--rotation-angle", "20"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--rotation-center -30 5 lies outside the frames" in err and "search_margin" not in err, err
