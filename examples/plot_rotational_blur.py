@@ -104,6 +104,29 @@ print(f"rotational, estimated operator: {pnp.psnr(x_blind, x):.2f} dB "
 # of ``"auto"``.
 
 # %%
+# Known speed and exposure: only the centre is estimated
+# ------------------------------------------------------
+# A camera watching a mixer usually knows the speed and the exposure, so the
+# angle, but not where the axis is in the image. ``angle=`` gives it to the
+# estimator, which then estimates only the centre (and, with ``"auto"``, the
+# disk radius); below about 10 degrees, where the angle search can fail on a
+# patterned disk, this is the way to go. The command line does the same with
+# ``pnp deblur frame.png -o out.png --kernel estimate-rotation --rpm 1200
+# --exposure 1/500``.
+est_known = RotationalBlurEstimator(radius="auto", angle=abs(op.angle))
+op_known = est_known.estimate(y)
+x_known = pnp.solve(y, op_known, prior=prior, noise_level=2.55 / 255, iters=8)
+print(f"known angle: centre ({est_known.center_[0]:.1f}, {est_known.center_[1]:.1f}), disk radius "
+      f"{est_known.radius_}; restored {pnp.psnr(x_known, x):.2f} dB")
+
+# %%
+# Here the blind angle was already close, so the gain is small (27.88 dB
+# against 27.50 when this was written): what still separates both from the
+# true operator (33.34 dB) is the centre, about 1.4 pixels off. A sub-pixel
+# centre matters because the arcs are longest at the rim: where the axis is
+# known (a fixed camera, a calibration frame), pass ``center=`` too.
+
+# %%
 # Error by radius
 # ---------------
 yy, xx = np.mgrid[0:x.shape[0], 0:x.shape[1]]
