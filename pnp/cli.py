@@ -322,10 +322,12 @@ def _rotation_region(args):
 
 def _rotation_angle(args):
     """The rotation during one exposure in radians (signed) from the options, or None."""
+    from .operators.rotational import RotationalBlur
+
     if args.rotation_angle is not None:
         return float(np.deg2rad(args.rotation_angle))
     if args.rpm is not None:
-        return 2 * np.pi * args.rpm * args.exposure / 60.0  # as RotationalBlur.from_rpm
+        return RotationalBlur.from_rpm(args.rpm, args.exposure, (0.0, 0.0)).angle
     return None
 
 
@@ -339,15 +341,11 @@ def _rotation_blur(args):
         if args.rotation == "estimate":
             region = _rotation_region(args)
             angle = _rotation_angle(args)
+            if center is not None and angle is not None and region not in (None, "auto"):
+                return RotationalBlur(center, angle, radius=region)  # nothing left to estimate
             known = {} if angle is None else dict(angle=abs(angle), sign=1 if angle > 0 else -1)
-            if center is not None and angle is not None:  # nothing left to estimate but the radius
-                if region == "auto" or region is None:
-                    return RotationalBlurEstimator(center=center, radius="auto", **known)
-                return RotationalBlur(center, angle, radius=region)
             return RotationalBlurEstimator(center=center, radius="auto" if region is None else region, **known)
-        if args.rotation_angle is not None:
-            return RotationalBlur(center, np.deg2rad(args.rotation_angle), radius=_rotation_region(args))
-        return RotationalBlur.from_rpm(args.rpm, args.exposure, center, radius=_rotation_region(args))
+        return RotationalBlur(center, _rotation_angle(args), radius=_rotation_region(args))
     except (TypeError, ValueError) as exc:  # checked above; a library rule the options do not know of
         raise UsageError(f"rotational blur: {exc}") from None
 

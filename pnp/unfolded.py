@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .datasteps.torch_fft import TorchFFTDataStep
+from .datasteps.torch_fft import TorchFFTDataStep, _check_y
 from .learned_schedule import HyperNet
 
 __all__ = ["UnfoldedHQS", "pad_to_multiple"]
@@ -99,12 +99,7 @@ class UnfoldedHQS(nn.Module):
         """
         from .operators.blur import check_scale
 
-        if not isinstance(y, torch.Tensor):
-            raise TypeError(f"y must be a torch tensor of shape (B, C, h, w), got {type(y).__name__}")
-        if y.ndim != 4 or 0 in y.shape:
-            raise ValueError(f"y must have shape (B, C, h, w), got {tuple(y.shape)}")
-        if not y.is_floating_point():
-            raise TypeError(f"y must be a float tensor (0-1 scale), got dtype {y.dtype}")
+        _check_y(y, check_finite=False)  # its values are checked below, in the one synchronisation
         dtype = self._dtype()
         y = y.to(dtype)  # e.g. float64 data for a float32 network: computed in the network's dtype
         B, _, h, w = y.shape

@@ -298,8 +298,7 @@ class TorchMaskedDataStep:
 
         kernel, scale = _check_step_inputs(kernel, y, scale, check_finite=check_finite)
         if compute_dtype is not None:
-            if not (isinstance(compute_dtype, torch.dtype) and compute_dtype.is_floating_point
-                    and not compute_dtype.is_complex):
+            if not (isinstance(compute_dtype, torch.dtype) and compute_dtype.is_floating_point):  # complex: False
                 raise TypeError(f"compute_dtype must be a torch float dtype (e.g. torch.float64) or None, "
                                 f"got {compute_dtype!r}")
             y, kernel = y.to(compute_dtype), kernel.to(compute_dtype)
