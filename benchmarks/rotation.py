@@ -15,7 +15,8 @@ Rows (PSNR in dB on the whole image and on the rim, the pixels farther than
   observation (an oracle no blind method can beat), 31x31, restored with
   :func:`pnp.solve` and the same prior;
 - ``rotational (<prior>)``: :func:`pnp.solve` with the true
-  :class:`~pnp.operators.rotational.RotationalBlur`;
+  :class:`~pnp.operators.rotational.RotationalBlur` (``--model polar``: the same blur as a
+  :class:`~pnp.operators.polar_rotational.PolarRotationalBlur`);
 - ``rotational blind (tv)``: with :class:`~pnp.estimate.rotation.RotationalBlurEstimator`,
   whose centre error (pixels) and angle error (%) are reported too.
 
@@ -36,6 +37,7 @@ Usage::
 
     python benchmarks/rotation.py --priors tv drunet --angles 10 --out docs/results/rotation_10
     python benchmarks/rotation.py --priors bm3d --subset Set3C --angles 10 --no-blind --out docs/results/rotation_bm3d
+    python benchmarks/rotation.py --priors attention-unet --angles 10 --model polar --no-blind --no-baseline
     python benchmarks/rotation.py --estimate-only --angles 5 10 20 --out docs/results/rotation_estimate
     python benchmarks/rotation.py --timing --out docs/results/rotation_timing
     python benchmarks/rotation.py --timing --solve-only --angles 10 --priors attention-unet --out /tmp/rb/timing
@@ -193,6 +195,10 @@ def run_quality(args):
         row = dict(image=name, angle=angle, shape=list(y.shape))
         row["blurred"] = psnr_pair(y, xs, rim)
         op = RotationalBlur(center, np.deg2rad(angle))
+        if args.model == "polar":
+            from pnp.operators.polar_rotational import PolarRotationalBlur
+
+            op = PolarRotationalBlur.from_blur(op)
         times = {}
         for prior in args.priors:
             t = time.time()
@@ -564,6 +570,8 @@ def main(argv=None):
     ap.add_argument("--n-cbsd", type=int, default=10)
     ap.add_argument("--limit", type=int, default=None, help="only the first N images (smoke test)")
     ap.add_argument("--iters", type=int, default=8)
+    ap.add_argument("--model", choices=["arcs", "polar"], default="arcs",
+                    help="discretisation of the blur used to restore: RotationalBlur (arcs) or PolarRotationalBlur")
     ap.add_argument("--schedule", default=None,
                     help="a learned schedule .pt for the rotational rows (default: the DPIR schedule)")
     ap.add_argument("--prior-weights", default=None,

@@ -15,6 +15,7 @@ _EXPORTS = {
     "make_operator": "pnp.api:make_operator",
     "Blur": "pnp.operators.blur:Blur",
     "RotationalBlur": "pnp.operators.rotational:RotationalBlur",
+    "PolarRotationalBlur": "pnp.operators.polar_rotational:PolarRotationalBlur",
     "RotationalBlurEstimator": "pnp.estimate.rotation:RotationalBlurEstimator",
     "CameraShakeEstimator": "pnp.estimate.shake:CameraShakeEstimator",
     "LinearMotionEstimator": "pnp.estimate.motion:LinearMotionEstimator",

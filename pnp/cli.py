@@ -86,6 +86,11 @@ rotational blur (a spinning object, e.g. a mixer, seen by a still camera):
   the angle (or rpm and exposure) when it is known. The rotation used
   (estimated or given) is printed. Rotational blur needs --scale 1; it has no
   kernel array, so --save-kernel does not apply.
+  --rotation-model auto (the default) computes the blur on polar grids when
+  the image and angle are large (a 512x512 image from 15 degrees, a
+  1024x1024 one from 5.5 degrees: its arcs would need gigabytes as one sparse
+  matrix), and as one sparse matrix of arcs otherwise; 'arcs' or 'polar'
+  forces one of them.
 
 exit status:
   0 success, 1 an image could not be restored, 2 bad command line
@@ -155,6 +160,10 @@ def build_parser():
                         "with --kernel estimate-rotation: estimated)")
     r.add_argument("--rotation-inner-radius", type=float, metavar="R0",
                    help="with --rotation-radius R: only the ring R0 <= r < R rotates (pixels)")
+    r.add_argument("--rotation-model", choices=("auto", "arcs", "polar"), default=None,
+                   help="how the blur is computed: 'arcs' (one sparse matrix of arcs: fastest for small images "
+                        "and angles), 'polar' (polar grids: memory and time that do not grow with the angle, for "
+                        "large images and angles) or 'auto' (default: the cheaper for the image size and angle)")
     d.add_argument("-p", "--prior", default="default", metavar="NAME",
                    help="image prior: a name listed by 'pnp priors', or 'default' (default)")
     d.add_argument("--prior-weights", metavar="WEIGHTS",
@@ -223,7 +232,7 @@ _KERNEL_WORDS = ("estimate", "estimate-rotation")
 #: The options that describe a rotational blur (argparse destinations) and their names on the command line.
 _ROTATION_OPTIONS = {"rotation_center": "--rotation-center", "rotation_angle": "--rotation-angle", "rpm": "--rpm",
                      "exposure": "--exposure", "rotation_radius": "--rotation-radius",
-                     "rotation_inner_radius": "--rotation-inner-radius"}
+                     "rotation_inner_radius": "--rotation-inner-radius", "rotation_model": "--rotation-model"}
 
 
 def _check_rotation(args):
@@ -344,10 +353,23 @@ def _rotation_blur(args):
             if center is not None and angle is not None and region not in (None, "auto"):
                 return RotationalBlur(center, angle, radius=region)  # nothing left to estimate
             known = {} if angle is None else dict(angle=abs(angle), sign=1 if angle > 0 else -1)
-            return RotationalBlurEstimator(center=center, radius="auto" if region is None else region, **known)
+            return RotationalBlurEstimator(center=center, radius="auto" if region is None else region,
+                                           model=args.rotation_model or "auto", **known)
         return RotationalBlur(center, _rotation_angle(args), radius=_rotation_region(args))
     except (TypeError, ValueError) as exc:  # checked above; a library rule the options do not know of
         raise UsageError(f"rotational blur: {exc}") from None
+
+
+def _rotation_model(operator, args, shape):
+    """``operator`` as ``--rotation-model`` asks for frames of ``shape`` (H, W); other operators unchanged."""
+    from .operators.polar_rotational import PolarRotationalBlur, prefer_polar
+    from .operators.rotational import RotationalBlur
+
+    if type(operator) is not RotationalBlur or args.rotation_model == "arcs":
+        return operator
+    if args.rotation_model == "polar" or prefer_polar(operator, shape):
+        return PolarRotationalBlur.from_blur(operator)
+    return operator
 
 
 def _describe_rotation(operator, estimator=None):
@@ -367,6 +389,9 @@ def _describe_rotation(operator, estimator=None):
         text += f", disk radius {r1:.1f} px" if r0 == 0 else f", ring {r0:.1f}-{r1:.1f} px"
     elif getattr(operator, "mask", None) is None:
         text += ", whole image"
+    from .operators.polar_rotational import PolarRotationalBlur
+
+    text += ", on polar grids" if isinstance(operator, PolarRotationalBlur) else ", as arcs"
     if estimator is None:
         return f"rotational blur: {text}"
     if getattr(estimator, "reliable_", None) is False:
@@ -395,6 +420,8 @@ def _warnings_printed(name, kernel=None):
                     "the result may be worse than the input; if the rotation is known, give it with "
                     "--rotation-center X Y and --rotation-angle DEG (or --rpm RPM --exposure SECONDS); if only "
                     "the angle (or speed and exposure) is known, keep --kernel estimate-rotation and add it")
+        text = text.replace("pnp.PolarRotationalBlur.from_blur(op) is the same blur on polar grids",
+                            "--rotation-model polar computes the same blur on polar grids")
         print(f"pnp deblur: warning: {name}: {text}", file=sys.stderr, flush=True)
 
     with warnings.catch_warnings():
@@ -662,6 +689,7 @@ def _restore(y, kernel, args, progress, name):
                           f"({H}x{W}{' after upscaling' if args.scale > 1 else ''}); crop the kernel")
     noise = None if args.noise_level is None else args.noise_level / 255.0
     options = {} if args.device is None else {"device": args.device}
+    kernel = _rotation_model(kernel, args, y.shape[:2])
     if hasattr(kernel, "estimate"):  # an estimator keeps its results: a fresh one for every image
         kernel = copy.deepcopy(kernel)
         center = getattr(kernel, "center", None) if args.rotation == "estimate" else None
@@ -756,6 +784,17 @@ def _run_priors(args):
     return EXIT_OK
 
 
+def _first_frame_shape(src):
+    """``(H, W)`` of the first frame of a video (what ``--rotation-model auto`` decides on)."""
+    from .frames import read_frames
+
+    try:
+        _, frame = next(iter(read_frames(src, stop=1)))
+    except (StopIteration, ValueError, OSError, RuntimeError) as exc:
+        raise Failure(f"{src.name}: cannot read its first frame: {exc}") from exc
+    return np.shape(frame)[:2]
+
+
 def _run_video(args):
     """``pnp deblur video.mp4 -o out/``: every frame, one operator/prior/plan set, one progress bar."""
     from .frames import VIDEO_OUTPUT_SUFFIXES, deblur_frames
@@ -778,6 +817,8 @@ def _run_video(args):
     if args.compare or args.reference or args.save_kernel:
         raise UsageError("--compare, --reference and --save-kernel work with single images, not videos")
     kernel = _load_kernel(args)
+    if args.rotation is not None and not hasattr(kernel, "estimate") and args.rotation_model != "arcs":
+        kernel = _rotation_model(kernel, args, _first_frame_shape(src))  # a known rotation
     noise = None if args.noise_level is None else args.noise_level / 255.0
     options = {} if args.device is None else {"device": args.device}
     try:

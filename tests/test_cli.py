@@ -451,6 +451,55 @@ def test_rotation_options_reach_the_operator_and_the_estimator(scene, monkeypatc
     assert isinstance(op, pnp.RotationalBlur) and op.angle == pytest.approx(np.deg2rad(7.2)) and op.radius == (0, 15)
 
 
+def test_rotation_model_option(scene, monkeypatch, capsys):
+    """--rotation-model: arcs / polar forced; auto: polar grids only where the arcs are long."""
+    import pnp.api
+    from pnp import cli
+    from pnp.operators.polar_rotational import PolarRotationalBlur
+
+    seen = []
+
+    def fake_solve(y, kernel, **kwargs):
+        seen.append(kernel)
+        return y, {"operator": None}
+
+    monkeypatch.setattr(pnp.api, "solve", fake_solve)
+    args = ["deblur", str(scene / "blurred.png"), "-o", str(scene / "r.png"), "-p", "tv", "--no-progress",
+            "--rotation-center", "20.5", "30", "--rotation-angle", "12", "--rotation-radius", "30"]
+    for model, cls in ((None, pnp.RotationalBlur), ("auto", pnp.RotationalBlur), ("arcs", pnp.RotationalBlur),
+                       ("polar", PolarRotationalBlur)):
+        assert cli.main(args + ([] if model is None else ["--rotation-model", model])) == 0
+        op = seen.pop()
+        assert type(op) is cls, model
+        assert op.center == (20.5, 30.0) and op.radius == (0, 30.0) and op.angle == pytest.approx(np.deg2rad(12))
+    # auto on a frame large enough: the arcs of 20 degrees 500 px from the centre would need gigabytes
+    monkeypatch.setattr(cli, "_read_input", lambda path: np.zeros((1024, 1024)))
+    assert cli.main(args[:-8] + ["--rotation-center", "511.5", "511.5", "--rotation-angle", "20"]) == 0
+    assert isinstance(seen.pop(), PolarRotationalBlur)
+    # forced arcs on that frame: the library's warning about the matrix names the option, not the API
+    import warnings
+
+    def warning_solve(y, kernel, **kwargs):
+        kernel._warn_size((2000, 2000), np.full(4, 1e12), np.full(4, 1e9))
+        seen.append(kernel)
+        return y, {"operator": None}
+
+    monkeypatch.setattr(pnp.api, "solve", warning_solve)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert cli.main(args[:-8] + ["--rotation-center", "511.5", "511.5", "--rotation-angle", "20",
+                                     "--rotation-model", "arcs"]) == 0
+    err = capsys.readouterr().err
+    assert type(seen.pop()) is pnp.RotationalBlur
+    assert "--rotation-model polar computes the same blur on polar grids" in err and "from_blur" not in err
+    monkeypatch.setattr(pnp.api, "solve", fake_solve)
+    # the estimator gets the choice (it decides with the frame and the estimated angle)
+    assert cli.main(args[:6] + ["-k", "estimate-rotation", "--rotation-model", "polar"]) == 0
+    assert seen.pop().model == "polar"
+    assert cli.main(args[:6] + ["-k", "estimate-rotation"]) == 0
+    assert seen.pop().model == "auto"
+
+
 def test_library_warnings_are_printed_when_raised_even_if_the_solve_fails(scene, monkeypatch, capsys):
     """Warnings were held until the solve returned: one that explains a failure was never shown."""
     import warnings
@@ -530,6 +579,9 @@ def test_deblur_estimated_rotation_reports_what_it_found(rotation_scene):
     (["--rotation-center", "5", "5", "--rotation-angle", "10", "--save-kernel", "k2.npy"],
      "a rotational blur has none"),
     (["-k", "estimate-rotation", "--kernel-index", "1"], "--kernel-key/--kernel-index need --kernel FILE"),
+    (["--rotation-model", "polar"], "--rotation-model describes a rotational blur: add --rotation-angle DEG"),
+    (["--rotation-center", "5", "5", "--rotation-angle", "10", "--rotation-model", "fast"],
+     "argument --rotation-model: invalid choice: 'fast'"),
 ])
 def test_rotation_option_errors_exit_2_before_any_work(scene, args, message):
     before = _snapshot(scene)

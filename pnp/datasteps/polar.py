@@ -242,11 +242,15 @@ class PolarDataStep:
             order = 1 if self._mask is not None else 3
         if order not in (1, 3):
             raise ValueError(f"order must be 1 or 3, got {order!r}")
+        self._fwd = None
         if self._mask is not None:
-            # M A keeps only the observed rows: store them (and the transpose) column-compressed
-            rows = operator.matrix(y.shape[-2:])[np.flatnonzero(self.observed.ravel())]
-            self._fwd = rows.tocsc()
-            self._adj = rows.T  # column-compressed view of the transposed rows
+            M = operator.matrix(y.shape[-2:])
+            if sparse.issparse(M):
+                # M A keeps only the observed rows: store them (and the transpose) column-compressed
+                rows = M[np.flatnonzero(self.observed.ravel())]
+                self._fwd = rows.tocsc()
+                self._adj = rows.T  # column-compressed view of the transposed rows
+            # else an operator without a sparse matrix (PolarRotationalBlur): forward, mask, adjoint
             self._Aty = operator.adjoint(self._mask * y)
         elif self.observed is None:
             self._Aty = operator.adjoint(y)
@@ -274,6 +278,8 @@ class PolarDataStep:
         """``A^T M A u`` for the exact masked step, ``A^T A u`` otherwise."""
         if self._mask is None:
             return self.operator.normal(u)
+        if self._fwd is None:
+            return self.operator.adjoint(self._mask * self.operator.forward(u))
         C = u.shape[0]
         out = self._adj @ (self._fwd @ u.reshape(C, -1).T)  # one product per matrix for all channels
         return np.ascontiguousarray(out.T).reshape(u.shape)

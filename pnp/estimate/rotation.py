@@ -514,6 +514,13 @@ class RotationalBlurEstimator:
         :func:`pnp.synthetic.rotating_disk_scene` below about 10 degrees the
         searched angle is off by 75-300 % even with the true centre and
         radius (docs/benchmarks_rotation.md, "The known angle on the mixer stand-in").
+    model : {"arcs", "polar", "auto"}
+        Discretisation of the returned blur: ``"arcs"`` (default) a
+        :class:`pnp.RotationalBlur` (one sparse matrix of arcs), ``"polar"`` a
+        :class:`pnp.PolarRotationalBlur` (polar grids: memory and cost that do
+        not grow with the angle or the frame's radius), ``"auto"`` the cheaper of
+        the two for ``y``'s size and the estimated angle
+        (:func:`pnp.operators.polar_rotational.prefer_polar`).
     min_score, max_spread : float
         Thresholds of ``reliable_`` (not NaN; ``max_spread >= 0``; ``inf``
         accepted: ``min_score=inf`` flags every estimate unreliable,
@@ -591,7 +598,8 @@ class RotationalBlurEstimator:
     autocorrelation_ : (ndarray, ndarray)
         Lags (radians) and the mean autocorrelation at the estimate.
     operator_ : RotationalBlur
-        The estimated blur (what :meth:`estimate` returns). There is no
+        The estimated blur (what :meth:`estimate` returns; a
+        :class:`pnp.PolarRotationalBlur` where ``model`` says so). There is no
         ``kernel_`` (a rotational blur is not a convolution) and no
         ``noise_level_``: :func:`pnp.solve` estimates the noise level from
         ``y`` itself, or takes its ``noise_level``.
@@ -610,7 +618,7 @@ class RotationalBlurEstimator:
 
     def __init__(self, center=None, angle_range=(np.deg2rad(1), np.deg2rad(45)), search_margin=0.0,
                  grid=49, refine=True, refine_size=512, refine_radius=12.0, radius=None, frames=None, sign=1,
-                 min_score=0.03, max_spread=0.04, second_start=True, angle=None):
+                 min_score=0.03, max_spread=0.04, second_start=True, angle=None, model="arcs"):
         self.center = None if center is None else check_center(center)
         self.angle_range = check_pair(angle_range, "angle_range (radians)", 0, np.pi / 2, "pi/2")
         self.angle = None if angle is None else check_real(
@@ -636,6 +644,9 @@ class RotationalBlurEstimator:
         self.min_score = check_real(min_score, "min_score", finite=False)
         self.max_spread = check_real(max_spread, "max_spread", 0, finite=False)
         self.second_start = check_bool(second_start, "second_start")
+        if not isinstance(model, str) or model not in ("arcs", "polar", "auto"):
+            raise ValueError(f'model must be "arcs", "polar" or "auto", got {model!r}')
+        self.model = model
 
     def __repr__(self):
         known = "" if self.angle is None else f", angle={self.angle!r}"
@@ -939,6 +950,7 @@ class RotationalBlurEstimator:
         Returns
         -------
         RotationalBlur
+            A :class:`pnp.PolarRotationalBlur` where ``model`` says so.
 
         Raises
         ------
@@ -1025,6 +1037,11 @@ class RotationalBlurEstimator:
                                else float("nan"))
         self.autocorrelation_ = (st.lags, mean)
         self.operator_ = RotationalBlur(center, self.sign * self.angle_, radius=radius)
+        if self.model != "arcs":
+            from ..operators.polar_rotational import PolarRotationalBlur, prefer_polar
+
+            if self.model == "polar" or prefer_polar(self.operator_, (H, W)):
+                self.operator_ = PolarRotationalBlur.from_blur(self.operator_)
         return self.operator_
 
 

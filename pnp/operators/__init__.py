@@ -16,12 +16,16 @@ An operator used by :func:`pnp.solve` provides
 
 from .blur import Blur
 
-__all__ = ["Blur", "RotationalBlur"]
+__all__ = ["Blur", "RotationalBlur", "PolarRotationalBlur"]
 
 
-def __getattr__(name):  # RotationalBlur loads scipy.sparse: only on first use
+def __getattr__(name):  # the rotational blurs load scipy.sparse: only on first use
     if name == "RotationalBlur":
         from .rotational import RotationalBlur
 
         return RotationalBlur
+    if name == "PolarRotationalBlur":
+        from .polar_rotational import PolarRotationalBlur
+
+        return PolarRotationalBlur
     raise AttributeError(f"module 'pnp.operators' has no attribute {name!r}")

@@ -49,7 +49,11 @@ of more than :data:`PROGRESS_ENTRIES` estimated entries shows a progress bar
 (on a terminal), and a build estimated to need more than :data:`WARN_BYTES` of
 memory warns with its size. Far from the centre the motion is almost a
 translation, which a motion kernel (:func:`pnp.kernels.motion_kernel`) models
-far more cheaply.
+far more cheaply. :class:`pnp.PolarRotationalBlur` is the same blur
+discretised on polar grids: about 50 stored entries per pixel whatever the
+angle and the radius, so large frames and angles fit in memory and cost less
+per product (:func:`pnp.operators.polar_rotational.prefer_polar` says which
+model is the cheaper for a frame; ``docs/benchmarks_rotation.md``, section 16).
 """
 
 from __future__ import annotations
@@ -542,7 +546,9 @@ class RotationalBlur:
                 f"GiB at its peak. Pixels up to {radii.max():.0f} px from the centre sample arcs of up to "
                 f"{radii.max() * abs(self.angle):.0f} px, one sample every {self.spacing:g} px. A centre far "
                 "outside the frame is close to a translation, which a motion kernel "
-                "(pnp.kernels.motion_kernel) models far more cheaply; a larger spacing= costs less.",
+                "(pnp.kernels.motion_kernel) models far more cheaply; a larger spacing= costs less; "
+                "pnp.PolarRotationalBlur.from_blur(op) is the same blur on polar grids, whose memory does not "
+                "grow with the arcs (about 600 bytes per pixel, 1.2 KB while it is built).",
                 stacklevel=4,
             )
         return entries
@@ -794,7 +800,10 @@ class RotationalBlur:
             top, bottom, left, right = pads
             cx, cy = self.center
             mask = None if self.mask is None else np.pad(self.mask, ((top, bottom), (left, right)), mode="edge")
-            self._padded[pads] = RotationalBlur((cx + left, cy + top), self.angle, weights=self.weights, mask=mask,
-                                                radius=self.radius, spacing=self.spacing,
-                                                ring_width=self.ring_width)
+            self._padded[pads] = self._replace((cx + left, cy + top), mask)
         return self._padded[pads]
+
+    def _replace(self, center, mask):
+        """The same blur with another centre and mask (what :meth:`padded` builds)."""
+        return RotationalBlur(center, self.angle, weights=self.weights, mask=mask, radius=self.radius,
+                              spacing=self.spacing, ring_width=self.ring_width)
