@@ -368,7 +368,11 @@ def _rotation_model(operator, args, shape):
     if type(operator) is not RotationalBlur or args.rotation_model == "arcs":
         return operator
     if args.rotation_model == "polar" or prefer_polar(operator, shape):
-        return PolarRotationalBlur.from_blur(operator)
+        # one converted operator for all images of a batch: it keeps its grids per image shape
+        converted = vars(args).setdefault("_polar_operators", {})
+        if id(operator) not in converted:
+            converted[id(operator)] = (operator, PolarRotationalBlur.from_blur(operator))
+        return converted[id(operator)][1]
     return operator
 
 

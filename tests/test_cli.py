@@ -472,6 +472,12 @@ def test_rotation_model_option(scene, monkeypatch, capsys):
         op = seen.pop()
         assert type(op) is cls, model
         assert op.center == (20.5, 30.0) and op.radius == (0, 30.0) and op.angle == pytest.approx(np.deg2rad(12))
+    # a batch converts once: every image gets the same polar operator (it keeps its grids per shape)
+    (scene / "b2.png").write_bytes((scene / "blurred.png").read_bytes())
+    assert cli.main(["deblur", str(scene / "blurred.png"), str(scene / "b2.png"), "-o", str(scene / "outs"),
+                     "-p", "tv", "--no-progress"] + args[7:] + ["--rotation-model", "polar"]) == 0
+    first, second = seen.pop(), seen.pop()
+    assert isinstance(first, PolarRotationalBlur) and first is second
     # auto on a frame large enough: the arcs of 20 degrees 500 px from the centre would need gigabytes
     monkeypatch.setattr(cli, "_read_input", lambda path: np.zeros((1024, 1024)))
     assert cli.main(args[:-8] + ["--rotation-center", "511.5", "511.5", "--rotation-angle", "20"]) == 0
