@@ -232,3 +232,31 @@ def test_solve_on_a_device_says_what_to_use():
     y = np.zeros((24, 24))
     with pytest.raises(NotImplementedError, match="PolarRotationalBlur has no torch data step"):
         pnp.solve(y, PolarRotationalBlur((11.5, 11.5), 0.2), iters=1, noise_level=0.01, device="cpu")
+
+
+@pytest.mark.parametrize("weights, deg, n", [([0, 1, 0], 20, 64), ([1] * 99 + [1000], 60, 48), ([0, 0, 0, 1], 30, 40)])
+def test_shutter_profiles_dark_at_an_end_stay_bounded_at_the_border(weights, deg, n):
+    # the cubic reading's negative lobes once cancelled the normalisation of border rows (A 1 down to -1e4)
+    c = ((n - 1) / 2,) * 2
+    polar = PolarRotationalBlur(c, np.deg2rad(deg), weights=weights).forward(np.ones((1, n, n)))
+    sparse = RotationalBlur(c, np.deg2rad(deg), weights=weights).forward(np.ones((1, n, n)))
+    assert polar.min() >= -1e-9 and polar.max() <= 1 + 1e-9
+    np.testing.assert_allclose(polar[sparse > 0.999], 1, atol=1e-9)  # kept wherever the sparse model keeps it
+    x = np.random.default_rng(0).random((1, n, n))
+    y = PolarRotationalBlur(c, np.deg2rad(deg), weights=weights).forward(x)
+    assert y.min() > -0.3 and y.max() < 1.3  # bicubic sampling of white noise overshoots a little (-0.09 here)
+
+
+def test_no_rotation_is_the_identity():
+    x = np.random.default_rng(0).random((2, 30, 34))
+    np.testing.assert_array_equal(PolarRotationalBlur((14.5, 16.0), 0.0).forward(x), x)
+    np.testing.assert_array_equal(PolarRotationalBlur((14.5, 16.0), 0.0).adjoint(x), x)
+
+
+def test_from_a_polar_blur_keeps_its_settings_and_repr_shows_the_region():
+    src = PolarRotationalBlur((10.0, 9.0), 0.3, radius=(2, 7), weights=[1, 2], radial_spacing=0.4, order=1)
+    op = PolarRotationalBlur.from_blur(src)
+    assert (op.radial_spacing, op.arc_spacing, op.order, op.radius) == (0.4, 1.0, 1, (2.0, 7.0))
+    assert PolarRotationalBlur.from_blur(src, order=3).order == 3
+    text = repr(src)
+    assert text.startswith("PolarRotationalBlur(") and "radius=(2.0, 7.0)" in text and "2 slices" in text

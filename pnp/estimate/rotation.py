@@ -650,7 +650,8 @@ class RotationalBlurEstimator:
 
     def __repr__(self):
         known = "" if self.angle is None else f", angle={self.angle!r}"
-        return f"RotationalBlurEstimator(center={self.center}{known}, grid={self.grid}, radius={self.radius!r})"
+        return (f"RotationalBlurEstimator(center={self.center}{known}, grid={self.grid}, radius={self.radius!r}, "
+                f"model={self.model!r})")
 
     @property
     def _search_range(self):

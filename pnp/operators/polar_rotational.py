@@ -24,7 +24,9 @@ blur as
 - ``S`` reads each pixel from the two rings around its radius (linear in the
   radius, Keys cubic or linear along the angle), with rows normalised so that
   samples outside the grid are left out and the others renormalised, as
-  :class:`~pnp.operators.rotational.RotationalBlur` does;
+  :class:`~pnp.operators.rotational.RotationalBlur` does (pixels whose arcs
+  leave the grid read linearly along the angle: the cubic weights' negative
+  lobes could cancel the normalisation there);
 - ``m`` is the rotating region.
 
 It is another discretisation of the same physical blur, not an approximation
@@ -177,8 +179,11 @@ class PolarRotationalBlur(RotationalBlur):
     The same model, parameters and conventions as
     :class:`~pnp.operators.rotational.RotationalBlur` (centre, angle, shutter
     profile, rotating region, padding for :func:`pnp.solve`), discretised
-    through polar grids instead of one sparse matrix of arcs: memory and
-    product cost per pixel do not grow with the angle or the radius.
+    through polar grids instead of one sparse matrix of arcs: with the centre
+    in or near the frame, memory and product cost per pixel do not grow with
+    the angle or the radius. With a centre far outside the frame the rings'
+    arcs grow with the angle (e.g. 6 to 70 ring samples per pixel from 3 to
+    60 degrees 2000 px away), still far below the sparse matrix's entries.
 
     Parameters
     ----------
@@ -235,16 +240,20 @@ class PolarRotationalBlur(RotationalBlur):
     def from_blur(cls, blur, **kwargs):
         """The same blur as a :class:`~pnp.operators.rotational.RotationalBlur` (centre, angle, shutter, region).
 
-        ``kwargs`` (``radial_spacing``, ``arc_spacing``, ``order``) go to the constructor.
+        ``kwargs`` (``radial_spacing``, ``arc_spacing``, ``order``) go to the constructor; from a
+        :class:`PolarRotationalBlur`, its own settings are the defaults.
         """
         if not isinstance(blur, RotationalBlur):
             raise TypeError(f"blur must be a RotationalBlur, got {type(blur).__name__}")
+        if isinstance(blur, PolarRotationalBlur):  # its own grid settings unless others are given
+            kwargs = dict(dict(radial_spacing=blur.radial_spacing, arc_spacing=blur.arc_spacing, order=blur.order),
+                          **kwargs)
         return cls(blur.center, blur.angle, weights=blur.weights, mask=blur.mask, radius=blur.radius, **kwargs)
 
     def __repr__(self):
-        return (f"PolarRotationalBlur(center=({self.center[0]:g}, {self.center[1]:g}), "
-                f"angle={np.rad2deg(self.angle):.4g} deg, radial_spacing={self.radial_spacing:g}, "
-                f"arc_spacing={self.arc_spacing:g}, order={self.order})")
+        base = super().__repr__()  # centre, angle and region as RotationalBlur shows them
+        return (f"Polar{base[:-1]}, radial_spacing={self.radial_spacing:g}, arc_spacing={self.arc_spacing:g}, "
+                f"order={self.order})")
 
     def _replace(self, center, mask):
         return PolarRotationalBlur(center, self.angle, weights=self.weights, mask=mask, radius=self.radius,
@@ -254,7 +263,8 @@ class PolarRotationalBlur(RotationalBlur):
     def _build(self, shape, progress=None):
         H, W = shape
         cx, cy = self.center
-        m = self.region(shape).ravel()
+        # no rotation is the identity (the interpolations to the rings and back would low-pass it)
+        m = self.region(shape).ravel() if self.angle != 0 else np.zeros(H * W)
         moving = np.flatnonzero(m > 0)
         if moving.size == 0:
             return _PolarMatrix(sparse.csr_matrix((0, H * W)), sparse.csr_matrix((H * W, 0)), [], m)
@@ -336,18 +346,24 @@ class PolarRotationalBlur(RotationalBlur):
         P = sparse.vstack(parts, format="csr") if len(parts) > 1 else parts[0]
         inside = np.concatenate(inside)
         Hf = np.conj(sfft.rfft(ring_kernel(self.angle, self.weights, step, N)))  # a correlation
-        # each pixel reads the two rings around its radius, at its angle
+        # each pixel reads the two rings around its radius, at its angle; its row is normalised by the
+        # blurred indicator of the samples inside the grid, so an arc that leaves the grid is averaged over
+        # its part inside, as RotationalBlur does (a row with no exposure inside reads nothing, as there)
         ring_pos = r / dr - j_lo
         ang_pos = np.mod(phi - a0, 2 * np.pi) / step
+        ind = sfft.irfft(sfft.rfft(inside.reshape(J, N).astype(np.float64), axis=1) * Hf[None], n=N, axis=1).ravel()
+        S = _normalised(interpolation_matrix(ring_pos, ang_pos, (J, N), order=1, wrap_cols=True), ind)
         if self.order == 3:
-            S = _cubic_in_angle(ring_pos, ang_pos, J, N)
-        else:
-            S = interpolation_matrix(ring_pos, ang_pos, (J, N), order=1, wrap_cols=True)
-        # rows normalised by the blurred indicator of the samples inside the grid: an arc that leaves
-        # the grid is averaged over its part inside, as RotationalBlur does
-        ind = sfft.irfft(sfft.rfft(inside.reshape(J, N).astype(np.float64), axis=1) * Hf[None], n=N, axis=1)
-        den = S @ ind.ravel()
-        S = (sparse.diags(1.0 / np.maximum(den, 1e-6)) @ S).tocsr()
+            # the cubic reading where every sample it reads has its whole arc inside the grid; elsewhere its
+            # negative lobes can cancel the indicator (a shutter profile dark at the start, at the border) and
+            # blow the row up: the linear reading (non-negative) stays there
+            cubic = _cubic_in_angle(ring_pos, ang_pos, J, N)
+            lowest = np.minimum.reduceat(ind[cubic.indices], cubic.indptr[:-1]) if cubic.nnz else np.zeros(0)
+            full = (np.diff(cubic.indptr) > 0) & (lowest >= 1 - 1e-6)
+            S = sparse.diags(full.astype(np.float64)) @ _normalised(cubic, ind) + \
+                sparse.diags((~full).astype(np.float64)) @ S
+            S = S.tocsr()
+            S.eliminate_zeros()
         P.eliminate_zeros()
         return P, S, Hf
 
@@ -355,6 +371,13 @@ class PolarRotationalBlur(RotationalBlur):
         raise NotImplementedError(
             "PolarRotationalBlur has no torch data step yet: run pnp.solve without device= (the numpy path), "
             "or use RotationalBlur, whose sparse matrix the torch step multiplies")
+
+
+def _normalised(S, ind):
+    """``S`` with each row divided by its reading of ``ind`` (rows reading less than 1e-9 set to 0)."""
+    den = S @ ind
+    scale = np.where(den > 1e-9, 1.0 / np.where(den > 1e-9, den, 1.0), 0.0)
+    return (sparse.diags(scale) @ S).tocsr()
 
 
 def _cubic_in_angle(ring_pos, ang_pos, J, N):

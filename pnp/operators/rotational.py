@@ -397,6 +397,8 @@ class RotationalBlur:
             region = f", radius={self.radius}"
         elif self.mask is not None:
             region = f", mask={self.mask.shape[0]}x{self.mask.shape[1]}"
+        if self.weights is not None:
+            region += f", shutter profile of {self.weights.size} slices"
         return (f"RotationalBlur(center=({self.center[0]:.2f}, {self.center[1]:.2f}), "
                 f"angle={self.angle:.5f} rad ({np.rad2deg(self.angle):.2f} deg){region})")
 
