@@ -27,10 +27,10 @@ import sys
 import time
 
 import numpy as np
-from scipy import fft as sfft
 from skimage import data
 
 import pnp
+from pnp.boundary import fft_friendly_pads
 from pnp.datasteps.polar import PolarDataStep
 from pnp.operators.polar_rotational import PolarRotationalBlur
 from pnp.operators.rotational import RotationalBlur
@@ -91,11 +91,9 @@ def main(argv=None):
                 cls = PolarRotationalBlur if model == "polar" else RotationalBlur
                 op = cls(c, np.deg2rad(args.angle))
                 t = time.perf_counter()
-                top, bottom, left, right = op.boundary_margins(x.shape[:2])  # the grid pnp.solve pads to
-                H2, W2 = (sfft.next_fast_len(n + a + b, real=True) for n, a, b in
-                          ((x.shape[0], top, bottom), (x.shape[1], left, right)))
-                op.padded((top, H2 - x.shape[0] - top, left, W2 - x.shape[1] - left)).matrix((H2, W2),
-                                                                                            progress=False)
+                pads = fft_friendly_pads(x.shape[:2], op.boundary_margins(x.shape[:2]))  # as pnp.solve pads
+                grid = (x.shape[0] + pads[0] + pads[1], x.shape[1] + pads[2] + pads[3])
+                op.padded(pads).matrix(grid, progress=False)
                 build = time.perf_counter() - t
                 calls.clear()
                 pcalls.clear()

@@ -28,7 +28,7 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
-__all__ = ["BOUNDARIES", "pad_observation", "default_margin", "wrap_ratio"]
+__all__ = ["BOUNDARIES", "pad_observation", "fft_friendly_pads", "default_margin", "wrap_ratio"]
 
 BOUNDARIES = ("taper", "reflect", "circular")
 
@@ -39,6 +39,19 @@ def default_margin(kernel_shape, scale=1):
     The kernel's full extent, at least 8 pixels.
     """
     return max(8, int(np.ceil(max(kernel_shape) / scale)))
+
+
+def fft_friendly_pads(shape, pads):
+    """The pads ``(top, bottom, left, right)`` that :func:`pad_observation` applies to an ``(h, w)`` frame.
+
+    ``pads`` (non-negative ints) with the bottom and right pads enlarged so that
+    the padded size is FFT friendly (:func:`scipy.fft.next_fast_len`).
+    """
+    h, w = (int(n) for n in shape[-2:])
+    top, bottom, left, right = (int(q) for q in pads)
+    H2 = sfft.next_fast_len(h + top + bottom, real=True)
+    W2 = sfft.next_fast_len(w + left + right, real=True)
+    return top, H2 - h - top, left, W2 - w - left
 
 
 def pad_observation(y, margin, mode="taper"):
@@ -69,11 +82,10 @@ def pad_observation(y, margin, mode="taper"):
     if mode == "circular" or max(top, bottom, left, right) <= 0:
         return y, (0, 0)
     top, bottom, left, right = (max(m, 0) for m in (top, bottom, left, right))
+    _, bottom2, _, right2 = fft_friendly_pads(y.shape[-2:], (top, bottom, left, right))
     C, h, w = y.shape
-    H2 = sfft.next_fast_len(h + top + bottom, real=True)
-    W2 = sfft.next_fast_len(w + left + right, real=True)
-    pads = ((0, 0), (top, H2 - h - top), (left, W2 - w - left))
-    yp = np.pad(y, pads, mode="symmetric")
+    yp = np.pad(y, ((0, 0), (top, bottom2), (left, right2)), mode="symmetric")
+    H2, W2 = yp.shape[-2:]
     if mode == "reflect":
         return yp, (top, left)
     # Fade the pads into a smooth periodic image (Gaussian blur with wrap-around).

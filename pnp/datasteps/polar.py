@@ -132,19 +132,12 @@ def angular_transfer(operator, n_angles):
     """``|H(f)|^2`` of the rotational blur on a grid of ``n_angles`` angles, shape ``(n_angles // 2 + 1,)``.
 
     The shutter profile is sampled finely (at least 4 samples per angular grid
-    step) and spread onto the grid by linear interpolation.
+    step) and spread onto the grid by linear interpolation
+    (:func:`pnp.operators.polar_rotational.ring_kernel`).
     """
-    from ..operators.rotational import rotation_sample_angles
+    from ..operators.polar_rotational import ring_kernel
 
-    n = max(64, int(np.ceil(4 * abs(operator.angle) * n_angles / (2 * np.pi))))
-    thetas, w = rotation_sample_angles(operator.angle, n, operator.weights)
-    pos = np.mod(thetas, 2 * np.pi) * n_angles / (2 * np.pi)
-    i0 = np.floor(pos).astype(np.int64)
-    f = pos - i0
-    h = np.zeros(n_angles)
-    np.add.at(h, np.mod(i0, n_angles), w * (1 - f))
-    np.add.at(h, np.mod(i0 + 1, n_angles), w * f)
-    Hf = sfft.rfft(h)
+    Hf = sfft.rfft(ring_kernel(operator.angle, operator.weights, 2 * np.pi / n_angles, n_angles, per_step=4))
     return (Hf * np.conj(Hf)).real
 
 

@@ -60,15 +60,16 @@ _CHUNK_SAMPLES = 500_000  # ring samples interpolated per batch while building
 _OUTER_RATIO = 1.2  # outer / inner radius of the bands beyond the inscribed radius of the grid
 
 
-def ring_kernel(angle, weights, step, length):
+def ring_kernel(angle, weights, step, length, per_step=8):
     """Correlation kernel of the blur along a ring sampled every ``step`` radians, shape ``(length,)``.
 
     ``k[i]`` is the weight of the ring sample ``i`` steps ahead (modulo
     ``length``; a negative angle reads behind): the shutter profile over
     ``[0, angle]`` integrated against the linear interpolation between ring
-    samples (sampled finely: at least 8 points per step). Sums to 1.
+    samples (sampled finely: at least ``per_step`` points per step, and at
+    least 64). Sums to 1.
     """
-    n = max(64, int(np.ceil(8 * abs(angle) / step)))
+    n = max(64, int(np.ceil(per_step * abs(angle) / step)))
     thetas, w = rotation_sample_angles(angle, n, weights)
     pos = thetas / step
     i0 = np.floor(pos).astype(np.int64)
@@ -421,7 +422,7 @@ def prefer_polar(blur, shape):
     shape : tuple (H, W)
         The frame (observation) size in pixels.
     """
-    from .rotational import _BUILD_PEAK, _BYTES_PER_ENTRY, WARN_BYTES
+    from .rotational import WARN_BYTES, arc_entries, build_peak_bytes
 
     H, W = (int(n) for n in shape[-2:])
     pads = blur.boundary_margins((H, W))
@@ -429,6 +430,5 @@ def prefer_polar(blur, shape):
     padded = blur.padded(pads)
     region = padded.region(grid)
     r = padded.radii(grid)[region > 0]
-    entries = float((2 * (r * abs(blur.angle) + 2)).sum())
-    return entries / (grid[0] * grid[1]) > AUTO_ENTRIES_PER_PIXEL or \
-        _BUILD_PEAK * _BYTES_PER_ENTRY * entries > WARN_BYTES
+    entries = float(arc_entries(r, blur.angle).sum())
+    return entries / (grid[0] * grid[1]) > AUTO_ENTRIES_PER_PIXEL or build_peak_bytes(entries) > WARN_BYTES
