@@ -63,7 +63,8 @@ from scipy import sparse
 
 from .._checks import check_real
 
-__all__ = ["RotationalBlur", "rotation_sample_angles", "interpolation_matrix", "check_center"]
+__all__ = ["RotationalBlur", "rotation_sample_angles", "interpolation_matrix", "check_center", "arc_entries",
+           "build_peak_bytes"]
 
 _CHUNK_ENTRIES = 3_000_000  # sparse entries assembled per batch (bounds temporary memory)
 #: Estimated matrix entries from which building a matrix shows a tqdm progress bar (on a terminal;
