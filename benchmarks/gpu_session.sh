@@ -10,8 +10,11 @@
 # Optional: TIME_ONLY=1 (timings only), SKIP_TIMING=1 (training only), LR (default 2e-4),
 # THREADS (CPU threads per training run, default 4), BATCH, PATCH, SIZES, ROT_SIZES,
 # GROW="W0 W1 W2 W3" and/or GROW_BLOCKS=N (first grow the shipped networks with priors.grow, which
-# keeps their outputs, and train the grown ones; the shipped files have widths 48 96 160 128 since
-# 2026-11-27), GROWN_DIR (where the grown starting weights go, default $OUT/grown).
+# keeps their outputs, and train the grown ones; the shipped gray file has widths 48 96 160 128, the
+# colour file 48 112 192 128 since the fourth GPU session, and GROW applies to both, so it must not be
+# narrower than either), GROWN_DIR (where the grown starting weights go, default $OUT/grown).
+# The fourth GPU session trained the colour network alone, with inline commands
+# (priors/weights/attention_unet.md).
 #
 # Writes $OUT/gpu_timing.json, $OUT/log.txt and $OUT/{gray,color}/{ckpt.pt,best.pt,log.jsonl}.
 set -u

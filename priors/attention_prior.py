@@ -34,9 +34,10 @@ class AttentionUNetPrior(TorchDenoiser):
     weights : "ours", "small" or path
         ``"ours"`` (default): ``priors/weights/attention_unet_{gray,color}.pt``
         (with their ``.json`` architecture files) trained by this project:
-        widths 48/96/160/128, 1.93 million parameters. ``"small"``:
+        widths 48/96/160/128 and 1.93 million parameters (gray), 48/112/192/128
+        and 2.55 million (colour). ``"small"``:
         ``attention_unet_small_{gray,color}.pt``, the earlier network of widths
-        24/48/96/128 (0.85 million parameters), about half the time per call
+        24/48/96/128 (0.85 million parameters), half the time per call or less
         and 0.1-0.2 dB lower as a denoiser. A path: a ``state_dict`` file with a
         ``.json`` sidecar of constructor arguments.
     device : str
