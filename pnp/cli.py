@@ -90,8 +90,7 @@ rotational blur (a spinning object, e.g. a mixer, seen by a still camera):
   the image and angle are large (a 512x512 image from 15 degrees, a
   1024x1024 one from 5.5 degrees: its arcs would need gigabytes as one sparse
   matrix), and as one sparse matrix of arcs otherwise; 'arcs' or 'polar'
-  forces one of them. With --device only the arcs have a torch path: auto
-  keeps them, and 'polar' is refused.
+  forces one of them, with or without --device.
 
 exit status:
   0 success, 1 an image could not be restored, 2 bad command line
@@ -318,9 +317,6 @@ def _check_rotation(args):
     if args.scale > 1:
         raise UsageError(f"--scale {args.scale} does not work with a rotational blur (it restores at the input's "
                          "resolution only): drop --scale")
-    if args.rotation_model == "polar" and args.device is not None:
-        raise UsageError(f"--rotation-model polar runs on the CPU only (it has no torch path): drop --device "
-                         f"{args.device}, or use --rotation-model arcs with it")
     if args.kernel_key is not None or args.kernel_index is not None:
         raise UsageError("--kernel-key/--kernel-index need --kernel FILE; a rotational blur has no kernel file")
 
@@ -357,7 +353,7 @@ def _rotation_blur(args):
             if center is not None and angle is not None and region not in (None, "auto"):
                 return RotationalBlur(center, angle, radius=region)  # nothing left to estimate
             known = {} if angle is None else dict(angle=abs(angle), sign=1 if angle > 0 else -1)
-            model = args.rotation_model or ("auto" if args.device is None else "arcs")  # --device: arcs only
+            model = args.rotation_model or "auto"
             return RotationalBlurEstimator(center=center, radius="auto" if region is None else region,
                                            model=model, **known)
         return RotationalBlur(center, _rotation_angle(args), radius=_rotation_region(args))
@@ -370,8 +366,8 @@ def _rotation_model(operator, args, shape):
     from .operators.polar_rotational import PolarRotationalBlur, prefer_polar
     from .operators.rotational import RotationalBlur
 
-    if type(operator) is not RotationalBlur or args.rotation_model == "arcs" or args.device is not None:
-        return operator  # (--device: only the arcs have a torch path; auto keeps them)
+    if type(operator) is not RotationalBlur or args.rotation_model == "arcs":
+        return operator
     if args.rotation_model == "polar" or prefer_polar(operator, shape):
         # one converted operator for all images of a batch: it keeps its grids per image shape
         converted = vars(args).setdefault("_polar_operators", {})

@@ -499,12 +499,12 @@ def test_rotation_model_option(scene, monkeypatch, capsys):
     assert type(seen.pop()) is pnp.RotationalBlur
     assert "--rotation-model polar computes the same blur on polar grids" in err and "from_blur" not in err
     monkeypatch.setattr(pnp.api, "solve", fake_solve)
-    # --device: only the arcs have a torch path; auto keeps them on the large frame
+    # --device: both models have a torch path, so auto chooses as without it
     assert cli.main(args[:-8] + ["--rotation-center", "511.5", "511.5", "--rotation-angle", "20",
                                  "--device", "cpu"]) == 0
-    assert type(seen.pop()) is pnp.RotationalBlur
+    assert type(seen.pop()) is pnp.PolarRotationalBlur
     assert cli.main(args[:6] + ["-k", "estimate-rotation", "--device", "cpu"]) == 0
-    assert seen.pop().model == "arcs"
+    assert seen.pop().model == "auto"
     # the estimator gets the choice (it decides with the frame and the estimated angle)
     assert cli.main(args[:6] + ["-k", "estimate-rotation", "--rotation-model", "polar"]) == 0
     assert seen.pop().model == "polar"
@@ -592,8 +592,6 @@ def test_deblur_estimated_rotation_reports_what_it_found(rotation_scene):
      "a rotational blur has none"),
     (["-k", "estimate-rotation", "--kernel-index", "1"], "--kernel-key/--kernel-index need --kernel FILE"),
     (["--rotation-model", "polar"], "--rotation-model describes a rotational blur: add --rotation-angle DEG"),
-    (["--rotation-center", "5", "5", "--rotation-angle", "10", "--rotation-model", "polar", "--device", "cpu"],
-     "--rotation-model polar runs on the CPU only (it has no torch path): drop --device cpu"),
     (["--rotation-center", "5", "5", "--rotation-angle", "10", "--rotation-model", "fast"],
      "argument --rotation-model: invalid choice: 'fast'"),
 ])

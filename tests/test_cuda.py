@@ -11,7 +11,7 @@ import torch
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
-@pytest.mark.parametrize("blur", ["kernel", "rotation"])
+@pytest.mark.parametrize("blur", ["kernel", "rotation", "polar rotation"])
 def test_solve_on_cuda_matches_cpu(blur):
     from scipy.ndimage import convolve
     from skimage import data
@@ -27,6 +27,8 @@ def test_solve_on_cuda_matches_cpu(blur):
     else:
         op = pnp.RotationalBlur((47.5, 47.5), np.deg2rad(8.0))
         y = op.forward(x.transpose(2, 0, 1)).transpose(1, 2, 0)
+        if blur == "polar rotation":
+            op = pnp.PolarRotationalBlur.from_blur(op)  # torch.fft along the rings on the GPU
     y = pnp.add_noise(y, 0.01, seed=0)
     prior = get_prior("attention-unet")  # one prior object: its network on the CPU and a copy on the GPU
     kw = dict(prior=prior, noise_level=0.01, iters=4, progress=False)

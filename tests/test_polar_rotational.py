@@ -180,12 +180,59 @@ def test_pickle_drops_the_cached_operator():
     assert not back._cache and isinstance(back, PolarRotationalBlur) and back.order == op.order
 
 
-def test_torch_path_says_what_to_use():
-    import torch
+@pytest.mark.parametrize("center, radius", [((14.5, 15.0), None), ((14.5, 15.0), (4, 10)), ((-30.0, 12.0), None)])
+def test_torch_operator_matches_numpy_and_its_adjoint_is_exact(center, radius):
+    torch = pytest.importorskip("torch")
+    from pnp.datasteps.torch_polar import torch_polar_pair
 
-    op = PolarRotationalBlur((10.0, 10.0), 0.3)
-    with pytest.raises(NotImplementedError, match="without device="):
-        op.torch_data_step(torch.zeros(1, 1, 20, 20))
+    rng = np.random.default_rng(5)
+    M = PolarRotationalBlur(center, np.deg2rad(15), radius=radius).matrix((30, 32))
+    A, At = torch_polar_pair(M, torch.float64)
+    X, Y = rng.random((960, 3)), rng.random((960, 3))
+    AX = (A @ torch.tensor(X)).numpy()
+    np.testing.assert_allclose(AX, M @ X, rtol=0, atol=1e-12)
+    np.testing.assert_allclose((At @ torch.tensor(Y)).numpy(), M.T @ Y, rtol=0, atol=1e-12)
+    lhs, rhs = np.vdot(AX, Y), np.vdot(X, (At @ torch.tensor(Y)).numpy())
+    assert abs(lhs - rhs) <= 1e-12 * abs(lhs)
+    A32, _ = torch_polar_pair(M, torch.float32)
+    assert (A32 @ torch.tensor(X, dtype=torch.float32)).dtype == torch.float32
+    with pytest.raises(TypeError, match="float32 or torch.float64"):
+        torch_polar_pair(M, torch.float16)
+    with pytest.raises(ValueError, match=r"expected a \(960, K\) tensor"):
+        A @ torch.zeros(959, 1, dtype=torch.float64)
+
+
+def test_torch_data_step_solves_the_masked_normal_equations():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    shape, alpha = (30, 32), 0.05
+    op = PolarRotationalBlur((14.5, 15.0), np.deg2rad(15))
+    D = op.matrix(shape).toarray()
+    observed = np.zeros(shape, dtype=bool)
+    observed[3:27, 3:29] = True
+    y, v = rng.random((1, 2) + shape), rng.random((1, 2) + shape)
+    m = observed.ravel().astype(float)
+    normal = D.T @ (m[:, None] * D) + alpha * np.eye(D.shape[0])
+    ref = np.stack([np.linalg.solve(normal, D.T @ (m * y[0, c].ravel()) + alpha * v[0, c].ravel()).reshape(shape)
+                    for c in range(2)])
+    step = op.torch_data_step(torch.tensor(y), observed=observed, iters=300)
+    out = step(torch.tensor(v), alpha)[0].numpy()
+    assert np.linalg.norm(out - ref) <= 1e-8 * np.linalg.norm(ref)
+    again = op.torch_data_step(torch.tensor(y), iters=3)
+    assert again.A is step.A  # the torch factors are kept per shape, device and dtype
+    assert pickle.loads(pickle.dumps(op))._torch_cache == {}
+
+
+def test_torch_data_step_is_differentiable():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    mask = np.zeros((12, 11))
+    mask[2:10, 2:9] = 1.0  # a blend with the static part too
+    step = PolarRotationalBlur((5.5, 5.0), np.deg2rad(20), mask=mask).torch_data_step(
+        torch.tensor(rng.random((1, 2, 12, 11))), iters=4)
+    v = torch.tensor(rng.random((1, 2, 12, 11)), requires_grad=True)
+    alpha = torch.tensor(0.1, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v, a: step(v, a), (v, alpha))
 
 
 def test_prefer_polar_for_long_arcs_only():
@@ -228,10 +275,19 @@ def test_estimator_returns_the_requested_model():
         RotationalBlurEstimator(model="fast")
 
 
-def test_solve_on_a_device_says_what_to_use():
-    y = np.zeros((24, 24))
-    with pytest.raises(NotImplementedError, match="PolarRotationalBlur has no torch data step"):
-        pnp.solve(y, PolarRotationalBlur((11.5, 11.5), 0.2), iters=1, noise_level=0.01, device="cpu")
+def test_solve_on_the_torch_path_restores_as_the_numpy_path():
+    pytest.importorskip("torch")
+    n = 64
+    x = _image(n, color=True)
+    blur = RotationalBlur(((n - 1) / 2, (n - 1) / 2), np.deg2rad(10))
+    y = pnp.add_noise(np.moveaxis(blur.forward(x), 0, -1), 2.55 / 255, seed=0)
+    op = PolarRotationalBlur.from_blur(blur)
+    truth = np.moveaxis(x, 0, -1)
+    kw = dict(prior="attention-unet", noise_level=2.55 / 255, progress=False)
+    ours = pnp.psnr(pnp.solve(y, op, device="cpu", **kw), truth)
+    numpy_path = pnp.psnr(pnp.solve(y, op, **kw), truth)
+    blurred = pnp.psnr(y, truth)
+    assert ours >= blurred + 5 and abs(ours - numpy_path) <= 0.3, (blurred, ours, numpy_path)
 
 
 @pytest.mark.parametrize("weights, deg, n", [([0, 1, 0], 20, 64), ([1] * 99 + [1000], 60, 48), ([0, 0, 0, 1], 30, 40)])

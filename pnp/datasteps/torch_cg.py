@@ -85,7 +85,9 @@ class TorchCGDataStep:
     prepared : tuple of two Tensors, optional
         ``(A, A^T)`` from :func:`torch_matrix_pair`, with ``y``'s dtype and
         device, instead of ``matrix`` (pass ``matrix=None``): skips the
-        transposition and the copy to the device.
+        transposition and the copy to the device. Also an operator pair with
+        ``@``, ``shape``, ``dtype`` and ``device``, such as
+        :func:`pnp.datasteps.torch_polar.torch_polar_pair` returns.
     check_finite : bool
         Check that ``y`` holds no NaN or infinity (one device synchronisation,
         here, not per call), as :class:`pnp.datasteps.torch_fft.TorchFFTDataStep` does.
@@ -139,8 +141,14 @@ class TorchCGDataStep:
                              f"input_shape {self.shape[-2:]} need {what} (h*w, H*W)")
 
     def _apply(self, M, Mt, x, shape):
-        """``M`` applied to every channel of ``x`` (B, C, ...); ``Mt`` is its transpose, for the backward."""
+        """``M`` applied to every channel of ``x`` (B, C, ...); ``Mt`` is its transpose, for the backward.
+
+        ``M`` is a torch sparse matrix, or an operator object with ``@`` on ``(N, K)`` tensors (e.g.
+        :class:`pnp.datasteps.torch_polar.TorchPolarMatrix`), which handles its own backward.
+        """
         B, C = x.shape[:2]
+        if not isinstance(M, torch.Tensor):
+            return (M @ x.reshape(B * C, -1).T).T.reshape(B, C, *shape)
 
         if self.per_sample:  # block-diagonal matrix over the batch: (B*N, C) layout
             flat = x.permute(0, 2, 3, 1).reshape(-1, C)

@@ -216,8 +216,10 @@ class PolarRotationalBlur(RotationalBlur):
     The data steps are those of :class:`~pnp.operators.rotational.RotationalBlur`
     (:meth:`data_step`: plain conjugate gradient by default, ``method="polar"``
     for the polar preconditioner), run on ``forward`` and ``adjoint``. The
-    torch path (``pnp.solve(device=...)``, :meth:`torch_data_step`) is not
-    implemented for this operator: it raises ``NotImplementedError``.
+    torch path (``pnp.solve(device=...)``, :meth:`torch_data_step`) runs the
+    same unrolled conjugate gradient as for the sparse matrix on the polar
+    factors (:class:`pnp.datasteps.torch_polar.TorchPolarMatrix`: ``torch.fft``
+    along the rings), kept per shape, device and dtype.
 
     Examples
     --------
@@ -368,10 +370,11 @@ class PolarRotationalBlur(RotationalBlur):
         P.eliminate_zeros()
         return P, S, Hf
 
-    def torch_data_step(self, y, observed=None, iters=30):
-        raise NotImplementedError(
-            "PolarRotationalBlur has no torch data step yet: run pnp.solve without device= (the numpy path), "
-            "or use RotationalBlur, whose sparse matrix the torch step multiplies")
+    def _torch_pair(self, shape, dtype, device):
+        """``(M, M^T)`` on a torch device for :meth:`torch_data_step`: the polar factors with ``torch.fft``."""
+        from ..datasteps.torch_polar import torch_polar_pair
+
+        return torch_polar_pair(self.matrix(shape), dtype, device)
 
 
 def _normalised(S, ind):

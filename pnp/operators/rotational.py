@@ -671,7 +671,7 @@ class RotationalBlur:
         """
         import torch
 
-        from ..datasteps.torch_cg import TorchCGDataStep, torch_matrix_pair
+        from ..datasteps.torch_cg import TorchCGDataStep
 
         shape = tuple(int(n) for n in y.shape[-2:])
         mask = None if observed is None else torch.as_tensor(observed, device=y.device)
@@ -680,8 +680,14 @@ class RotationalBlur:
                              f"got shape {tuple(mask.shape)}")
         key = (shape, str(y.device), y.dtype)
         if key not in self._torch_cache:
-            self._torch_cache[key] = torch_matrix_pair(self.matrix(shape), y.dtype, y.device)
+            self._torch_cache[key] = self._torch_pair(shape, y.dtype, y.device)
         return TorchCGDataStep(None, y, iters=iters, observed=mask, prepared=self._torch_cache[key])
+
+    def _torch_pair(self, shape, dtype, device):
+        """``(A, A^T)`` on a torch device for :meth:`torch_data_step`: the sparse matrix and its transpose."""
+        from ..datasteps.torch_cg import torch_matrix_pair
+
+        return torch_matrix_pair(self.matrix(shape), dtype, device)
 
     def initial(self, y):
         """Starting estimate: a copy of ``y``."""
