@@ -180,13 +180,14 @@ def test_pickle_drops_the_cached_operator():
     assert not back._cache and isinstance(back, PolarRotationalBlur) and back.order == op.order
 
 
-@pytest.mark.parametrize("center, radius", [((14.5, 15.0), None), ((14.5, 15.0), (4, 10)), ((-30.0, 12.0), None)])
-def test_torch_operator_matches_numpy_and_its_adjoint_is_exact(center, radius):
+@pytest.mark.parametrize("center, radius, weights", [((14.5, 15.0), None, None), ((14.5, 15.0), (4, 10), None),
+                                                     ((-30.0, 12.0), None, None), ((14.5, 15.0), None, [0, 1, 3, 0.5])])
+def test_torch_operator_matches_numpy_and_its_adjoint_is_exact(center, radius, weights):
     torch = pytest.importorskip("torch")
     from pnp.datasteps.torch_polar import torch_polar_pair
 
     rng = np.random.default_rng(5)
-    M = PolarRotationalBlur(center, np.deg2rad(15), radius=radius).matrix((30, 32))
+    M = PolarRotationalBlur(center, np.deg2rad(15), radius=radius, weights=weights).matrix((30, 32))
     A, At = torch_polar_pair(M, torch.float64)
     X, Y = rng.random((960, 3)), rng.random((960, 3))
     AX = (A @ torch.tensor(X)).numpy()
@@ -221,6 +222,22 @@ def test_torch_data_step_solves_the_masked_normal_equations():
     again = op.torch_data_step(torch.tensor(y), iters=3)
     assert again.A is step.A  # the torch factors are kept per shape, device and dtype
     assert pickle.loads(pickle.dumps(op))._torch_cache == {}
+
+
+@pytest.mark.parametrize("kwargs", [dict(angle=0.0), dict(angle=0.2, mask=np.zeros((24, 24))),
+                                    dict(angle=0.2, radius=(100, 200))])
+def test_torch_path_when_nothing_turns(kwargs):
+    # no ring band at all: torch.cat([]) failed where the numpy path returns the image
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    op = PolarRotationalBlur((11.5, 11.5), **kwargs)
+    x = rng.random((3, 24, 24))
+    step = op.torch_data_step(torch.tensor(x[None]))
+    np.testing.assert_allclose(step.forward_model(torch.tensor(x[None]))[0].numpy(), op.forward(x), atol=1e-12)
+    np.testing.assert_allclose(step.adjoint(torch.tensor(x[None]))[0].numpy(), op.adjoint(x), atol=1e-12)
+    y = np.moveaxis(x, 0, -1)
+    out = pnp.solve(y, op, prior="attention-unet", iters=2, noise_level=0.01, device="cpu", progress=False)
+    assert out.shape == y.shape and np.isfinite(out).all()
 
 
 def test_torch_data_step_is_differentiable():

@@ -338,7 +338,7 @@ class RotationalBlur:
         self.spacing = check_real(spacing, "spacing", 0, low_open=True)
         self.ring_width = check_real(ring_width, "ring_width", 0, low_open=True)
         self._cache = {}
-        self._torch_cache = {}  # (shape, device, dtype) -> (A, A^T) torch tensors for torch_data_step
+        self._torch_cache = {}  # (shape, device, dtype) -> (A, A^T) from _torch_pair, for torch_data_step
         self._padded = {}  # pad -> padded operator, so repeated solves reuse its cached matrix
         self._frame_shape = None if mask is None else mask.shape
 
@@ -648,7 +648,9 @@ class RotationalBlur:
         """The data step in torch for a ``(B, C, H, W)`` tensor ``y``: unrolled conjugate gradient.
 
         :class:`pnp.datasteps.torch_cg.TorchCGDataStep` on this operator's sparse
-        matrix, exact on the masked normal equations with ``observed`` ((H, W)
+        matrix (a subclass may give another operator pair through ``_torch_pair``:
+        :class:`~pnp.operators.polar_rotational.PolarRotationalBlur` its polar
+        factors), exact on the masked normal equations with ``observed`` ((H, W)
         bool, array or tensor). The matrix and its transpose are converted to
         torch once per image shape, device and dtype and kept on the operator
         (as the scipy matrix is), so repeated solves, e.g. the frames of a video
