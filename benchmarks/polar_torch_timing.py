@@ -5,10 +5,15 @@ alternating, one JSON line per solve (the first numpy solve includes the one bui
 
     OMP_NUM_THREADS=2 python benchmarks/polar_torch_timing.py
 """
-import time, json, numpy as np, torch, pnp
+import json, os, time
+
+import numpy as np
+import torch
+
+import pnp
 from skimage import data, transform
 from pnp.metrics import psnr
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
 n = 512
 x = transform.resize(data.astronaut() / 255.0, (n, n), anti_aliasing=True)
 blur = pnp.RotationalBlur(((n - 1) / 2, (n - 1) / 2), np.deg2rad(10))
