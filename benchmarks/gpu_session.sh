@@ -17,6 +17,12 @@
 # (priors/weights/attention_unet.md).
 #
 # Writes $OUT/gpu_timing.json, $OUT/log.txt and $OUT/{gray,color}/{ckpt.pt,best.pt,log.jsonl}.
+#
+# The device tool carries at most 64 MiB of working tree and brings back at most 8 files of 16 MiB.
+# The tracked tree is larger (checkpoints/ alone is about 280 MB): before a call, move checkpoints/ and
+# the weights the run does not read out of the checkout, and move them back after it (they are all in
+# git, so `git checkout -- checkpoints priors/weights` also restores them). Delete outputs the run
+# does not need under $OUT (e.g. one run's optimizer-*.pt) so that the files wanted come back.
 set -u
 OUT=${OUT:?set OUT to the output folder}
 BUDGET_S=${BUDGET_S:-530}   # seconds from start to the end of training
