@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .torch_cg import _SparseMatmul, torch_matrix_pair
+
 __all__ = ["TorchPolarMatrix", "torch_polar_pair"]
 
 
@@ -59,8 +61,6 @@ class TorchPolarMatrix:
         return torch.cat(out, dim=0) if out else Z.clone()  # no band: nothing in the frame turns
 
     def __matmul__(self, X):
-        from .torch_cg import _SparseMatmul
-
         f = self._f
         if X.ndim != 2 or X.shape[0] != self.shape[1]:
             raise ValueError(f"expected a ({self.shape[1]}, K) tensor, got shape {tuple(X.shape)}")
@@ -98,8 +98,6 @@ def torch_polar_pair(polar_matrix, dtype=torch.float32, device="cpu"):
     TypeError
         If ``dtype`` is not ``torch.float32`` or ``torch.float64``.
     """
-    from .torch_cg import torch_matrix_pair
-
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     device = torch.device(device)
