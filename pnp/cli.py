@@ -363,18 +363,16 @@ def _rotation_blur(args):
 
 def _rotation_model(operator, args, shape):
     """``operator`` as ``--rotation-model`` asks for frames of ``shape`` (H, W); other operators unchanged."""
-    from .operators.polar_rotational import PolarRotationalBlur, prefer_polar
+    from .operators.polar_rotational import PolarRotationalBlur, wants_polar
     from .operators.rotational import RotationalBlur
 
-    if type(operator) is not RotationalBlur or args.rotation_model == "arcs":
+    if type(operator) is not RotationalBlur or not wants_polar(operator, shape, args.rotation_model or "auto"):
         return operator
-    if args.rotation_model == "polar" or prefer_polar(operator, shape):
-        # one converted operator for all images of a batch: it keeps its grids per image shape
-        converted = vars(args).setdefault("_polar_operators", {})
-        if id(operator) not in converted:
-            converted[id(operator)] = (operator, PolarRotationalBlur.from_blur(operator))
-        return converted[id(operator)][1]
-    return operator
+    # one converted operator for all images of a batch: it keeps its grids per image shape
+    converted = vars(args).setdefault("_polar_operators", {})
+    if id(operator) not in converted:
+        converted[id(operator)] = (operator, PolarRotationalBlur.from_blur(operator))
+    return converted[id(operator)][1]
 
 
 def _describe_rotation(operator, estimator=None):

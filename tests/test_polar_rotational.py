@@ -252,6 +252,16 @@ def test_torch_data_step_is_differentiable():
     assert torch.autograd.gradcheck(lambda v, a: step(v, a), (v, alpha))
 
 
+def test_wants_polar_follows_the_model():
+    from pnp.operators.polar_rotational import wants_polar
+
+    short, long = RotationalBlur((63.5, 63.5), np.deg2rad(10)), RotationalBlur((255.5, 255.5), np.deg2rad(20))
+    assert wants_polar(short, (128, 128), "polar") and not wants_polar(long, (512, 512), "arcs")
+    assert not wants_polar(short, (128, 128)) and wants_polar(long, (512, 512), "auto")
+    with pytest.raises(ValueError, match="model must be"):
+        wants_polar(short, (128, 128), "fast")
+
+
 def test_prefer_polar_for_long_arcs_only():
     from pnp.operators.polar_rotational import prefer_polar
 

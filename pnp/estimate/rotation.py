@@ -1039,9 +1039,9 @@ class RotationalBlurEstimator:
         self.autocorrelation_ = (st.lags, mean)
         self.operator_ = RotationalBlur(center, self.sign * self.angle_, radius=radius)
         if self.model != "arcs":
-            from ..operators.polar_rotational import PolarRotationalBlur, prefer_polar
+            from ..operators.polar_rotational import PolarRotationalBlur, wants_polar
 
-            if self.model == "polar" or prefer_polar(self.operator_, (H, W)):
+            if wants_polar(self.operator_, (H, W), self.model):
                 self.operator_ = PolarRotationalBlur.from_blur(self.operator_)
         return self.operator_
 

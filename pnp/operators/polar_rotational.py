@@ -53,7 +53,7 @@ from scipy import sparse
 from .._checks import check_real
 from .rotational import RotationalBlur, interpolation_matrix, rotation_sample_angles
 
-__all__ = ["PolarRotationalBlur", "prefer_polar", "ring_kernel"]
+__all__ = ["PolarRotationalBlur", "prefer_polar", "wants_polar", "ring_kernel"]
 
 _FIRST_BAND = 16.0  # outer radius (pixels) of the innermost band; each further band doubles it
 _CHUNK_SAMPLES = 500_000  # ring samples interpolated per batch while building
@@ -435,3 +435,25 @@ def prefer_polar(blur, shape):
     r = padded.radii(grid)[region > 0]
     entries = float(arc_entries(r, blur.angle).sum())
     return entries / (grid[0] * grid[1]) > AUTO_ENTRIES_PER_PIXEL or build_peak_bytes(entries) > WARN_BYTES
+
+
+def wants_polar(blur, shape, model="auto"):
+    """Whether the discretisation ``model`` asks for :class:`PolarRotationalBlur` for frames of ``shape``.
+
+    Parameters
+    ----------
+    blur : RotationalBlur
+    shape : tuple (H, W)
+        The frame (observation) size in pixels.
+    model : {"arcs", "polar", "auto"}
+        ``"arcs"``: never; ``"polar"``: always; ``"auto"``: where
+        :func:`prefer_polar` finds the polar grids cheaper.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is not one of the three.
+    """
+    if model not in ("arcs", "polar", "auto"):
+        raise ValueError(f'model must be "arcs", "polar" or "auto", got {model!r}')
+    return model == "polar" or (model == "auto" and prefer_polar(blur, shape))
